@@ -1,0 +1,47 @@
+"""`vla-lite` command line: one subcommand per module, imported only when chosen (so `vla-lite doctor` never
+loads onnxruntime and `vla-lite run` never loads torch).
+
+Each module named below provides `add_arguments(parser)` and `run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, one-line help)
+COMMANDS = {
+    "sim-arm": ("vla_lite.firmware_bridge.arm_server", "serve the virtual arm controller on a pty or loopback TCP"),
+    "doctor": ("vla_lite.firmware_bridge.doctor", "check a port: handshake, round trips, loss, RTT"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="vla-lite", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"vla-lite {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    # Parse the subcommand first, then let its module add its own arguments to that subparser.
+    known, _ = parser.parse_known_args(argv)
+    if not getattr(known, "command", None):
+        parser.print_help()
+        return 2
+    module = importlib.import_module(known._module)
+    sub_action = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+    module.add_arguments(sub_action.choices[known.command])
+    args = parser.parse_args(argv)
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
