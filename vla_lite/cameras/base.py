@@ -1,0 +1,27 @@
+"""The camera interface every source implements (OpenCV device, video file, image folder, simulated world)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+
+class StaleFrame(RuntimeError):
+    """The newest frame is older than the allowed age (or none has arrived yet); the arm must hold."""
+
+
+class Frame(NamedTuple):
+    image: np.ndarray  # (H, W, 3) uint8 RGB, as captured (before the bundle's resize/crop)
+    t_capture_s: float  # time.monotonic() when the frame was captured
+    index: int  # 0, 1, 2, ... per camera; a repeated index means no new frame
+
+
+class Camera(Protocol):
+    name: str
+
+    def read(self, max_age_s: float | None = None) -> Frame:
+        """Newest frame. Raises StaleFrame if none has arrived or it is older than max_age_s."""
+
+    def close(self) -> None:
+        """Release the device and stop any capture thread. Safe to call twice."""
