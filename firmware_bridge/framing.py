@@ -80,21 +80,13 @@ def cobs_decode_py(data: bytes) -> bytes:
 
 try:  # pragma: no cover - which branch runs depends on the install
     from cobs import cobs as _cobs
-    from crc32c import crc32c as _crc32c_c
+    from crc32c import crc32c  # crc32c(data, value=0): `value` continues a previous result
 
-    def cobs_encode(data: bytes) -> bytes:
-        return _cobs.encode(data)
-
-    def cobs_decode(data: bytes) -> bytes:
-        try:
-            return _cobs.decode(data)
-        except _cobs.DecodeError as exc:
-            raise CobsError(str(exc)) from None
-
-    def crc32c(data: bytes, crc: int = 0) -> int:
-        return _crc32c_c(data, crc) if crc else _crc32c_c(data)
-
+    cobs_encode = _cobs.encode
+    cobs_decode = _cobs.decode  # raises cobs.DecodeError: catch COBS_ERRORS
+    COBS_ERRORS: tuple = (CobsError, _cobs.DecodeError)
     ACCELERATED = True
 except ImportError:  # pragma: no cover
     cobs_encode, cobs_decode, crc32c = cobs_encode_py, cobs_decode_py, crc32c_py
+    COBS_ERRORS = (CobsError,)
     ACCELERATED = False

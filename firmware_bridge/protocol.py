@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import NamedTuple, Union
 
-from .framing import CobsError, cobs_decode, cobs_encode, crc32c
+from .framing import COBS_ERRORS, cobs_decode, cobs_encode, crc32c
 
 PROTOCOL_MAJOR = 1
 PROTOCOL_MINOR = 0
@@ -246,8 +246,23 @@ _ENCODERS = {
 }
 
 
+_cmd_frames: dict[int, struct.Struct] = {}
+
+
+def _command_body(msg: Command, seq: int, major: int, minor: int) -> bytes:
+    """Header and COMMAND payload in one pack call: COMMAND is sent every tick."""
+    n = len(msg.target)
+    s = _cmd_frames.get(n)
+    if s is None:
+        s = _cmd_frames[n] = struct.Struct(f"<BBBBIBBH{n}f")
+    return s.pack(major, minor, MsgType.COMMAND, 0, seq & 0xFFFFFFFF, msg.mode, n, msg.valid_ms, *msg.target)
+
+
 def encode(msg: Message, seq: int, *, major: int = PROTOCOL_MAJOR, minor: int = PROTOCOL_MINOR) -> bytes:
     """One wire frame: COBS(header | payload | crc32c) + 0x00."""
+    if type(msg) is Command:
+        body = _command_body(msg, seq, major, minor)
+        return cobs_encode(body + _U32.pack(crc32c(body))) + b"\x00"
     try:
         mtype, enc = _ENCODERS[type(msg)]
     except KeyError:
@@ -261,11 +276,11 @@ def encode(msg: Message, seq: int, *, major: int = PROTOCOL_MAJOR, minor: int = 
 # --- decoding ------------------------------------------------------------------------------------------------
 
 class _Reader:
-    """Cursor over a payload; every read checks bounds so a short payload raises ValueError."""
+    """Cursor over a variable-length payload; every read checks bounds so a short payload raises ValueError."""
     __slots__ = ("buf", "pos")
 
-    def __init__(self, buf: bytes):
-        self.buf, self.pos = buf, 0
+    def __init__(self, buf: bytes, pos: int):
+        self.buf, self.pos = buf, pos
 
     def take(self, st: struct.Struct) -> tuple:
         if self.pos + st.size > len(self.buf):
@@ -287,12 +302,26 @@ class _Reader:
             raise ValueError("payload has trailing bytes")
 
 
-def _dec_hello(r: _Reader) -> Hello:
+_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__: ~3x faster on the per-tick path
+
+# Decoders take (body, offset of the payload) and raise ValueError when the payload does not fit its type.
+# COMMAND and STATE, the per-tick messages, unpack in one call without a cursor.
+
+def _exact(body: bytes, end: int) -> None:
+    if len(body) != end:
+        raise ValueError("payload length does not match its type")
+
+
+def _dec_hello(body: bytes, off: int) -> Hello:
+    r = _Reader(body, off)
     (schema,) = r.take(_U32)
-    return Hello(schema, r.str8())
+    msg = Hello(schema, r.str8())
+    r.end()
+    return msg
 
 
-def _dec_hello_ack(r: _Reader) -> HelloAck:
+def _dec_hello_ack(body: bytes, off: int) -> HelloAck:
+    r = _Reader(body, off)
     schema, fa, fb, fc, modes, rate, wd, toff, n = r.take(_ACK_HEAD)
     if not 1 <= n <= MAX_JOINTS:
         raise ValueError("bad joint count")
@@ -302,28 +331,53 @@ def _dec_hello_ack(r: _Reader) -> HelloAck:
         jname = r.str8()
         unit, *limits = r.take(_JOINT_LIMITS)
         joints.append(JointInfo(jname, Unit(unit), *limits))
+    r.end()
     return HelloAck(schema, (fa, fb, fc), tuple(m for m in Mode if modes & (1 << (m - 1))), rate, wd, toff, name,
                     tuple(joints))
 
 
-def _dec_command(r: _Reader) -> Command:
-    mode, n, valid_ms = r.take(_CMD_HEAD)
-    if n > MAX_JOINTS:
-        raise ValueError("bad target count")
-    return Command(mode, r.take(_f32s(n)), valid_ms)
+def _dec_command(body: bytes, off: int) -> Command:
+    if len(body) < off + _CMD_HEAD.size:
+        raise ValueError("payload too short")
+    mode, n, valid_ms = _CMD_HEAD.unpack_from(body, off)
+    off += _CMD_HEAD.size
+    _exact(body, off + 4 * n)
+    return _new(Command, (mode, _f32s(n).unpack_from(body, off), valid_ms))
 
 
-def _dec_state(r: _Reader) -> State:
-    ack, t_us, status, faults, n = r.take(_STATE_HEAD)
-    if n > MAX_JOINTS:
-        raise ValueError("bad joint count")
-    v = r.take(_f32s(3 * n))
-    return State(ack, t_us, status, faults, v[:n], v[n:2 * n], v[2 * n:])
+def _dec_state(body: bytes, off: int) -> State:
+    if len(body) < off + _STATE_HEAD.size:
+        raise ValueError("payload too short")
+    ack, t_us, status, faults, n = _STATE_HEAD.unpack_from(body, off)
+    off += _STATE_HEAD.size
+    _exact(body, off + 12 * n)
+    v = _f32s(3 * n).unpack_from(body, off)
+    return _new(State, (ack, t_us, status, faults, v[:n], v[n:2 * n], v[2 * n:]))
 
 
-def _dec_log(r: _Reader) -> Log:
+def _dec_empty(cls):
+    def dec(body: bytes, off: int):
+        _exact(body, off)
+        return cls()
+    return dec
+
+
+def _dec_clear_fault(body: bytes, off: int) -> ClearFault:
+    _exact(body, off + 2)
+    return ClearFault(*_U16.unpack_from(body, off))
+
+
+def _dec_torque(body: bytes, off: int) -> Torque:
+    _exact(body, off + 1)
+    return Torque(bool(body[off]))
+
+
+def _dec_log(body: bytes, off: int) -> Log:
+    r = _Reader(body, off)
     level, code = r.take(_LOG_HEAD)
-    return Log(level, code, r.str8())
+    msg = Log(level, code, r.str8())
+    r.end()
+    return msg
 
 
 _DECODERS = {
@@ -331,10 +385,10 @@ _DECODERS = {
     MsgType.HELLO_ACK: _dec_hello_ack,
     MsgType.COMMAND: _dec_command,
     MsgType.STATE: _dec_state,
-    MsgType.HEARTBEAT: lambda r: Heartbeat(),
-    MsgType.ESTOP: lambda r: Estop(),
-    MsgType.CLEAR_FAULT: lambda r: ClearFault(*r.take(_U16)),
-    MsgType.TORQUE: lambda r: Torque(bool(r.take(_U8)[0])),
+    MsgType.HEARTBEAT: _dec_empty(Heartbeat),
+    MsgType.ESTOP: _dec_empty(Estop),
+    MsgType.CLEAR_FAULT: _dec_clear_fault,
+    MsgType.TORQUE: _dec_torque,
     MsgType.LOG: _dec_log,
 }
 
@@ -377,6 +431,10 @@ class Decoder:
     def feed(self, data: bytes) -> list[Packet]:
         self.stats.bytes += len(data)
         out: list[Packet] = []
+        if not self._buf and not self._overflowed and data.find(b"\x00") == len(data) - 1:
+            if len(data) > 1:  # the common case: exactly one whole frame
+                self._frame(data[:-1], out)
+            return out
         parts = data.split(b"\x00")
         for i, part in enumerate(parts):
             if i == len(parts) - 1:  # no delimiter yet: keep for the next feed
@@ -409,7 +467,7 @@ class Decoder:
             return
         try:
             raw = cobs_decode(enc)
-        except CobsError:
+        except COBS_ERRORS:
             st.cobs_errors += 1
             return
         if len(raw) < _HEADER.size + 4:
@@ -419,7 +477,7 @@ class Decoder:
         if crc32c(body) != _U32.unpack_from(raw, len(raw) - 4)[0]:
             st.crc_failures += 1
             return
-        major, minor, mtype, _flags, seq = _HEADER.unpack_from(body)
+        major, minor, mtype, _flags, seq = _HEADER.unpack_from(raw)
         if major != self.major:
             st.foreign_version += 1
             out.append(Packet(seq, ForeignVersion(major, minor, mtype), minor))
@@ -429,14 +487,12 @@ class Decoder:
             st.unknown_type += 1
             return
         try:
-            reader = _Reader(memoryview(body)[_HEADER.size:])
-            msg = dec(reader)
-            reader.end()
+            msg = dec(body, _HEADER.size)
         except (ValueError, struct.error):  # UnicodeDecodeError is a ValueError
             st.bad_payload += 1
             return
         st.frames += 1
-        out.append(Packet(seq, msg, minor))
+        out.append(_new(Packet, (seq, msg, minor)))
 
 
 def finite(values) -> bool:
