@@ -14,6 +14,8 @@ import sys
 COMMANDS = {
     "sim-arm": ("vla_lite.firmware_bridge.arm_server", "serve the virtual arm controller on a pty or loopback TCP"),
     "doctor": ("vla_lite.firmware_bridge.doctor", "check a port: handshake, round trips, loss, RTT"),
+    "info": ("vla_lite.info", "print a bundle's manifest"),
+    "bench": ("vla_lite.bench", "measure inference latency per backend and precision"),
 }
 
 
