@@ -1,5 +1,13 @@
-"""Camera sources. Each yields the newest RGB frame with its monotonic capture time."""
+"""Camera sources. Each yields the newest RGB frame with its monotonic capture time.
 
-from .base import Camera, Frame, StaleFrame
+Light to import: OpenCV is loaded only when a source is opened or a preprocessor is made.
+"""
 
-__all__ = ["Camera", "Frame", "StaleFrame"]
+from .base import Camera, Frame, FrameSource, StaleFrame
+from .errors import CameraError
+from .open import open_cameras, open_source, parse_camera_args
+from .preprocess import make_preprocessor
+from .threaded import ThreadedCamera
+
+__all__ = ["Camera", "CameraError", "Frame", "FrameSource", "StaleFrame", "ThreadedCamera", "make_preprocessor",
+           "open_cameras", "open_source", "parse_camera_args"]

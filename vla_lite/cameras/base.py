@@ -1,4 +1,10 @@
-"""The camera interface every source implements (OpenCV device, video file, image folder, simulated world)."""
+"""The camera interface every source implements (OpenCV device, video file, image folder, simulated world).
+
+Two layers:
+- `FrameSource`: something that produces frames one at a time (a device, a file, a renderer). Blocking.
+- `Camera`: what the control loop reads. `read()` never blocks on the device: it returns the newest frame
+  that a capture thread (or an on-demand renderer) produced, with its capture time, or raises StaleFrame.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,16 @@ class StaleFrame(RuntimeError):
 
 class Frame(NamedTuple):
     image: np.ndarray  # (H, W, 3) uint8 RGB, as captured (before the bundle's resize/crop)
-    t_capture_s: float  # time.monotonic() when the frame was captured
+    t_capture_s: float  # time.monotonic() (or the injected clock) when the frame was captured
     index: int  # 0, 1, 2, ... per camera; a repeated index means no new frame
+
+
+class FrameSource(Protocol):
+    def grab(self) -> np.ndarray | None:
+        """Block until the next frame; (H, W, 3) uint8 RGB, or None at the end of a finite source (a file)."""
+
+    def close(self) -> None:
+        """Release the device or file. Safe to call twice."""
 
 
 class Camera(Protocol):
