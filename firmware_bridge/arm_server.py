@@ -351,6 +351,21 @@ class ArmServer:
         """A cable plugged back: a new pty (link_path re-pointed at it) or listening again on the same port."""
         self._call(self._link.restore)
 
+    def step_now(self) -> None:
+        """Advance the arm to clock() now, in the loop's thread, and send what that produces (a tripped fault's
+        LOG + STATE). For lockstep drivers that move an injected clock forward and want the arm there at once."""
+        self._call(self._step_now)
+
+    def _step_now(self) -> None:
+        now = self._clock()
+        try:
+            msgs = self.arm.step(now)
+        except Exception as exc:  # as in _serve_once: reported, never fatal
+            self._count_error(exc)
+            return
+        if msgs:
+            self._send_messages(msgs, now)
+
     # --- the loop ------------------------------------------------------------------------------------------
 
     def _serve_once(self) -> None:
