@@ -1,0 +1,43 @@
+"""Parquet columns (pyarrow, imported by the functions) -> numpy rows and lazily decoded image frames."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .episode import DatasetError, FrameSequence
+
+
+def matrix(table, key: str, where: str) -> np.ndarray:
+    """A numeric column (scalar or fixed-length list per row) -> (N, K) float64; nulls become NaN."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = table.column(key).combine_chunks()
+    n = len(col)
+    if pa.types.is_list(col.type) or pa.types.is_large_list(col.type) or pa.types.is_fixed_size_list(col.type):
+        widths = pc.list_value_length(col).to_numpy(zero_copy_only=False)
+        if n and (col.null_count or (widths != widths[0]).any()):
+            raise DatasetError(f"{where}: column {key!r} has rows of different lengths or null rows "
+                               f"(lengths {sorted(set(widths.tolist()))[:5]})")
+        flat = pc.list_flatten(col)
+        if not (pa.types.is_floating(flat.type) or pa.types.is_integer(flat.type)):
+            raise DatasetError(f"{where}: column {key!r} holds {col.type}; expected a list of numbers per row")
+        return flat.to_numpy(zero_copy_only=False).astype(np.float64).reshape(n, int(widths[0]) if n else 0)
+    if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+        return col.to_numpy(zero_copy_only=False).astype(np.float64).reshape(n, 1)
+    raise DatasetError(f"{where}: column {key!r} holds {col.type}; expected numbers")
+
+
+def image_column(col, describe: str) -> FrameSequence:
+    """LeRobot `image` features: a struct {bytes, path} per row holding a PNG/JPEG; decoded on demand."""
+    def get(i: int) -> np.ndarray:
+        import cv2
+
+        value = col[i].as_py()
+        data = value.get("bytes") if isinstance(value, dict) else None
+        bgr = None if not data else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise DatasetError(f"{describe}: row {i} holds no decodable image bytes")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    return FrameSequence(len(col), get, describe=describe)
