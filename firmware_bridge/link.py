@@ -111,10 +111,11 @@ class ArmLink:
 
     def _handshake_blocking(self, timeout_s: float) -> None:
         deadline = self.clock() + timeout_s
+        real_deadline = time.monotonic() + timeout_s  # liveness even when an injected clock stands still
         self._start_handshake(deadline)
         while self.state is not LinkState.CONNECTED:
             now = self.clock()
-            if now >= deadline:
+            if now >= deadline or time.monotonic() >= real_deadline:
                 st = self.decoder.stats
                 if st.bytes and not st.frames:
                     raise ProtocolError(
@@ -307,13 +308,14 @@ class ArmLink:
                    timeout_s: float = 0.5) -> p.State:
         """Block until a STATE arrives (newer than after_s, or echoing ack_seq). Raises BridgeTimeout/LinkError."""
         deadline = self.clock() + timeout_s
+        real_deadline = time.monotonic() + timeout_s  # liveness even when an injected clock stands still
         while True:
             st = self.latest_state
             if st is not None and (ack_seq is None or st.ack_seq == ack_seq) and \
                     (after_s is None or (self.latest_state_s or 0) > after_s):
                 return st
             now = self.clock()
-            if now >= deadline:
+            if now >= deadline or time.monotonic() >= real_deadline:
                 raise BridgeTimeout(f"no STATE from {self.url} within {timeout_s:g} s")
             if not self.connected:
                 raise LinkError(self.fault or f"{self.url} is not connected")

@@ -16,6 +16,12 @@ COMMANDS = {
     "doctor": ("vla_lite.firmware_bridge.doctor", "check a port: handshake, round trips, loss, RTT"),
     "info": ("vla_lite.info", "print a bundle's manifest"),
     "bench": ("vla_lite.bench", "measure inference latency per backend and precision"),
+    "run": ("vla_lite.run", "drive an arm (or the simulated world) with a bundle at a fixed rate"),
+    "eval": ("vla_lite.evaluate", "closed-loop success in the simulated world through the runtime (lockstep)"),
+    "demo-data": ("vla_lite.export.demo_data", "record scripted-expert demonstrations in the simulated world"),
+    "train": ("vla_lite.export.train", "train a policy on demonstrations (offline; needs torch)"),
+    "distill": ("vla_lite.export.distill", "distil a small student from a teacher, with DAgger rounds"),
+    "export": ("vla_lite.export.export_bundle", "checkpoint -> verified .vla bundle (ONNX/TFLite, fp32/int8)"),
 }
 
 

@@ -12,6 +12,8 @@ the driver reads anything; an on-demand camera (camera_fps=None) then shows the 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import time
 from typing import Callable
 
@@ -20,6 +22,7 @@ import numpy as np
 from ..firmware_bridge.arm_server import ArmServer
 from ..firmware_bridge.virtual_arm import VirtualArm
 from .camera import SimCamera
+from .instructions import COLOUR_SYNONYMS, COLOURS
 from .kinematics import ScaraKinematics, scara_arm
 from .world import TABLE, Episode, TableSpec, TouchJudge, make_episode
 
@@ -62,15 +65,35 @@ class SimRig:
         """The pty path a host opens (pyserial / ArmLink.open)."""
         return self.server.port
 
-    def new_episode(self, seed: int) -> Episode:
-        """A new layout and target from seed; the arm teleported home (motion stops; latched faults stay)."""
+    def new_episode(self, seed: int, colour: str | None = None) -> Episode:
+        """A new layout and target from seed; the arm teleported home (motion stops; latched faults stay).
+        `colour` (a user's instruction names one) makes that colour's block the target, repainting the seeded
+        target if the colour is not on the table."""
         episode = make_episode(seed, self.n_blocks, self.split, self.spec)
+        if colour is not None:
+            episode = episode._replace(world=with_target(episode.world, colour))
         self.arm.reset(np.array(self.spec.home))
         self.camera.set_world(episode.world)
         self.episode, self._judge = episode, TouchJudge(episode.world)
         self._t_start_s = self.clock()
         self._judge.observe(self.arm.positions())
         return episode
+
+    def retarget(self, instruction: str) -> str | None:
+        """The instruction changed mid-episode: judge success against the colour it names. Returns a note for the
+        user when it names no colour, or one that is not on the table (the target stays as it was)."""
+        colour = instruction_colour(instruction)
+        if self.episode is None or colour is None:
+            return f"{instruction!r} names no block colour the simulated world knows ({', '.join(COLOURS)}); " \
+                   "success is judged against the episode's own target"
+        index = [b.colour for b in self.episode.world.blocks]
+        if colour not in index:
+            return f"there is no {colour} block on the table ({', '.join(index)}); the target is unchanged"
+        world = dataclasses.replace(self.episode.world, target=index.index(colour))
+        self.episode = self.episode._replace(world=world)
+        self._judge = TouchJudge(world)
+        self.camera.set_world(world)
+        return None
 
     def step_now(self) -> None:
         """Lockstep: integrate the arm to clock() now, in the server's loop thread."""
@@ -115,3 +138,24 @@ class SimRig:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_COLOUR_WORDS = {w: c for c in COLOURS for w in (c, *COLOUR_SYNONYMS.get(c, ()))}
+
+
+def instruction_colour(text: str) -> str | None:
+    """The block colour an instruction names ("crimson" counts as red), or None when it names none or several."""
+    found = {_COLOUR_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _COLOUR_WORDS}
+    return found.pop() if len(found) == 1 else None
+
+
+def with_target(world, colour: str):
+    """`world` with the `colour` block as target; if absent, the seeded target block is repainted that colour."""
+    if colour not in COLOURS:
+        raise ValueError(f"unknown colour {colour!r}; expected one of {sorted(COLOURS)}")
+    colours = [b.colour for b in world.blocks]
+    if colour in colours:
+        return dataclasses.replace(world, target=colours.index(colour))
+    blocks = list(world.blocks)
+    blocks[world.target] = dataclasses.replace(blocks[world.target], colour=colour)
+    return dataclasses.replace(world, blocks=tuple(blocks))

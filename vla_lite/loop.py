@@ -1,0 +1,288 @@
+"""The control loop: observe -> infer -> act (safety) -> send, one tick at a time.
+
+`ControlLoop.step()` runs one tick and is what a vendor calls when their own program owns the timing;
+`ControlLoop.run()` paces `step()` against absolute monotonic deadlines (vla_lite.pacing.Pacer).
+
+On any doubt the arm holds: a stale camera frame, a missing or old controller state, a link fault, a controller
+fault, a non-finite action or an empty action queue each send the last safe command (or a HEARTBEAT when there is
+none yet, or nothing when the link is down) and are counted by reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .cameras.base import Camera, StaleFrame
+from .firmware_bridge import protocol as p
+from .firmware_bridge.link import ArmLink
+from .observation import Observation, state_vector
+from .pacing import MAX_SAMPLES, CycleStats, Pacer, percentiles_ms
+
+MODES = {"joint_position": p.Mode.JOINT_POSITION, "joint_velocity": p.Mode.JOINT_VELOCITY,
+         "ee_delta": p.Mode.EE_DELTA}
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    rate_hz: float
+    max_frame_age_s: float = 0.5  # older camera frames are stale (LeRobot's default)
+    max_state_age_s: float = 0.25  # an arm state older than this (or 2 periods) means the link is not answering
+    command_valid_periods: float = 3.0  # a COMMAND expires after this many periods: the controller then holds
+
+    def __post_init__(self):
+        if not 0 < self.rate_hz <= 1000:
+            raise ValueError(f"rate must be in (0, 1000] Hz, got {self.rate_hz!r}")
+        for name in ("max_frame_age_s", "max_state_age_s", "command_valid_periods"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+
+    @property
+    def period_s(self) -> float:
+        return 1.0 / self.rate_hz
+
+
+@dataclass
+class TickResult:
+    step: int
+    command: np.ndarray | None  # what was sent (robot units, action order); None when nothing could be sent
+    predicted: np.ndarray | None  # the executor's action for this step before safety, robot units
+    held: bool
+    reason: str | None  # why it held, or the safety fault
+    inferred: bool  # an inference was run or requested on this tick's observation
+    timing_ms: dict = field(default_factory=dict)
+
+
+@dataclass
+class LoopCounters:
+    holds: Counter = field(default_factory=Counter)  # reason -> ticks held
+    faults: Counter = field(default_factory=Counter)  # fault -> occurrences
+    inferences: int = 0
+    inference_ms: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+    camera_to_command_ms: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+
+
+class ControlLoop:
+    """Wires a policy, an arm link, cameras, an executor and the safety filter. Used from one thread.
+
+    bundle: vla_lite.bundle.Bundle; policy: a backend (`infer(images, state, instruction)`); cameras: name ->
+    Camera; preprocessors: name -> fn(uint8 frame) -> (1, H, W, 3) float32; executor: vla_lite.execution
+    Executor; safety: vla_lite.safety.SafetyFilter; worker: optional InferenceWorker (async inference);
+    recorder: optional vla_lite.recording.EpisodeRecorder; encoder: optional fn(text) -> (E,) embedding.
+    """
+
+    def __init__(self, *, bundle, policy, link: ArmLink, cameras: dict[str, Camera], preprocessors: dict,
+                 executor, safety, config: LoopConfig, encoder=None, recorder=None, worker=None,
+                 clock: Callable[[], float] = time.monotonic):
+        m = bundle.manifest
+        missing = [c.name for c in m.cameras if c.name not in cameras or c.name not in preprocessors]
+        if missing:
+            raise ValueError(f"no camera/preprocessor for the bundle's camera(s) {missing}; "
+                             f"cameras given: {sorted(cameras)}")
+        self.bundle, self.policy, self.link, self.cameras = bundle, policy, link, cameras
+        self.preprocessors, self.executor, self.safety = preprocessors, executor, safety
+        self.config, self.encoder, self.recorder, self.worker, self.clock = config, encoder, recorder, worker, clock
+        self.mode = MODES[m.action.mode]
+        self.state_names = tuple(m.state.names)
+        self.action_dim = m.action.dim
+        self.valid_ms = max(1, min(0xFFFF, int(1000 * config.command_valid_periods * config.period_s)))
+        self.stats = CycleStats()
+        self.counters = LoopCounters()
+        self.step_index = 0
+        self.instruction: str | None = None
+        self._embedding: np.ndarray | None = None
+        self._started = False
+        self._last_state: np.ndarray | None = None  # (S,) robot units of the newest observation
+        self._pending_capture_s: float | None = None  # capture time behind the newest chunk, until it is sent
+
+    # --- instruction and episodes --------------------------------------------------------------------------
+
+    def set_instruction(self, text: str, embedding: np.ndarray | None = None) -> bool:
+        """Switch task (embedding computed by `encoder` when not given). A change drops queued actions and any
+        inference in flight. Returns False when the text is unchanged."""
+        text = " ".join(str(text).split())
+        if not text:
+            raise ValueError("instruction is empty; expected a sentence such as 'touch the red block'")
+        if text == self.instruction:
+            return False
+        if embedding is None:
+            if self.encoder is None:
+                raise ValueError("this loop has no text encoder; pass the instruction embedding")
+            embedding = self.encoder(text)
+        embedding = np.asarray(embedding, np.float32).reshape(1, -1)
+        if embedding.shape[1] != self.bundle.manifest.instruction.embedding_dim or \
+                not np.all(np.isfinite(embedding)):
+            raise ValueError(f"instruction embedding has shape {embedding.shape} (finite: "
+                             f"{bool(np.all(np.isfinite(embedding)))}); expected finite (1, "
+                             f"{self.bundle.manifest.instruction.embedding_dim})")
+        self.instruction, self._embedding = text, embedding
+        self._flush()
+        if self.recorder is not None:
+            self.recorder.set_instruction(text)
+        return True
+
+    def restart(self) -> None:
+        """Start over from the measured position (new episode, or after the arm was moved by hand)."""
+        self._flush()
+        self._started = False
+
+    def _flush(self) -> None:
+        self.executor.clear(self.step_index)
+        if self.worker is not None:
+            self.worker.discard()
+        self._pending_capture_s = None
+
+    # --- one tick ------------------------------------------------------------------------------------------
+
+    def step(self) -> TickResult:
+        if self._embedding is None:
+            raise RuntimeError("set_instruction() before step()")
+        step, now = self.step_index, self.clock()
+        self.step_index += 1
+        stats = self.stats
+        with stats.section("observe"):
+            measured, obs, frames, why = self._observe(step, now)
+        inferred = False
+        with stats.section("infer"):
+            if self.worker is not None:
+                self._collect()
+            if obs is not None and self.executor.needs_inference(step):
+                inferred = self._infer(obs)
+        with stats.section("act"):
+            predicted, result = None, None
+            if why is None:
+                if not self._started:
+                    self.safety.start(measured)
+                    self._started = True
+                predicted = self.executor.next_action(step)
+                if predicted is None:
+                    why = "no action queued"
+                else:
+                    result = self.safety.filter(predicted, measured)
+            if result is None:
+                result = self.safety.hold(why, measured)
+            reason = why or result.fault
+            if result.fault:
+                self.counters.faults[result.fault] += 1
+            if result.held:
+                self.counters.holds[reason or "held"] += 1
+        with stats.section("send"):
+            command = self._send(result, predicted)
+        timing = stats.end_cycle()
+        tick = TickResult(step, command, predicted, result.held, reason, inferred, timing)
+        if self.recorder is not None:
+            self.recorder.record_tick(
+                step=step, t_s=now, frames=frames, state=None if obs is None else self._last_state,
+                measured=measured, predicted=predicted, commanded=command, held=result.held, reason=reason,
+                inferred=inferred, timing_ms=timing, faults=[result.fault] if result.fault else [])
+        return tick
+
+    def _send(self, result, predicted) -> np.ndarray | None:
+        link = self.link
+        if not link.connected:
+            return None
+        if result.command is None:
+            link.heartbeat()  # nothing safe to command yet: keep the watchdog fed and ask for a state
+            return None
+        command = np.asarray(result.command, np.float64)
+        if link.send_command(self.mode, command, self.valid_ms) is None:
+            return None
+        if self._pending_capture_s is not None and predicted is not None and not result.held:
+            self.counters.camera_to_command_ms.append(1e3 * (self.clock() - self._pending_capture_s))
+            self._pending_capture_s = None
+        return command
+
+    def _observe(self, step: int, now: float):
+        """(measured positions or None, Observation or None, raw frames or None, hold reason or None)."""
+        link = self.link
+        link.poll()
+        if not link.connected:
+            return None, None, None, f"link fault: {link.fault}"
+        st, st_s = link.latest_state, link.latest_state_s
+        if st is None or st_s is None or now - st_s > max(self.config.max_state_age_s, 2 * self.config.period_s):
+            return None, None, None, "no fresh arm state"
+        measured = np.asarray(st.position, dtype=np.float64)
+        if not np.all(np.isfinite(measured)):
+            return None, None, None, "non-finite arm state"
+        if st.faults:
+            return measured, None, None, "controller fault " + "|".join(f.name for f in p.Fault if st.faults & f)
+        images, frames, oldest = {}, {}, now
+        for name, cam in self.cameras.items():
+            try:
+                frame = cam.read(self.config.max_frame_age_s)
+            except StaleFrame as exc:
+                return measured, None, None, f"stale camera {name}: {exc}"
+            frames[name] = frame
+            images[f"image_{name}"] = self.preprocessors[name](frame.image)
+            oldest = min(oldest, frame.t_capture_s)
+        state = state_vector(st.position, self.state_names, link.info.joint_names)
+        self._last_state = state
+        state_z = self.bundle.normalize_state(state).reshape(1, -1)
+        return measured, Observation(images, state_z, self._embedding, step, oldest), frames, None
+
+    def _infer(self, obs: Observation) -> bool:
+        self.executor.on_request(obs.step)
+        if self.worker is not None:
+            self.worker.request(obs, obs.step)
+            return True
+        t0 = time.perf_counter()
+        chunk = self.policy.infer(obs.images, obs.state, obs.instruction)
+        self.counters.inference_ms.append(1e3 * (time.perf_counter() - t0))
+        self._submit(chunk, obs.step, obs.t_capture_s)
+        return True
+
+    def _collect(self) -> None:
+        done = self.worker.poll()
+        if done is None:
+            return
+        self.counters.inference_ms.append(1e3 * done.latency_s)
+        if done.error is not None:
+            # Nothing is queued; the request in flight expires after a chunk's worth of steps, then it retries.
+            self.counters.faults[f"inference error: {type(done.error).__name__}"] += 1
+            return
+        self._submit(done.chunk, done.obs_step, done.observation.t_capture_s)
+
+    def _submit(self, chunk: np.ndarray, obs_step: int, t_capture_s: float) -> None:
+        chunk = np.asarray(chunk, np.float32).reshape(-1, self.action_dim)
+        if not np.all(np.isfinite(chunk)):
+            # Never queue NaN/Inf: the queue drains, the arm holds, and the request in flight expires after a
+            # chunk's worth of steps before the policy is asked again.
+            self.counters.faults["non-finite policy output"] += 1
+            return
+        self.counters.inferences += 1
+        self._pending_capture_s = t_capture_s
+        self.executor.submit(self.bundle.denormalize_actions(chunk), obs_step)
+
+    # --- paced run -----------------------------------------------------------------------------------------
+
+    def run(self, duration_s: float | None = None, max_ticks: int | None = None,
+            should_stop: Callable[[], bool] = lambda: False,
+            on_tick: Callable[[TickResult], None] | None = None, pacer: Pacer | None = None) -> Pacer:
+        """Pace step() at the configured rate until the duration or tick count runs out or should_stop()."""
+        pacer = pacer or Pacer(self.config.rate_hz)
+        end = None if duration_s is None else self.clock() + duration_s
+        ticks = 0
+        while not should_stop() and (max_ticks is None or ticks < max_ticks) and (end is None or self.clock() < end):
+            pacer.wait()
+            result = self.step()
+            if on_tick is not None:
+                on_tick(result)
+            ticks += 1
+        return pacer
+
+    def report(self) -> dict:
+        """Loop-side figures for the run report (the pacer adds rate, jitter and overruns)."""
+        c = self.counters
+        return {
+            "inference_ms": percentiles_ms(np.asarray(c.inference_ms) / 1e3),
+            "camera_to_command_ms": percentiles_ms(np.asarray(c.camera_to_command_ms) / 1e3),
+            "loop_ms": self.stats.report(),
+            "inferences": c.inferences,
+            "holds": dict(c.holds), "faults": dict(c.faults), "clamped": dict(self.safety.clamp_counts),
+            "executor": vars(self.executor.counters) if hasattr(self.executor, "counters") else {},
+            "link": self.link.stats.as_dict(),
+        }

@@ -1,0 +1,121 @@
+"""`vla-lite run`: drive an arm with a bundle at a fixed rate and report how it went.
+
+    vla-lite run --port /dev/ttyUSB0 --model pick.vla --camera 0 --instruction "pick up the red cup"
+    vla-lite run --port sim --duration 20                    # simulated world and arm, bundled demo model
+
+Ctrl-C / SIGTERM: the loop stops at the end of its tick, the arm is sent one hold command, then the link closes
+(the controller's watchdog takes over). The instruction can change while running: a line on stdin
+(`--instruction-stdin`), a loopback socket (`--instruction-socket PORT`) or a FIFO (`--instruction-fifo PATH`).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+from .report import build_report, format_report, write_json
+from .runtime import RunConfig, Runtime
+
+
+def add_arguments(parser) -> None:
+    a = parser.add_argument
+    a("--port", required=True, help="pyserial URL of the arm controller (/dev/ttyUSB0, socket://host:port), or "
+                                    "'sim' for the simulated world")
+    a("--model", help="bundle (.vla); default: the bundled demo model")
+    a("--camera", action="append", default=[], metavar="SRC",
+      help="camera source: device index, /dev/videoN, video file, image folder; NAME=SRC per bundle camera")
+    a("--instruction", help="what to do, e.g. 'touch the red block' (sim: default from each episode)")
+    a("--rate", type=float, help="loop rate, Hz: the bundle's rate (default) or an integer multiple (interpolated)")
+    a("--duration", type=float, help="stop after this many seconds")
+    a("--episodes", type=int, help="sim: stop after this many episodes")
+    a("--episode-timeout", type=float, default=10.0, help="sim: seconds before an episode counts as failed")
+    a("--record", metavar="DIR", help="record every tick (frames, state, actions, timing) to DIR")
+    a("--report", metavar="FILE.json", help="write the cadence report as JSON")
+    a("--runtime", choices=("onnx", "tflite"), default="onnx")
+    a("--precision", choices=("fp32", "int8"), help="default: int8 when the bundle has it")
+    a("--threads", type=int, default=1, help="inference threads (default 1: leave a core to the loop)")
+    a("--execution", choices=("replan", "refill", "ensemble"), default="replan",
+      help="chunk execution: replan every k (bundle's chunk.replan_every), refill at a threshold, or ACT ensemble")
+    a("--refill-threshold", type=float, default=0.5)
+    a("--blend", action="store_true", help="refill: blend overlapping chunks 0.3 old / 0.7 new")
+    a("--ensemble-coeff", type=float, default=0.01)
+    a("--async-inference", action="store_true", help="infer in a worker thread; the tick only submits/collects")
+    a("--max-frame-age-ms", type=float, default=500.0, help="older camera frames are stale: the arm holds")
+    a("--speed-scale", type=float, default=1.0, help="scale the controller's velocity/acceleration limits (0, 1]")
+    a("--ramp-s", type=float, default=1.0, help="ramp-in time from the measured position, s")
+    a("--clear-faults", action="store_true", help="send CLEAR_FAULT at start if the controller has faults latched")
+    a("--rt-priority", type=int, metavar="N", help="SCHED_FIFO priority 1..99 (needs privilege)")
+    a("--cpus", help="CPU affinity, e.g. 1 or 0,1")
+    a("--no-gc-freeze", action="store_true", help="leave the garbage collector as it is")
+    a("--pacing", choices=("absolute", "naive"), default="absolute",
+      help="absolute deadlines (default) or the naive sleep(period - elapsed) baseline, for comparison")
+    a("--instruction-stdin", action="store_true", help="read new instructions from stdin, one per line")
+    a("--instruction-socket", type=int, metavar="PORT", help="accept instructions on 127.0.0.1:PORT, one per line")
+    a("--instruction-fifo", metavar="PATH", help="accept instructions written to this FIFO")
+    a("--baud", type=int, default=1_000_000)
+    a("--seed", type=int, default=0, help="sim: first episode seed")
+    a("--quiet", action="store_true", help="no per-episode lines")
+
+
+def config_from_args(args) -> RunConfig:
+    if args.duration is not None and not args.duration > 0:
+        raise ValueError(f"--duration must be > 0 s, got {args.duration}")
+    if args.episodes is not None and args.episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.episodes is not None and args.port != "sim":
+        raise ValueError("--episodes needs --port sim (episodes end by the simulated world's success test)")
+    if args.port != "sim" and not args.camera:
+        raise ValueError("--camera is required with a real arm (e.g. --camera 0); --port sim renders its own")
+    if args.port == "sim" and args.camera:
+        raise ValueError("--camera is not used with --port sim (the simulated world is the camera)")
+    if not args.max_frame_age_ms > 0:
+        raise ValueError(f"--max-frame-age-ms must be > 0, got {args.max_frame_age_ms}")
+    return RunConfig(
+        port=args.port, model=args.model, cameras=tuple(args.camera), instruction=args.instruction,
+        rate_hz=args.rate, runtime=args.runtime, precision=args.precision, threads=args.threads,
+        execution=args.execution, refill_threshold=args.refill_threshold, blend=(0.3, 0.7) if args.blend else None,
+        ensemble_coeff=args.ensemble_coeff, async_inference=args.async_inference,
+        max_frame_age_s=args.max_frame_age_ms / 1e3, speed_scale=args.speed_scale, ramp_s=args.ramp_s,
+        clear_faults=args.clear_faults, baudrate=args.baud, record_dir=args.record, seed=args.seed,
+        episode_timeout_s=args.episode_timeout)
+
+
+def run(args) -> int:
+    from .bundle import BundleError
+    from .cameras import CameraError
+    from .firmware_bridge import BridgeError
+
+    try:
+        cfg = config_from_args(args)
+        cpus = [int(c) for c in args.cpus.split(",")] if args.cpus else None
+        rt = Runtime.open(cfg)
+    except (ValueError, BundleError, BridgeError, CameraError, OSError) as exc:
+        print(f"vla-lite run: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda signum, frame: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        from .session import Session
+
+        session = Session(rt, instruction=args.instruction, episodes=args.episodes,
+                          episode_timeout_s=args.episode_timeout, verbose=not args.quiet)
+        session.start_sources(stdin=args.instruction_stdin, socket_port=args.instruction_socket,
+                              fifo=args.instruction_fifo)
+        notes = session.prepare(rt_priority=args.rt_priority, cpus=cpus, freeze_gc=not args.no_gc_freeze)
+        for note in rt.notes + notes:
+            print(f"vla-lite run: {note}", file=sys.stderr)
+        pacer = session.run(duration_s=args.duration, stop=stop, naive=args.pacing == "naive")
+        report = build_report(pacer.report(), rt.loop.report(), backend=rt.backend, pacing=args.pacing,
+                              notes=rt.notes + notes, **session.report())
+    except (ValueError, OSError) as exc:
+        print(f"vla-lite run: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        rt.close()
+    print(format_report(report))
+    if args.report:
+        write_json(args.report, report)
+    return 0

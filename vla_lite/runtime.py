@@ -1,0 +1,189 @@
+"""Wire a bundle, an arm link, cameras, an executor and the safety filter into a ControlLoop.
+
+`RunConfig` is everything `vla-lite run` takes from the command line (what belongs to the model — shapes, joint
+order, units, rate, chunk, normalisation — comes from the bundle). `Runtime.open(cfg)` builds and checks every
+part in order (bundle, link + compatibility, backend, text encoder, cameras, executor, safety) and closes what it
+already opened if a later part fails. Vendors embedding vla-lite can build the same parts themselves; see README.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .bundle import check_compatible, load_bundle
+from .firmware_bridge import protocol as p
+from .firmware_bridge.link import ArmLink
+from .loop import ControlLoop, LoopConfig
+
+DEMO_BUNDLE = Path(__file__).parent / "data" / "demo.vla"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    port: str
+    model: str | None = None  # None: the bundled demo model
+    cameras: tuple[str, ...] = ()  # --camera values ("0", "front=/dev/video2", "clip.mp4", ...)
+    instruction: str | None = None
+    rate_hz: float | None = None  # None: the bundle's control.rate_hz; else an integer multiple (interpolated)
+    runtime: str = "onnx"
+    precision: str | None = None  # None: int8 if the bundle has it, else fp32
+    threads: int = 1
+    execution: str = "replan"  # replan | refill | ensemble
+    refill_threshold: float = 0.5
+    blend: tuple[float, float] | None = None
+    ensemble_coeff: float = 0.01
+    async_inference: bool = False
+    max_frame_age_s: float = 0.5
+    speed_scale: float = 1.0
+    ramp_s: float = 1.0
+    clear_faults: bool = False
+    baudrate: int = 1_000_000
+    record_dir: str | None = None
+    seed: int = 0
+    sim_camera_fps: float | None = 30.0  # None: render on demand in read() (lockstep evaluation)
+    sim_size_px: int | None = None  # None: the bundle camera's size
+    sim_split: str = "train"  # instruction phrasings of simulated episodes: "train" or "heldout"
+    episode_timeout_s: float = 10.0  # simulated episodes end as failures after this
+
+    def bundle_path(self) -> Path:
+        return Path(self.model) if self.model else DEMO_BUNDLE
+
+
+def tick_rate(bundle_rate_hz: float, requested_hz: float | None) -> tuple[float, int]:
+    """(loop rate, interpolation factor). The loop may run at an integer multiple of the policy's rate; commands
+    in between are interpolated (never extrapolated)."""
+    if requested_hz is None:
+        return bundle_rate_hz, 1
+    if not 0 < requested_hz <= 1000:
+        raise ValueError(f"--rate must be in (0, 1000] Hz, got {requested_hz!r}")
+    factor = requested_hz / bundle_rate_hz
+    k = round(factor)
+    if k < 1 or abs(factor - k) > 1e-6:
+        raise ValueError(f"--rate {requested_hz:g} Hz is not an integer multiple of the bundle's {bundle_rate_hz:g} "
+                         f"Hz (the rate the policy was trained at); use {bundle_rate_hz:g}, "
+                         f"{2 * bundle_rate_hz:g}, {3 * bundle_rate_hz:g} ... (commands are interpolated)")
+    return float(requested_hz), k
+
+
+@dataclass
+class Runtime:
+    config: RunConfig
+    bundle: object
+    link: ArmLink
+    loop: ControlLoop
+    rate_hz: float
+    factor: int
+    backend: str
+    rig: object | None = None  # the simulated world, with --port sim
+    closers: list = field(default_factory=list)  # close() callables, in opening order
+    notes: list = field(default_factory=list)
+
+    @classmethod
+    def open(cls, cfg: RunConfig, clock=time.monotonic) -> "Runtime":
+        closers: list = []
+        try:
+            return cls._open(cfg, clock, closers)
+        except BaseException:
+            for close in reversed(closers):
+                _quietly(close)
+            raise
+
+    @classmethod
+    def _open(cls, cfg: RunConfig, clock, closers: list) -> "Runtime":
+        from .backends import open_backend
+        from .cameras import make_preprocessor
+        from .execution import make_executor
+        from .safety import SafetyFilter, SafetyLimits
+        from .text import TextEncoder
+
+        bundle = load_bundle(cfg.bundle_path())
+        m = bundle.manifest
+        notes = [] if m.trained else [f"UNTRAINED bundle {m.name!r}: random weights, the arm will not do the task"]
+        rate_hz, factor = tick_rate(m.rate_hz, cfg.rate_hz)
+        rig, port = None, cfg.port
+        if cfg.port == "sim":
+            from .sim.rig import SimRig
+
+            cam = m.cameras[0]
+            rig = SimRig(camera_name=cam.name, size_px=cfg.sim_size_px or cam.height, camera_fps=cfg.sim_camera_fps,
+                         max_frame_age_s=cfg.max_frame_age_s, max_episode_s=cfg.episode_timeout_s,
+                         split=cfg.sim_split, clock=clock)
+            closers.append(rig.close)
+            port = rig.port
+        link = ArmLink.open(port, timeout_s=2.0, baudrate=cfg.baudrate, clock=clock)
+        closers.append(link.close)
+        check_compatible(m, link.info)
+        st = link.request(p.Heartbeat())
+        if st.faults and cfg.clear_faults:
+            link.request(p.ClearFault())
+            notes.append("controller faults cleared at start (--clear-faults)")
+        precision = cfg.precision or ("int8" if (cfg.runtime, "int8") in bundle.available() else "fp32")
+        policy = open_backend(bundle, cfg.runtime, precision, threads=cfg.threads)
+        encoder = TextEncoder.from_bundle(bundle, threads=1)
+        if rig is not None:
+            cameras = {m.cameras[0].name: rig.camera}
+        else:
+            from .cameras import open_cameras, parse_camera_args
+
+            cameras = open_cameras(parse_camera_args(list(cfg.cameras), [c.name for c in m.cameras]), clock=clock)
+            closers.extend(c.close for c in cameras.values())
+        preprocessors = {c.name: make_preprocessor(c) for c in m.cameras}
+        opts = {"interpolate": factor}
+        if cfg.execution == "refill":
+            opts.update(threshold=cfg.refill_threshold, blend=cfg.blend)
+        elif cfg.execution == "ensemble":
+            opts.update(coeff=cfg.ensemble_coeff)
+        executor = make_executor(cfg.execution, m.chunk.length, m.chunk.replan_every, **opts)
+        period_s = 1.0 / rate_hz
+        safety = SafetyFilter(SafetyLimits.from_bundle_and_arm(m, link.info, period_s, speed_scale=cfg.speed_scale),
+                              period_s, ramp_s=cfg.ramp_s)
+        worker = None
+        if cfg.async_inference:
+            from .inference_worker import InferenceWorker
+
+            worker = InferenceWorker(policy).start()
+            closers.append(worker.close)
+        recorder = None
+        if cfg.record_dir:
+            recorder = _recorder(cfg, m, link, cameras, rate_hz, clock)
+            closers.append(recorder.close)
+        loop = ControlLoop(bundle=bundle, policy=policy, link=link, cameras=cameras, preprocessors=preprocessors,
+                           executor=executor, safety=safety, encoder=encoder.encode, recorder=recorder,
+                           worker=worker, clock=clock,
+                           config=LoopConfig(rate_hz, max_frame_age_s=cfg.max_frame_age_s))
+        return cls(cfg, bundle, link, loop, rate_hz, factor, f"{cfg.runtime}-{precision}", rig, closers, notes)
+
+    def close(self) -> None:
+        """Reverse opening order. Safe to call twice."""
+        closers, self.closers = self.closers, []
+        for close in reversed(closers):
+            _quietly(close)
+
+
+def _recorder(cfg: RunConfig, m, link: ArmLink, cameras: dict, rate_hz: float, clock):
+    from .recording import EpisodeRecorder
+
+    sizes = {}
+    for name, cam in cameras.items():  # frames are recorded as captured: the first frame gives the size
+        first = cam.wait(timeout_s=5.0) if hasattr(cam, "wait") else cam.capture_once()  # ThreadedCamera, SimCamera
+        sizes[name] = first.image.shape[:2]
+    return EpisodeRecorder(
+        cfg.record_dir, cameras=sizes, state_names=list(m.state.names), action_names=list(m.action.names),
+        state_units=list(m.state.units), action_units=list(m.action.units), rate_hz=rate_hz,
+        measured_names=list(link.info.joint_names),
+        meta={"bundle": m.name, "bundle_members": dict(m.members), "controller": link.info.name,
+              "port": cfg.port, "action_mode": m.action.mode}, clock=clock)
+
+
+def _quietly(close) -> None:
+    try:
+        close()
+    except Exception:  # closing is best effort: one part failing to close must not leave the others open
+        pass
+
+
+def replace(cfg: RunConfig, **changes) -> RunConfig:
+    return dataclasses.replace(cfg, **changes)

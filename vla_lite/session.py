@@ -1,0 +1,145 @@
+"""One `vla-lite run` session on an opened Runtime: instruction sources, simulated episodes, recording, a clean stop.
+
+The loop itself knows nothing of episodes; this is the host program around it. With `--port sim` an episode ends
+when the simulated world says so (the target touched, another block touched, or the timeout); the next one starts
+from a new layout with the arm back home. On a real arm the whole run is one episode. On stop, one hold command
+is sent before the link closes.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+from .instructions import FifoSource, InstructionInbox, SocketSource, StreamSource
+from .pacing import NaivePacer, Pacer
+from .realtime import apply_realtime
+
+
+class Session:
+    def __init__(self, rt, *, instruction: str | None = None, episodes: int | None = None,
+                 episode_timeout_s: float = 10.0, verbose: bool = True, log=None):
+        self.rt, self.loop = rt, rt.loop
+        self.max_episodes = episodes
+        self.episode_timeout_s = episode_timeout_s
+        self.fixed_instruction = instruction
+        self.verbose = verbose
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.inbox = InstructionInbox(self.loop.encoder)
+        self.sources: list = []
+        self.results: list[dict] = []  # sim episodes
+        self._stop_requested = False
+        self._episode_seed = rt.config.seed
+        self._episode_start_step = 0
+
+    # --- set-up --------------------------------------------------------------------------------------------
+
+    def start_sources(self, stdin: bool = False, socket_port: int | None = None, fifo: str | None = None) -> None:
+        if stdin:
+            self.sources.append(StreamSource(self.inbox, sys.stdin, on_event=self.log).start())
+        if socket_port is not None:
+            src = SocketSource(self.inbox, port=socket_port, on_event=self.log).start()
+            self.log(f"vla-lite run: instructions accepted on {src.address[0]}:{src.address[1]}")
+            self.sources.append(src)
+        if fifo:
+            self.sources.append(FifoSource(self.inbox, fifo, on_event=self.log).start())
+
+    def prepare(self, rt_priority: int | None = None, cpus=None, freeze_gc: bool = True) -> list[str]:
+        """First instruction (and episode), then the real-time settings last, so start-up work is frozen too."""
+        rig = self.rt.rig
+        if rig is not None:
+            self._new_episode(first=True)
+        elif not self.fixed_instruction:
+            raise ValueError("--instruction is required with a real arm, e.g. --instruction 'pick up the red cup'")
+        else:
+            self._set_instruction(self.fixed_instruction)
+            self._start_recording()
+        return apply_realtime(rt_priority, cpus, freeze_gc)
+
+    # --- running -------------------------------------------------------------------------------------------
+
+    def run(self, duration_s: float | None = None, stop: threading.Event | None = None,
+            naive: bool = False) -> Pacer:
+        stop = stop or threading.Event()
+        pacer = (NaivePacer if naive else Pacer)(self.rt.rate_hz)
+        try:
+            self.loop.run(duration_s=duration_s, should_stop=lambda: stop.is_set() or self._stop_requested,
+                          on_tick=self._on_tick, pacer=pacer)
+        finally:
+            self._finish()
+        return pacer
+
+    def _on_tick(self, tick) -> None:
+        posted = self.inbox.take()
+        if posted is not None:
+            text, embedding, source = posted
+            self._set_instruction(text, embedding)
+        rig = self.rt.rig
+        if rig is not None and rig.done():
+            self._end_episode(rig.outcome())
+            if self.max_episodes is not None and len(self.results) >= self.max_episodes:
+                self._stop_requested = True
+            else:
+                self._new_episode()
+
+    def _set_instruction(self, text: str, embedding=None) -> None:
+        if self.loop.set_instruction(text, embedding) and self.rt.rig is not None:
+            note = self.rt.rig.retarget(text)
+            if note:
+                self.log(f"vla-lite run: {note}")
+
+    def _new_episode(self, first: bool = False) -> None:
+        rig = self.rt.rig
+        episode = rig.new_episode(self._episode_seed, colour=self._colour_wanted())
+        self._episode_seed += 1
+        self.loop.instruction = None  # the same text for a new layout still starts a fresh plan
+        self.loop.set_instruction(self.fixed_instruction or episode.instruction)
+        self.loop.restart()
+        self._episode_start_step = self.loop.step_index
+        self._start_recording()
+
+    def _colour_wanted(self) -> str | None:
+        if not self.fixed_instruction:
+            return None
+        from .sim.rig import instruction_colour
+
+        return instruction_colour(self.fixed_instruction)
+
+    def _start_recording(self) -> None:
+        if self.loop.recorder is not None:
+            self.loop.recorder.start_episode(self.loop.instruction)
+
+    def _end_episode(self, outcome: str) -> None:
+        rig = self.rt.rig
+        result = {"seed": rig.episode.seed, "instruction": self.loop.instruction, "outcome": outcome,
+                  "success": outcome == "success", "steps": self.loop.step_index - self._episode_start_step,
+                  "duration_s": round(rig.elapsed_s(), 3)}
+        self.results.append(result)
+        if self.loop.recorder is not None:
+            self.loop.recorder.end_episode(result["success"], outcome)
+        if self.verbose:
+            n_ok = sum(r["success"] for r in self.results)
+            self.log(f"episode {len(self.results)}: {outcome} in {result['duration_s']:.1f} s "
+                     f"({self.loop.instruction!r}); {n_ok}/{len(self.results)} so far")
+
+    def _finish(self) -> None:
+        """Hold, then stop the sources; the caller closes the runtime (and with it the link)."""
+        loop = self.loop
+        if loop.link.connected:
+            held = loop.safety.hold("stopping")
+            if held.command is not None:
+                loop.link.send_command(loop.mode, held.command, loop.valid_ms)
+            t_end = time.monotonic() + 0.05
+            while time.monotonic() < t_end and loop.link.poll() is None:
+                time.sleep(0.002)  # let the hold reach the controller before the port closes
+        for src in self.sources:
+            src.close()
+
+    def report(self) -> dict:
+        if self.rt.rig is None:
+            return {}
+        n = len(self.results)
+        successes = sum(r["success"] for r in self.results)
+        return {"episodes": n, "successes": successes, "success_rate": successes / n if n else None,
+                "episode_results": self.results}
