@@ -305,31 +305,34 @@ class ArmLink:
         return self.send(p.Heartbeat())
 
     def wait_state(self, after_s: float | None = None, ack_seq: int | None = None,
-                   timeout_s: float = 0.5) -> p.State:
-        """Block until a STATE arrives (newer than after_s, or echoing ack_seq). Raises BridgeTimeout/LinkError."""
+                   timeout_s: float = 0.5, after_count: int | None = None) -> p.State:
+        """Block until a STATE arrives: newer than after_s (clock time), or the link's after_count-th and later,
+        and echoing ack_seq when given. Raises BridgeTimeout / LinkError."""
         deadline = self.clock() + timeout_s
         real_deadline = time.monotonic() + timeout_s  # liveness even when an injected clock stands still
         while True:
             st = self.latest_state
             if st is not None and (ack_seq is None or st.ack_seq == ack_seq) and \
-                    (after_s is None or (self.latest_state_s or 0) > after_s):
+                    (after_s is None or (self.latest_state_s or 0) > after_s) and \
+                    (after_count is None or self.stats.states_received > after_count):
                 return st
             now = self.clock()
             if now >= deadline or time.monotonic() >= real_deadline:
                 raise BridgeTimeout(f"no STATE from {self.url} within {timeout_s:g} s")
             if not self.connected:
                 raise LinkError(self.fault or f"{self.url} is not connected")
-            self._wait_readable(deadline - now)
+            self._wait_readable(min(deadline - now, real_deadline - time.monotonic()))
             self.poll()
 
     def request(self, msg, timeout_s: float = 0.5) -> p.State:
-        """Send a message the controller answers with STATE and wait for that answer."""
-        sent_s = self.clock()
+        """Send a message the controller answers with STATE and wait for that answer (the first STATE received
+        after sending; for a COMMAND, the one echoing its seq)."""
+        before = self.stats.states_received
         seq = self.send(msg)
         if seq is None:
             raise LinkError(self.fault or f"{self.url} is not connected")
-        return self.wait_state(after_s=sent_s, ack_seq=seq if isinstance(msg, p.Command) else None,
-                               timeout_s=timeout_s)
+        return self.wait_state(ack_seq=seq if isinstance(msg, p.Command) else None, timeout_s=timeout_s,
+                               after_count=before)
 
     def estop(self) -> int | None:
         return self.send(p.Estop())

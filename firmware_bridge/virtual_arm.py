@@ -18,6 +18,11 @@ gripper; m, rad, gripper −1 open … +1 close), returning (n_joints,) joint po
 when it cannot (unreachable pose, unsupported delta size). The targets are then checked and tracked like a
 JOINT_POSITION command. `CartesianKinematics` is the one for a gantry arm.
 
+A controller with its own plant (vla_lite.metaworld: a physics simulator stepping in fixed ticks) subclasses
+VirtualArm and keeps every rule below, replacing only the dynamics: it sets `PLANT_EE_DELTA = True` and overrides
+`_ee_delta_target` (EE_DELTA -> internal mode and target, raising `_Refused`) and `_integrate` (advance the plant to
+a time, reading `_mode`, `_target` and `_torque`; `_advance` stops it at every expiry and watchdog event).
+
 Where §3 is silent, this controller chooses the safe side:
 - a COMMAND before a HELLO of this protocol and schema is refused (LOG VERSION_MISMATCH), as are CLEAR_FAULT and
   TORQUE 1 from such a host; ESTOP and TORQUE 0 are obeyed from anyone;
@@ -88,12 +93,16 @@ def _widened(values, outward: int) -> np.ndarray:
 class VirtualArm:
     """The controller side of PROTOCOL.md §3 for `config`'s joints; see the module docstring."""
 
+    PLANT_EE_DELTA = False  # a subclass converting EE_DELTA itself (overriding _ee_delta_target) sets True
+
     def __init__(self, config: ArmConfig, initial_position: np.ndarray | None = None, kinematics=None,
                  now_s: float = 0.0, *, command_log_len: int = 1024):
         modes = tuple(m for m in config.modes if m != Mode.EE_DELTA)
         if kinematics is not None:
             if not callable(getattr(kinematics, "ee_delta_to_joint_targets", None)):
                 raise TypeError(f"kinematics {type(kinematics).__name__} has no ee_delta_to_joint_targets method")
+            modes += (Mode.EE_DELTA,)
+        elif self.PLANT_EE_DELTA and Mode.EE_DELTA in config.modes:
             modes += (Mode.EE_DELTA,)
         elif Mode.EE_DELTA in config.modes:
             raise ValueError(f"{config.name!r} offers EE_DELTA but no kinematics was given to convert it")
@@ -293,13 +302,7 @@ class VirtualArm:
         if mode == Mode.EE_DELTA:
             if not all(math.isfinite(x) for x in target):
                 raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA {tuple(target)} is not finite")
-            try:
-                joints = self.kinematics.ee_delta_to_joint_targets(self._pos.copy(), np.array(target, np.float64))
-            except ValueError as exc:
-                raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA: {exc}") from None
-            target = np.asarray(joints, np.float64).tolist() if np.shape(joints) == (self.n,) else None
-            if target is None:
-                raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA gave targets of shape {np.shape(joints)}")
+            return self._ee_delta_target(target)
         # Python loops over the <= 32 values: quicker than numpy at this size. NaN fails every comparison.
         if mode == Mode.JOINT_VELOCITY:
             vmax = self._vel_max_list
@@ -307,6 +310,19 @@ class VirtualArm:
                 if not -vmax[i] <= x <= vmax[i]:
                     raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, self._why(i, "velocity", x, -vmax[i], vmax[i]))
             return _VELOCITY, np.array(target, np.float64)
+        return self._position_target(target)
+
+    def _ee_delta_target(self, delta) -> tuple[int, np.ndarray]:
+        """A finite EE_DELTA through the kinematics: joint position targets, checked like JOINT_POSITION."""
+        try:
+            joints = self.kinematics.ee_delta_to_joint_targets(self._pos.copy(), np.array(delta, np.float64))
+        except ValueError as exc:
+            raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA: {exc}") from None
+        if np.shape(joints) != (self.n,):
+            raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA gave targets of shape {np.shape(joints)}")
+        return self._position_target(np.asarray(joints, np.float64).tolist())
+
+    def _position_target(self, target) -> tuple[int, np.ndarray]:
         lo, hi = self._pos_min_list, self._pos_max_list
         for i, x in enumerate(target):
             if not lo[i] <= x <= hi[i]:

@@ -19,6 +19,7 @@ COMMANDS = {
     "run": ("vla_lite.run", "drive an arm (or the simulated world) with a bundle at a fixed rate"),
     "eval": ("vla_lite.evaluate", "closed-loop success in the simulated world through the runtime (lockstep)"),
     "demo-data": ("vla_lite.export.demo_data", "record scripted-expert demonstrations in the simulated world"),
+    "metaworld-demos": ("vla_lite.metaworld.demos", "record Meta-World scripted-expert demonstrations"),
     "train": ("vla_lite.export.train", "train a policy on demonstrations (offline; needs torch)"),
     "distill": ("vla_lite.export.distill", "distil a small student from a teacher, with DAgger rounds"),
     "export": ("vla_lite.export.export_bundle", "checkpoint -> verified .vla bundle (ONNX/TFLite, fp32/int8)"),

@@ -103,14 +103,8 @@ class Runtime:
         m = bundle.manifest
         notes = [] if m.trained else [f"UNTRAINED bundle {m.name!r}: random weights, the arm will not do the task"]
         rate_hz, factor = tick_rate(m.rate_hz, cfg.rate_hz)
-        rig, port = None, cfg.port
-        if cfg.port == "sim":
-            from .sim.rig import SimRig
-
-            cam = m.cameras[0]
-            rig = SimRig(camera_name=cam.name, size_px=cfg.sim_size_px or cam.height, camera_fps=cfg.sim_camera_fps,
-                         max_frame_age_s=cfg.max_frame_age_s, max_episode_s=cfg.episode_timeout_s,
-                         split=cfg.sim_split, clock=clock)
+        rig, port = open_rig(cfg, m.cameras[0], clock), cfg.port
+        if rig is not None:
             closers.append(rig.close)
             port = rig.port
         link = ArmLink.open(port, timeout_s=2.0, baudrate=cfg.baudrate, clock=clock)
@@ -161,6 +155,25 @@ class Runtime:
         closers, self.closers = self.closers, []
         for close in reversed(closers):
             _quietly(close)
+
+
+def open_rig(cfg: RunConfig, cam, clock):
+    """The simulated world a port names: `sim` (the tabletop), `metaworld:TASK[,TASK...]` or `metaworld:mt10`;
+    None for a real port."""
+    common = dict(camera_name=cam.name, size_px=cfg.sim_size_px or cam.height, camera_fps=cfg.sim_camera_fps,
+                  max_frame_age_s=cfg.max_frame_age_s, split=cfg.sim_split, clock=clock)
+    if cfg.port == "sim":
+        from .sim.rig import SimRig
+
+        return SimRig(max_episode_s=cfg.episode_timeout_s, **common)
+    if cfg.port.startswith("metaworld:"):
+        from .metaworld.rig import MetaWorldRig
+        from .metaworld.tasks import MT10
+
+        spec = cfg.port.split(":", 1)[1]
+        tasks = MT10 if spec.lower() == "mt10" else tuple(t for t in spec.split(",") if t)
+        return MetaWorldRig(tasks=tasks, **common)
+    return None
 
 
 def _recorder(cfg: RunConfig, m, link: ArmLink, cameras: dict, rate_hz: float, clock):

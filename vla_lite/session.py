@@ -91,20 +91,14 @@ class Session:
 
     def _new_episode(self, first: bool = False) -> None:
         rig = self.rt.rig
-        episode = rig.new_episode(self._episode_seed, colour=self._colour_wanted())
+        options = rig.episode_options(self.fixed_instruction) if self.fixed_instruction else {}
+        episode = rig.new_episode(self._episode_seed, **options)
         self._episode_seed += 1
         self.loop.instruction = None  # the same text for a new layout still starts a fresh plan
         self.loop.set_instruction(self.fixed_instruction or episode.instruction)
         self.loop.restart()
         self._episode_start_step = self.loop.step_index
         self._start_recording()
-
-    def _colour_wanted(self) -> str | None:
-        if not self.fixed_instruction:
-            return None
-        from .sim.rig import instruction_colour
-
-        return instruction_colour(self.fixed_instruction)
 
     def _start_recording(self) -> None:
         if self.loop.recorder is not None:

@@ -83,6 +83,7 @@ class RecordingDataset(DatasetReader):
         meta = {"format": self.format, "path": str(path), "finished": rec.finished,
                 "state_names": state_names,
                 "action_names": _names(m, action_key, ticks[action_key].shape[1]), "label_field": action_key,
+                "state_units": (m.get("state") or {}).get("units"), "action_units": (m.get("action") or {}).get("units"),
                 "ended": m.get("ended"), "ticks_dropped": m.get("ticks_dropped", 0), "info": m.get("info", {})}
         if len(changes) > 1:
             meta["instructions"] = changes

@@ -79,6 +79,10 @@ class SimRig:
         self._judge.observe(self.arm.positions())
         return episode
 
+    def episode_options(self, instruction: str) -> dict:
+        """new_episode() keywords for a user's fixed instruction: the block colour it names (None: seeded)."""
+        return {"colour": instruction_colour(instruction)}
+
     def retarget(self, instruction: str) -> str | None:
         """The instruction changed mid-episode: judge success against the colour it names. Returns a note for the
         user when it names no colour, or one that is not on the table (the target stays as it was)."""

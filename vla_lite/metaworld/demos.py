@@ -1,0 +1,148 @@
+"""Meta-World demonstrations from the scripted experts, in the runtime's recording format (recording/FORMAT.md).
+
+The same layout export/demo_data.py writes for the tabletop, so the offline path reads both unchanged: `predicted`
+holds the expert's label, `commanded` what was executed (label, or a DAgger policy's action, plus optional
+Gaussian noise on the hand motion: DART), meta `label_field: "predicted"`; `action_mode: "ee_delta"` and the
+per-step bounds `action_low/high` go to the exported bundle. Time is the env's simulated clock (80 Hz steps), so
+the files are the same on every run. State: hand x, y, z and gripper opening (m), the controller's joints.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import zlib
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .scene import MAX_STEPS
+from .tasks import MT10
+
+NOISE_STD_M = 0.002  # per hand axis and step at noise 1 (20 % of the 10 mm largest step); gripper never noised
+DEMO_SEED_BASE = 0  # demonstrations use seeds from here; evaluate from vla_lite.evaluate.EVAL_SEED_BASE
+
+
+def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float = 0.0,
+                           policy: Callable[[dict, object], np.ndarray] | None = None, size_px: int = 96,
+                           split: str = "train", max_steps: int = MAX_STEPS, camera: str = "front",
+                           label_source: str = "expert", progress: bool = True,
+                           extra_meta: dict | None = None) -> dict:
+    """One episode per (task, seed) into out_dir. `policy(obs, env) -> (4,) EE_DELTA` drives when given (DAgger),
+    else the expert does; the expert always labels. Returns a JSON-able summary."""
+    from vla_lite.cameras.base import Frame
+    from vla_lite.recording import EpisodeRecorder
+
+    from .env import MetaWorldEnv
+
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    tasks, seeds = [tasks] if isinstance(tasks, str) else list(tasks), [int(s) for s in seeds]
+    if not tasks or not seeds:
+        raise ValueError(f"need at least one task and one seed, got tasks {tasks} and {len(seeds)} seeds")
+    summary = {"episodes": 0, "successes": 0, "steps": 0, "outcomes": {}, "tasks": {}, "out": str(out_dir)}
+    bar = _progress(len(tasks) * len(seeds), progress)
+    env = None
+
+    def clock() -> float:  # the current env's simulated time: the recordings are timed in it
+        return 0.0 if env is None else env.steps * env.period_s
+
+    try:
+        env = MetaWorldEnv(tasks[0], size_px=size_px, max_steps=max_steps, split=split)
+        names, units = list(env.joint_names), list(env.state_units)
+        with EpisodeRecorder(out_dir, {camera: (size_px, size_px)}, names, list(env.action_names),
+                             state_units=units, action_units=list(env.action_units), rate_hz=env.rate_hz,
+                             measured_names=names, clock=clock, block_when_full=True, wall_time=None,
+                             meta={"source": "vla-lite metaworld demos", "label_field": "predicted",
+                                   "label_source": label_source, "action_mode": "ee_delta",
+                                   "action_low": env.low.tolist(), "action_high": env.high.tolist(),
+                                   **(extra_meta or {})}) as rec:
+            for task in tasks:
+                if env.task != task:
+                    env.close()
+                    env = MetaWorldEnv(task, size_px=size_px, max_steps=max_steps, split=split)
+                for seed in seeds:
+                    _record_one(rec, env, Frame, camera, seed, noise, policy)
+                    _count(summary, task, env)
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(success=f"{summary['successes']}/{summary['episodes']}")
+    finally:
+        if env is not None:
+            env.close()
+        if bar is not None:
+            bar.close()
+    summary["success_rate"] = summary["successes"] / max(1, summary["episodes"])
+    return summary
+
+
+def _record_one(rec, env, Frame, camera: str, seed: int, noise: float, policy) -> None:
+    # Noise repeatable per episode, whatever the order episodes are recorded in.
+    rng = np.random.default_rng([0xDA77, zlib.crc32(env.task.encode()), seed])
+    obs = env.reset(seed)
+    rec.start_episode(obs["instruction"], {"seed": seed, "task": env.task, "split": env.split, "noise": noise})
+    while not obs["done"]:
+        label = env.expert_ee_delta()
+        act = label if policy is None else np.asarray(policy(obs, env), np.float64)
+        if noise > 0:
+            act = act + np.append(rng.normal(0.0, NOISE_STD_M * noise, 3), 0.0)
+        act = np.clip(act, env.low, env.high)
+        t_s = obs["t_s"]
+        rec.record_tick(step=obs["step"], t_s=t_s, frames={camera: Frame(obs["image"], t_s, obs["step"])},
+                        state=obs["positions"], measured=obs["positions"], predicted=label, commanded=act,
+                        held=False, reason=None, inferred=True, timing_ms={}, faults=[])
+        obs = env.step(act)
+    rec.end_episode(env.success, env.outcome)
+
+
+def _count(summary: dict, task: str, env) -> None:
+    summary["episodes"] += 1
+    summary["successes"] += int(env.success)
+    summary["steps"] += env.steps
+    summary["outcomes"][env.outcome] = summary["outcomes"].get(env.outcome, 0) + 1
+    per = summary["tasks"].setdefault(task, {"episodes": 0, "successes": 0})
+    per["episodes"] += 1
+    per["successes"] += int(env.success)
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="ep", file=sys.stderr)
+
+
+# --- `vla-lite metaworld-demos` (proposed command) ---------------------------------------------------------
+
+def add_arguments(parser) -> None:
+    a = parser.add_argument
+    a("--out", required=True, help="directory to record into (episodes are numbered after existing ones)")
+    a("--tasks", default=",".join(MT10), help="comma list of Meta-World tasks (default: MT10)")
+    a("--episodes", type=int, default=50, help="episodes per task")
+    a("--seed", type=int, default=DEMO_SEED_BASE, help="first placement seed")
+    a("--size", type=int, default=96, help="camera image size, px")
+    a("--noise", type=float, default=1.0, help=f"hand-motion noise, x {NOISE_STD_M * 1e3:g} mm per step (0: none)")
+    a("--split", choices=("train", "heldout"), default="train", help="instruction phrasings")
+    a("--json", action="store_true", help="print the summary as JSON")
+
+
+def run(args) -> int:
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if args.episodes < 1:
+        print(f"vla-lite metaworld-demos: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
+        return 2
+    try:
+        summary = record_metaworld_demos(Path(args.out), tasks, range(args.seed, args.seed + args.episodes),
+                                         noise=args.noise, size_px=args.size, split=args.split,
+                                         progress=not args.json)
+    except (ValueError, ImportError) as exc:
+        print(f"vla-lite metaworld-demos: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=1) if args.json else
+          f"recorded {summary['episodes']} episodes ({summary['steps']} steps) to {summary['out']}; "
+          f"expert success {summary['successes']}/{summary['episodes']}")
+    return 0

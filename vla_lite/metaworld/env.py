@@ -1,0 +1,124 @@
+"""`MetaWorldEnv`: Meta-World episodes without a serial link, in simulated time, for data generation and DAgger.
+
+Like TabletopEnv, it drives the same controller the runtime meets over `--port sim`: a MetaWorldController gets
+HELLO once, then one EE_DELTA COMMAND per step, and is advanced by exactly one 12.5 ms physics step per step().
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..firmware_bridge.protocol import SCHEMA_HASH, Command, Hello, Log, Mode, Packet
+from .camera import FRONT, CameraView, SceneRenderer
+from .controller import JOINT_NAMES, MetaWorldController
+from .expert import EE_DELTA_HIGH, EE_DELTA_LOW, EE_DELTA_NAMES, EE_DELTA_UNITS, MetaWorldExpert
+from .scene import MAX_STEPS, STEP_S
+from .tasks import episode_instruction, task_instructions
+
+COMMAND_VALID_MS = math.ceil(3 * STEP_S * 1000)  # like the runtime: a COMMAND expires after three periods
+
+
+class MetaWorldEnv:
+    """`reset(seed) -> obs`, `step(ee_delta) -> obs`. obs: image (H, W, 3) uint8 RGB (None when render=False),
+    positions (4,) hand xyz + gripper opening (m), obs39 (39,) Meta-World's observation, instruction str,
+    success, done (bool), step int, t_s float. `expert_ee_delta()` labels the current state."""
+
+    rate_hz = 1.0 / STEP_S
+    period_s = STEP_S
+    joint_names = JOINT_NAMES
+    state_units = ("m", "m", "m", "m")
+    action_names, action_units = EE_DELTA_NAMES, EE_DELTA_UNITS
+
+    def __init__(self, task: str = "reach-v3", *, size_px: int = 96, render: bool = True,
+                 max_steps: int = MAX_STEPS, split: str = "train", view: CameraView = FRONT):
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+        task_instructions(task, split)  # ValueError naming an unknown task or split
+        self.task, self.max_steps, self.split = task, max_steps, split
+        self.low, self.high = EE_DELTA_LOW.copy(), EE_DELTA_HIGH.copy()  # (4,) per-step EE_DELTA bounds
+        self.controller = MetaWorldController(task, 0, now_s=0.0)
+        self.expert = MetaWorldExpert(task)
+        self.renderer = SceneRenderer(size_px, view) if render else None
+        self._tick, self._seq = 0, 0  # physics steps since construction; the controller's clock is tick * STEP_S
+        self._send(Hello(SCHEMA_HASH, "metaworld-env"))
+        self.seed: int | None = None
+        self.instruction = ""
+        self.steps = 0
+
+    def _send(self, msg) -> list:
+        self._seq += 1
+        return self.controller.handle(Packet(self._seq, msg), self._tick * STEP_S)
+
+    def reset(self, seed: int) -> dict:
+        """The placement of (task, seed), hand at its start, fingers open."""
+        self.controller.new_episode(seed, self.task)
+        self.seed = int(seed)
+        self.instruction = episode_instruction(self.task, self.seed, self.split)
+        self.steps = 0
+        return self._obs()
+
+    def step(self, ee_delta) -> dict:
+        """Send one EE_DELTA (4,): dx dy dz (m, within +-10 mm) and gripper (-1 open ... +1 closed), then advance
+        one 12.5 ms physics step."""
+        if self.seed is None:
+            raise RuntimeError("no episode: call reset(seed) first")
+        if self.done:
+            raise RuntimeError(f"episode {self.task} seed {self.seed} is done ({self.outcome}); call reset(seed)")
+        delta = np.asarray(ee_delta, np.float64)
+        if delta.shape != (4,):
+            raise ValueError(f"ee_delta must have shape (4,) for {self.action_names}, got {delta.shape}")
+        for i, name in enumerate(self.action_names):
+            if not self.low[i] <= delta[i] <= self.high[i]:  # NaN fails too
+                raise ValueError(f"{name} {float(delta[i])!r} outside [{self.low[i]:.6g}, {self.high[i]:.6g}]; "
+                                 "clip to env.low/env.high as the runtime's safety filter does")
+        for msg in self._send(Command(Mode.EE_DELTA, tuple(delta.tolist()), COMMAND_VALID_MS)):
+            if isinstance(msg, Log):  # the controller refused: a bug here, not a policy's fault
+                raise RuntimeError(f"the Meta-World controller refused the command: {msg.text}")
+        self._tick += 1
+        self.controller.step(self._tick * STEP_S)
+        self.steps += 1
+        return self._obs()
+
+    def expert_ee_delta(self) -> np.ndarray:
+        """The scripted expert's EE_DELTA (4,) for the current state."""
+        return self.expert.ee_delta(self.controller.observation())
+
+    @property
+    def success(self) -> bool:
+        return self.controller.success
+
+    @property
+    def done(self) -> bool:
+        return self.success or self.steps >= self.max_steps
+
+    @property
+    def outcome(self) -> str:
+        """"success", "timeout" or "running"."""
+        if self.success:
+            return "success"
+        return "timeout" if self.steps >= self.max_steps else "running"
+
+    def positions(self) -> np.ndarray:
+        return self.controller.positions()
+
+    def _obs(self) -> dict:
+        image = None
+        if self.renderer is not None:
+            image = self.controller.with_scene(self.renderer.render_scene)
+        return {"image": image, "positions": self.controller.positions(), "obs39": self.controller.observation(),
+                "instruction": self.instruction, "success": self.success, "done": self.done, "step": self.steps,
+                "t_s": self.steps * STEP_S}
+
+    def close(self) -> None:
+        """Free the renderer and the Meta-World env. Safe to call twice."""
+        if self.renderer is not None:
+            self.renderer.close()
+        self.controller.close()
+
+    def __enter__(self) -> "MetaWorldEnv":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,153 @@
+"""`MetaWorldRig`: Meta-World wired for the runtime like SimRig, so a bundle runs MT10 through the whole stack.
+
+One MetaWorldController served on a new pty by an ArmServer, and a MetaWorldCamera rendering its scene. The host
+opens `rig.port` like any serial port. `new_episode(seed, task)` resets to that task's seeded placement;
+`success()` is Meta-World's info["success"] at any step so far; `done()` is success, MAX_STEPS physics steps
+(Meta-World's 500) or max_episode_s since new_episode, whichever first. Meta-World has no failure state:
+`failed()` is always False and an unsolved episode ends as "timeout".
+
+Lockstep (as SimRig): give an injected clock the driver moves forward and call `step_now()` after each move; the
+controller then steps the physics up to that time in the server's thread, and an on-demand camera
+(camera_fps=None) shows the scene at exactly that time. vla_lite.evaluate.run_episodes drives it unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, NamedTuple, Sequence
+
+from ..firmware_bridge.arm_server import ArmServer
+from .camera import FRONT, CameraView, MetaWorldCamera
+from .controller import MetaWorldController, metaworld_arm
+from .scene import MAX_STEPS, check_seed
+from .tasks import MT10, episode_instruction, task_instructions, task_of_instruction
+
+
+class MetaWorldEpisode(NamedTuple):
+    seed: int
+    task: str
+    instruction: str  # what the policy is told
+    split: str
+
+    @property
+    def target(self) -> str:
+        return self.task
+
+    @property
+    def target_colour(self) -> str:
+        """The task: what vla_lite.evaluate reports as an episode's target."""
+        return self.task
+
+
+class MetaWorldRig:
+    """Arm server, camera and episode judge; `seed` given: the first episode starts at once. Episodes without a
+    task cycle through `tasks` by seed (seed % len(tasks))."""
+
+    def __init__(self, *, tasks: str | Sequence[str] = MT10, seed: int | None = None, size_px: int = 96,
+                 camera_name: str = "front", camera_fps: float | None = None, max_frame_age_s: float = 0.5,
+                 max_episode_s: float | None = None, max_steps: int = MAX_STEPS, split: str = "train",
+                 clock: Callable[[], float] = time.monotonic, link_path: str | None = None, watchdog_ms: int = 100,
+                 torque_off_ms: int = 2000, view: CameraView = FRONT):
+        self.tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
+        if not self.tasks:
+            raise ValueError("tasks must name at least one Meta-World task, e.g. 'reach-v3'")
+        for t in self.tasks:
+            task_instructions(t, split)  # ValueError naming an unknown task or split
+        if max_episode_s is not None and not max_episode_s > 0:
+            raise ValueError(f"max_episode_s must be > 0 s or None, got {max_episode_s!r}")
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+        self.split, self.max_episode_s, self.max_steps, self.clock = split, max_episode_s, max_steps, clock
+        self.config = metaworld_arm(watchdog_ms=watchdog_ms, torque_off_ms=torque_off_ms)
+        self.controller = MetaWorldController(self.tasks[0], 0, config=self.config, now_s=clock())
+        self.arm = self.controller  # SimRig's name for it
+        self.camera = MetaWorldCamera(self.controller, name=camera_name, size_px=size_px, fps=camera_fps,
+                                      max_age_s=max_frame_age_s, clock=clock, view=view)
+        self.server = ArmServer.on_pty(self.controller, link_path, clock=clock)
+        self.episode: MetaWorldEpisode | None = None
+        self._t_start_s = clock()
+        try:
+            self.server.start()
+            if camera_fps is not None:
+                self.camera.start()
+            if seed is not None:
+                self.new_episode(seed)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def port(self) -> str:
+        """The pty path a host opens (pyserial / ArmLink.open)."""
+        return self.server.port
+
+    def new_episode(self, seed: int, task: str | None = None) -> MetaWorldEpisode:
+        """The placement of (task, seed); the hand at its start, fingers open (latched faults stay)."""
+        seed = check_seed(seed)
+        task = task or self.tasks[seed % len(self.tasks)]
+        text = episode_instruction(task, seed, self.split)  # ValueError naming an unknown task
+        self.controller.new_episode(seed, task)
+        self.episode = MetaWorldEpisode(seed, task, text, self.split)
+        self._t_start_s = self.clock()
+        return self.episode
+
+    def episode_options(self, instruction: str) -> dict:
+        """new_episode() keywords for a user's fixed instruction: the task it is a phrasing of (None: cycle)."""
+        return {"task": task_of_instruction(instruction)}
+
+    def retarget(self, instruction: str) -> str | None:
+        """The instruction changed mid-episode. Meta-World judges the episode's own task; returns a note for the
+        user when the text is not a known phrasing of it."""
+        if self.episode is None or task_of_instruction(instruction) == self.episode.task:
+            return None
+        return (f"{instruction!r} is not a known phrasing of this episode's task {self.episode.task!r}; "
+                "success is still judged by Meta-World for that task")
+
+    def step_now(self) -> None:
+        """Lockstep: step the physics to clock() now, in the server's loop thread."""
+        self.server.step_now()
+
+    def _check_episode(self) -> None:
+        if self.episode is None:
+            raise RuntimeError("no episode yet: call new_episode(seed) first")
+
+    def success(self) -> bool:
+        self._check_episode()
+        return self.controller.success
+
+    def failed(self) -> bool:
+        """Always False: Meta-World has no failure state (an unsolved episode times out)."""
+        self._check_episode()
+        return False
+
+    def steps(self) -> int:
+        """Physics steps since new_episode."""
+        return self.controller.episode_steps
+
+    def elapsed_s(self) -> float:
+        return self.clock() - self._t_start_s
+
+    def _timed_out(self) -> bool:
+        return self.steps() >= self.max_steps or (self.max_episode_s is not None
+                                                  and self.elapsed_s() >= self.max_episode_s)
+
+    def done(self) -> bool:
+        return self.success() or self._timed_out()
+
+    def outcome(self) -> str:
+        """"success", "timeout" or "running"."""
+        if self.success():
+            return "success"
+        return "timeout" if self._timed_out() else "running"
+
+    def close(self) -> None:
+        """Stop the camera and the server, close the pty. Safe to call twice."""
+        self.camera.close()
+        self.server.close()
+        self.controller.close()
+
+    def __enter__(self) -> "MetaWorldRig":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
