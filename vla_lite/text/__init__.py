@@ -1,0 +1,10 @@
+"""The instruction side: pure-Python BERT WordPiece tokenisation and the bundle's text encoder graph.
+
+    encoder = TextEncoder.from_bundle(bundle, threads=1)   # checks the graph against the manifest
+    embedding = encoder.encode("touch the red block")      # (E,) float32 unit vector, cached per instruction
+"""
+
+from .encoder import TextEncoder
+from .tokenizer import WordPieceTokenizer
+
+__all__ = ["TextEncoder", "WordPieceTokenizer"]
