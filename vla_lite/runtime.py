@@ -107,13 +107,6 @@ class Runtime:
         if rig is not None:
             closers.append(rig.close)
             port = rig.port
-        link = ArmLink.open(port, timeout_s=2.0, baudrate=cfg.baudrate, clock=clock)
-        closers.append(link.close)
-        check_compatible(m, link.info)
-        st = link.request(p.Heartbeat())
-        if st.faults and cfg.clear_faults:
-            link.request(p.ClearFault())
-            notes.append("controller faults cleared at start (--clear-faults)")
         precision = cfg.precision or ("int8" if (cfg.runtime, "int8") in bundle.available() else "fp32")
         policy = open_backend(bundle, cfg.runtime, precision, threads=cfg.threads)
         encoder = TextEncoder.from_bundle(bundle, threads=1)
@@ -125,6 +118,20 @@ class Runtime:
             cameras = open_cameras(parse_camera_args(list(cfg.cameras), [c.name for c in m.cameras]), clock=clock)
             closers.extend(c.close for c in cameras.values())
         preprocessors = {c.name: make_preprocessor(c) for c in m.cameras}
+        # The link last: HELLO does not arm the controller's watchdog, the loop's first command does, so slow
+        # start-up work above can never trip it.
+        link = ArmLink.open(port, timeout_s=2.0, baudrate=cfg.baudrate, clock=clock)
+        closers.append(link.close)
+        check_compatible(m, link.info)
+        st = link.latest_state  # the STATE that follows HELLO_ACK
+        if st is not None and st.faults:
+            names = "|".join(f.name for f in p.Fault if st.faults & f)
+            if not cfg.clear_faults:
+                notes.append(f"controller reports faults {names}: the arm holds until they are cleared "
+                             "(--clear-faults clears them at start)")
+            else:
+                link.request(p.ClearFault())
+                notes.append(f"controller faults {names} cleared at start (--clear-faults)")
         opts = {"interpolate": factor}
         if cfg.execution == "refill":
             opts.update(threshold=cfg.refill_threshold, blend=cfg.blend)

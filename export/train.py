@@ -1,0 +1,164 @@
+"""`vla-lite train`: a policy from demonstrations (behaviour cloning with action chunks, L1).
+
+    vla-lite train --data runs/demos --size base --steps 6000 --out runs/teacher.safetensors
+    torchrun --nproc_per_node 2 -m vla_lite train ...            # data-parallel (gloo on CPU, nccl on GPU)
+
+Data: any dataset `open_dataset` reads (vla-lite recordings, LeRobot v2/v3, robomimic/ALOHA HDF5); failed and
+unsynchronised episodes are dropped with a report. Statistics (calib/) are computed over the training episodes
+and travel in the checkpoint; instructions are embedded by the same text encoder the bundle will carry.
+A JSON summary (data kept/dropped, parameters, losses, speed) is printed at the end and written next to the
+checkpoint. `--resume` continues from the checkpoint's step with its optimiser state.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+
+def camera_specs(names_sizes, size_px: int | None):
+    """Bundle CameraSpecs for the policy: RGB in [0, 1], area resize to size_px (or the data's own size)."""
+    from vla_lite.bundle.manifest import CameraSpec
+
+    return tuple(CameraSpec(name, size_px or h, size_px or w, "RGB", (0.0, 1.0), "area", None)
+                 for name, (h, w) in names_sizes)
+
+
+def load_training_data(paths, chunk_length: int, size_px: int | None, embed, paraphrase_groups=(),
+                       cameras=None, normalization=None, min_length: int = 2, progress: bool = True,
+                       keep_failed: bool = False):
+    """Screen the episodes, compute statistics (unless given), build the TrainSet.
+    Returns (trainset, cameras, normalization, data_report)."""
+    from vla_lite.calib.stats import compute_normalization
+    from .datasets import FilterConfig, open_dataset, screen_episode
+    from .trainset import TrainSet
+
+    readers = [open_dataset(p) for p in paths]
+    kept, report = [], {"paths": [str(p) for p in paths], "episodes": 0, "kept": 0, "dropped": {}}
+    for reader in readers:
+        for i in range(len(reader)):
+            ep = reader.episode(i)
+            report["episodes"] += 1
+            problems = screen_episode(ep, FilterConfig(min_length=min_length, drop_failed=not keep_failed))
+            if problems:
+                for prob in problems:
+                    report["dropped"][prob.code] = report["dropped"].get(prob.code, 0) + 1
+                continue
+            kept.append((reader, i))
+            report["kept"] += 1
+    if not kept:
+        raise ValueError(f"no usable episode in {report['paths']}: dropped {report['dropped']}")
+    first = kept[0][0].episode(kept[0][1])
+    if cameras is None:
+        cameras = camera_specs([(name, seq[0].shape[:2]) for name, seq in first.frames.items()], size_px)
+    if normalization is None:
+        normalization, _ = compute_normalization(r.episode(i) for r, i in kept)
+    bar = _bar(len(kept), progress)
+    ts = TrainSet.build((r.episode(i) for r, i in kept), cameras, normalization, chunk_length, embed,
+                        paraphrase_groups, progress=(lambda e, ep: bar.update(1)) if bar else None)
+    if bar is not None:
+        bar.close()
+    report["rows"] = len(ts)
+    report["state_names"] = first.meta.get("state_names")
+    report["action_names"] = first.meta.get("action_names")
+    report["state_units"] = first.meta.get("state_units")
+    report["action_units"] = first.meta.get("action_units")
+    info = first.meta.get("info") or {}  # dataset-wide keys only (not the first episode's own seed/target)
+    report["info"] = {k: info[k] for k in ("source", "label_field", "label_source", "action_mode", "action_low",
+                                           "action_high") if k in info}
+    report["fps"] = first.fps
+    return ts, cameras, normalization, report
+
+
+def _bar(total, enabled):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="ep", desc="loading", file=sys.stderr)
+
+
+def add_arguments(parser) -> None:
+    a = parser.add_argument
+    a("--data", action="append", required=True, help="dataset path (repeatable)")
+    a("--out", required=True, help="checkpoint file (.safetensors)")
+    a("--size", default="small", help="model size: nano, micro, small, base, large, xl")
+    a("--chunk", type=int, default=10, help="action chunk length T")
+    a("--replan-every", type=int, default=5, help="steps executed per chunk at run time (stored in the bundle)")
+    a("--image-size", type=int, help="camera input size, px (default: the data's)")
+    a("--steps", type=int, default=3000)
+    a("--batch", type=int, default=64)
+    a("--lr", type=float, default=1e-3)
+    a("--seed", type=int, default=0)
+    a("--holdout", type=float, default=0.05, help="fraction of episodes held out for the eval loss")
+    a("--resume", action="store_true", help="continue from --out's step and optimiser state")
+    a("--paraphrases", choices=("none", "tabletop"), default="tabletop",
+      help="instruction augmentation: swap for an equivalent training phrasing")
+    a("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    a("--json", action="store_true", help="print only the JSON summary")
+
+
+def run(args) -> int:
+    import torch
+
+    from .checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
+    from .fit import FitConfig, distributed, fit
+    from .model import Policy, PolicyConfig, parameter_count
+    from .text_cache import training_text_encoder
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rank, _ = distributed()
+    encoder = training_text_encoder()
+    groups = tabletop_paraphrases() if args.paraphrases == "tabletop" else ()
+    resume = load_checkpoint(args.out) if args.resume and Path(args.out).exists() else None
+    ts, cameras, norm, data = load_training_data(
+        args.data, args.chunk, args.image_size, encoder.encode, groups,
+        normalization=resume.normalization if resume else None, progress=rank == 0 and not args.json)
+    train_rows, eval_rows = ts.split(args.holdout, seed=args.seed)
+    if resume is not None:
+        model, start = resume.model, int(resume.train.get("step", 0))
+    else:
+        cfg = PolicyConfig.preset(args.size, cameras=tuple((c.name, c.height, c.width) for c in cameras),
+                                  state_dim=ts.state.shape[1], action_dim=ts.actions.shape[2],
+                                  chunk_length=args.chunk, embedding_dim=ts.embeddings.shape[1])
+        torch.manual_seed(args.seed)
+        model, start = Policy(cfg), 0
+    fit_cfg = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=fit_cfg.lr, weight_decay=fit_cfg.weight_decay)
+    if resume is not None:
+        restore_optimizer(optimizer, model, resume.optimizer_state)
+    meta = {"size": args.size, "replan_every": args.replan_every, "data": data, "rate_hz": data["fps"],
+            "cameras": [asdict(c) for c in cameras], "text_encoder": encoder.info}
+
+    def checkpoint(step, opt, history):
+        save_checkpoint(args.out, model, norm, {**meta, "step": step, "history": history}, role="policy",
+                        optimizer=opt)
+
+    history = fit(model, ts, train_rows, eval_rows, fit_cfg, start_step=start, optimizer=optimizer,
+                  on_checkpoint=checkpoint, progress=rank == 0 and not args.json)
+    if rank != 0:
+        return 0
+    summary = {"checkpoint": str(args.out), "parameters": parameter_count(model), "rows": len(ts),
+               "train_rows": int(len(train_rows)), "eval_rows": int(len(eval_rows)), "data": data,
+               "final_train_loss": history["train_loss"][-1][1] if history["train_loss"] else None,
+               "final_eval_loss": history["eval_loss"][-1][1] if history["eval_loss"] else None,
+               "seconds": history["seconds"], "samples_per_s": history["samples_per_s"]}
+    Path(args.out).with_suffix(".json").write_text(json.dumps({**summary, "history": history}, indent=1) + "\n")
+    print(json.dumps(summary, indent=1) if args.json else
+          f"trained {args.size} ({summary['parameters']:,} parameters) on {summary['rows']} rows: "
+          f"eval L1 {summary['final_eval_loss']}, {summary['seconds']} s -> {args.out}")
+    return 0
+
+
+def tabletop_paraphrases() -> list[list[str]]:
+    """Groups of interchangeable training phrasings, one group per colour (held-out phrasings never included)."""
+    from vla_lite.sim.instructions import COLOURS, TRAIN_TEMPLATES
+
+    return [[t.format(c=colour) for t in TRAIN_TEMPLATES] for colour in COLOURS]
