@@ -101,6 +101,8 @@ def add_arguments(parser) -> None:
     a("--paraphrases", choices=("none", "tabletop"), default="tabletop",
       help="instruction augmentation: swap for an equivalent training phrasing")
     a("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    a("--no-residual", dest="residual", action="store_false",
+      help="predict absolute joint targets instead of displacements from the measured state")
     a("--json", action="store_true", help="print only the JSON summary")
 
 
@@ -127,9 +129,11 @@ def run(args) -> int:
     else:
         cfg = PolicyConfig.preset(args.size, cameras=tuple((c.name, c.height, c.width) for c in cameras),
                                   state_dim=ts.state.shape[1], action_dim=ts.actions.shape[2],
-                                  chunk_length=args.chunk, embedding_dim=ts.embeddings.shape[1])
+                                  chunk_length=args.chunk, embedding_dim=ts.embeddings.shape[1],
+                                  residual=residual_map(data) if args.residual else ())
         torch.manual_seed(args.seed)
         model, start = Policy(cfg), 0
+        model.set_residual_stats(norm)
     fit_cfg = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=fit_cfg.lr, weight_decay=fit_cfg.weight_decay)
     if resume is not None:
@@ -155,6 +159,14 @@ def run(args) -> int:
           f"trained {args.size} ({summary['parameters']:,} parameters) on {summary['rows']} rows: "
           f"eval L1 {summary['final_eval_loss']}, {summary['seconds']} s -> {args.out}")
     return 0
+
+
+def residual_map(data: dict) -> tuple[int, ...]:
+    """Per action dimension, the index of the same joint in the state (joint_position mode), else -1."""
+    if (data.get("info") or {}).get("action_mode", "joint_position") != "joint_position":
+        return ()
+    state, action = data.get("state_names") or [], data.get("action_names") or []
+    return tuple(state.index(a) if a in state else -1 for a in action) if action else ()
 
 
 def tabletop_paraphrases() -> list[list[str]]:

@@ -159,3 +159,21 @@ def test_the_arm_only_ever_receives_commands_inside_its_limits(rig, tiny_bundle)
     vmax = np.array([j.vel_max for j in ARM.joints])
     assert np.all(steps <= vmax / 20.0 + 1e-6)  # never more than vel_max per tick at 20 Hz
     assert sum(loop.safety.clamp_counts.values()) > 0
+
+
+def test_after_a_restart_the_loop_waits_for_a_state_taken_after_it(rig):
+    """A teleport between episodes (or an arm moved by hand): the newest STATE still shows the old pose, and a
+    command computed from it would drag the arm back. The first tick after restart() holds for a new state."""
+    loop = rig["make_loop"]()
+    loop.set_instruction("touch the red block", _embedding(1))
+    for _ in range(5):
+        rig["tick"](loop)
+    moved = np.array([1.0, -1.0, 0.5, 0.04])
+    rig["arm"].reset(moved)
+    loop.restart()
+    first = rig["tick"](loop)
+    assert first.held and first.reason == "no fresh arm state" and first.command is None
+    second = rig["tick"](loop)
+    assert second.command is not None
+    step = np.array([j.vel_max for j in ARM.joints]) / 20.0  # the ramp starts from the measured pose
+    assert np.all(np.abs(second.command - moved) <= step + 1e-6)

@@ -138,7 +138,11 @@ def test_position_limits_intersect_bundle_and_controller():
     np.testing.assert_allclose(lim.low, [-3.0, -2.0, -3.0, 0.01])  # the arm's joints are ±3 rad, gripper 0..0.08
     np.testing.assert_allclose(lim.high, [2.5, 3.0, 3.0, 0.08])
     np.testing.assert_allclose(lim.max_step, [2.0 * DT] * 3 + [0.2 * DT])  # vel_max·period
-    np.testing.assert_allclose(lim.acc_max, [10.0] * 3 + [2.0])
+    np.testing.assert_allclose(lim.acc_max, [20.0] * 3 + [4.0])  # 2 x acc_max: a bound, not a second profile
+    exact = SafetyLimits.from_bundle_and_arm(m, ARM, DT, acc_margin=1.0)
+    np.testing.assert_allclose(exact.acc_max, [10.0] * 3 + [2.0])
+    with pytest.raises(ValueError, match="acc_margin"):
+        SafetyLimits.from_bundle_and_arm(m, ARM, DT, acc_margin=0.5)
     tight = SafetyLimits.from_bundle_and_arm(m, ARM, DT, max_step=0.01, speed_scale=0.5)
     np.testing.assert_allclose(tight.max_step, [0.01] * 3 + [0.1 * DT])
     np.testing.assert_allclose(tight.vel_max, [1.0] * 3 + [0.1])
@@ -242,6 +246,9 @@ def test_hold_semantics_joint_position():
     assert r.held and r.reason == "stale camera" and r.fault is None and r.command.tolist() == [0.3, 0.2, 0.1]
     sent = f.filter(np.array([1.0, 1.0, 1.0]), np.zeros(3)).command
     np.testing.assert_array_equal(f.hold("no action queued").command, sent)
+    f.forget()  # the arm was moved (new episode): the old command is no hold, nothing is until a new start()
+    assert f.hold("no state").command is None
+    assert f.hold("no state", measured=[0.5, 0.5, 0.5]).command.tolist() == [0.5, 0.5, 0.5]
 
 
 def test_hold_semantics_joint_velocity_decelerates_to_zero():

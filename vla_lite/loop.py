@@ -97,6 +97,7 @@ class ControlLoop:
         self._embedding: np.ndarray | None = None
         self._started = False
         self._last_state: np.ndarray | None = None  # (S,) robot units of the newest observation
+        self._states_before_restart = -1  # states counted at the last restart(): only newer ones are observed
         self._pending_capture_s: float | None = None  # capture time behind the newest chunk, until it is sent
 
     # --- instruction and episodes --------------------------------------------------------------------------
@@ -126,9 +127,12 @@ class ControlLoop:
         return True
 
     def restart(self) -> None:
-        """Start over from the measured position (new episode, or after the arm was moved by hand)."""
+        """Start over from the measured position (new episode, or after the arm was moved by hand). States that
+        arrived before the restart describe the arm as it was: the next observation waits for a newer one."""
         self._flush()
         self._started = False
+        self.safety.forget()  # the last command was for the arm as it was; holding it would drag the arm back
+        self._states_before_restart = self.link.stats.states_received
 
     def _flush(self) -> None:
         self.executor.clear(self.step_index)
@@ -203,7 +207,8 @@ class ControlLoop:
         if not link.connected:
             return None, None, None, f"link fault: {link.fault}"
         st, st_s = link.latest_state, link.latest_state_s
-        if st is None or st_s is None or now - st_s > max(self.config.max_state_age_s, 2 * self.config.period_s):
+        if st is None or st_s is None or now - st_s > max(self.config.max_state_age_s, 2 * self.config.period_s) \
+                or link.stats.states_received <= self._states_before_restart:
             return None, None, None, "no fresh arm state"
         measured = np.asarray(st.position, dtype=np.float64)
         if not np.all(np.isfinite(measured)):

@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 MAX_SAMPLES = 500_000  # per series: ~2.8 h at 50 Hz before the oldest samples roll off
+HIST_EDGES_MS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, float("inf"))
 
 
 def percentiles_ms(samples_s, qs=(50, 99)) -> dict:
@@ -30,6 +31,12 @@ def percentiles_ms(samples_s, qs=(50, 99)) -> dict:
     out["max"] = round(float(a.max()) * 1e3, 4)
     out["n"] = int(a.size)
     return out
+
+
+def histogram_ms(samples_s) -> dict:
+    """Counts of samples per bin of HIST_EDGES_MS (ms), for jitter histograms across runs."""
+    counts, _ = np.histogram(np.asarray(samples_s, np.float64) * 1e3, bins=np.array(HIST_EDGES_MS))
+    return {"edges_ms": [e if e != float("inf") else None for e in HIST_EDGES_MS], "counts": counts.tolist()}
 
 
 class Pacer:
@@ -78,7 +85,7 @@ class Pacer:
 
     def report(self) -> dict:
         return {"rate_hz": self.rate_hz, "ticks": self.ticks, "overruns": self.overruns, "skipped": self.skipped,
-                "jitter_ms": percentiles_ms(self.lateness_s),
+                "jitter_ms": percentiles_ms(self.lateness_s), "jitter_hist": histogram_ms(self.lateness_s),
                 "achieved_hz": self.achieved_hz()}
 
     def achieved_hz(self) -> float | None:

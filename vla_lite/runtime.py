@@ -38,7 +38,7 @@ class RunConfig:
     async_inference: bool = False
     max_frame_age_s: float = 0.5
     speed_scale: float = 1.0
-    ramp_s: float = 1.0
+    ramp_s: float = 0.3
     clear_faults: bool = False
     baudrate: int = 1_000_000
     record_dir: str | None = None
@@ -186,16 +186,26 @@ def open_rig(cfg: RunConfig, cam, clock):
 def _recorder(cfg: RunConfig, m, link: ArmLink, cameras: dict, rate_hz: float, clock):
     from .recording import EpisodeRecorder
 
-    sizes = {}
-    for name, cam in cameras.items():  # frames are recorded as captured: the first frame gives the size
-        first = cam.wait(timeout_s=5.0) if hasattr(cam, "wait") else cam.capture_once()  # ThreadedCamera, SimCamera
-        sizes[name] = first.image.shape[:2]
+    sizes = {name: _first_frame(cam).image.shape[:2] for name, cam in cameras.items()}  # recorded as captured
     return EpisodeRecorder(
         cfg.record_dir, cameras=sizes, state_names=list(m.state.names), action_names=list(m.action.names),
         state_units=list(m.state.units), action_units=list(m.action.units), rate_hz=rate_hz,
         measured_names=list(link.info.joint_names),
         meta={"bundle": m.name, "bundle_members": dict(m.members), "controller": link.info.name,
               "port": cfg.port, "action_mode": m.action.mode}, clock=clock)
+
+
+def _first_frame(cam, timeout_s: float = 5.0):
+    from .cameras.base import StaleFrame
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return cam.read()
+        except StaleFrame:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _quietly(close) -> None:

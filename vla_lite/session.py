@@ -53,8 +53,8 @@ class Session:
         elif not self.fixed_instruction:
             raise ValueError("--instruction is required with a real arm, e.g. --instruction 'pick up the red cup'")
         else:
+            self._start_recording(self.fixed_instruction)
             self._set_instruction(self.fixed_instruction)
-            self._start_recording()
         return apply_realtime(rt_priority, cpus, freeze_gc)
 
     # --- running -------------------------------------------------------------------------------------------
@@ -94,15 +94,16 @@ class Session:
         options = rig.episode_options(self.fixed_instruction) if self.fixed_instruction else {}
         episode = rig.new_episode(self._episode_seed, **options)
         self._episode_seed += 1
+        text = self.fixed_instruction or episode.instruction
+        self._start_recording(text)
         self.loop.instruction = None  # the same text for a new layout still starts a fresh plan
-        self.loop.set_instruction(self.fixed_instruction or episode.instruction)
+        self.loop.set_instruction(text)
         self.loop.restart()
         self._episode_start_step = self.loop.step_index
-        self._start_recording()
 
-    def _start_recording(self) -> None:
+    def _start_recording(self, instruction: str) -> None:
         if self.loop.recorder is not None:
-            self.loop.recorder.start_episode(self.loop.instruction)
+            self.loop.recorder.start_episode(" ".join(instruction.split()))
 
     def _end_episode(self, outcome: str) -> None:
         rig = self.rt.rig

@@ -1,7 +1,7 @@
 """The scripted expert: from any joint positions, a chunk of joint position targets that touches the target block.
 
 Plan (a function of the measured positions only, so it labels any state a student visits: DAgger):
-1. far from the target (tool more than `near_m` from its centre in the table plane) and low (lift below
+1. far from the target (tool more than `clear_m` from its centre in the table plane) and low (lift below
    `safe_lift_m`, where a sweep could brush a block): rise to `travel_lift_m` without moving in the plane;
 2. far: move shoulder and elbow to the target's IK solution (on the elbow branch the arm is on), lift going to
    `travel_lift_m` (or staying where it is between `safe_lift_m` and `travel_lift_m`) along the way;
@@ -29,7 +29,14 @@ from .world import World
 class ExpertConfig:
     travel_lift_m: float = 0.10  # well above touch height: crossing other blocks at this height is harmless
     safe_lift_m: float = 0.075  # below this, moving in the plane could touch a block on the way
-    near_m: float = 0.01  # within this of the target centre the tool just descends (footprint half-width 0.02)
+    # Within this of the target centre the tool descends along a straight joint-space line while it centres
+    # (a funnel: lift falls as the distance does). Wide on purpose: a narrow switch between "rise, move, descend"
+    # and "descend" is a discontinuity an imitating policy averages into hovering. Other blocks' footprints are at
+    # least 6 cm from the target centre (TableSpec.min_centre_gap_m), so the funnel never crosses one low.
+    near_m: float = 0.035
+    # Within this of the target centre no other block is near enough to brush (their footprints start >= 6.2 cm
+    # away): a low tool moves over at its height instead of rising first.
+    clear_m: float = 0.06
     speed_fraction: float = 0.8  # of each joint's vel_max and acc_max
     lead_s: float = 0.05  # targets are sampled this far ahead: the arm's tracker lags a moving target
 
@@ -62,9 +69,10 @@ class ScriptedExpert:
         x, y = forward_kinematics(q[SHOULDER], q[ELBOW], spec.geometry)
         lift = q[LIFT]
         touch = np.array([goal[0], goal[1], spec.block_height_m])
-        if math.hypot(x - target.x_m, y - target.y_m) <= p.near_m:
+        dist = math.hypot(x - target.x_m, y - target.y_m)
+        if dist <= p.near_m:
             return [touch]
-        if lift < p.safe_lift_m:
+        if lift < p.safe_lift_m and dist > p.clear_m:
             return [np.array([q[SHOULDER], q[ELBOW], p.travel_lift_m]),
                     np.array([goal[0], goal[1], p.travel_lift_m]), touch]
         return [np.array([goal[0], goal[1], min(lift, p.travel_lift_m)]), touch]

@@ -1,0 +1,157 @@
+"""`vla-lite distill`: a small student from a teacher, with DAgger rounds in the simulated world.
+
+    vla-lite distill --teacher runs/teacher.safetensors --data runs/demos --size micro --dagger-rounds 3 \
+        --out runs/student.safetensors
+
+Teachers: a checkpoint of the project's own (a larger Policy trained by `vla-lite train`; its normalisation and
+cameras are the student's too), or `expert`: the simulated world's scripted expert, which labels any state. The
+student learns alpha · L1(teacher chunk) + (1 - alpha) · L1(ground truth) (+ optional feature distillation).
+A DAgger round rolls the student out in the simulated world (in-process, the runtime's chunk execution), has the
+expert label every state it visited (and the teacher checkpoint predict there), aggregates, and trains on. Seeds
+for rollouts start at DAGGER_SEED_BASE: disjoint from demonstrations and from evaluation seeds.
+A LeRobot policy can be the teacher where `lerobot` is installed: see export/teachers/lerobot_teacher.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+DAGGER_SEED_BASE = 500_000
+
+
+def add_arguments(parser) -> None:
+    a = parser.add_argument
+    a("--teacher", required=True, help="teacher checkpoint (.safetensors), 'expert' (the scripted expert), or "
+                                       "lerobot:PATH (a LeRobot pretrained policy; needs lerobot)")
+    a("--data", action="append", required=True, help="demonstrations (repeatable)")
+    a("--out", required=True, help="student checkpoint (.safetensors)")
+    a("--size", default="micro", help="student size: nano, micro, small, ...")
+    a("--chunk", type=int, default=10, help="chunk length T (with --teacher expert; else the teacher's)")
+    a("--replan-every", type=int, default=5)
+    a("--steps", type=int, default=3000, help="training steps before the first DAgger round")
+    a("--round-steps", type=int, default=1500, help="training steps after each DAgger round")
+    a("--dagger-rounds", type=int, default=2)
+    a("--dagger-episodes", type=int, default=100, help="student rollouts per round")
+    a("--dagger-dir", help="keep the DAgger recordings here (default: a temporary folder)")
+    a("--alpha", type=float, default=0.5, help="weight of the teacher term (0: ground truth only)")
+    a("--feature-weight", type=float, default=0.0, help="feature distillation weight (checkpoint teachers)")
+    a("--batch", type=int, default=64)
+    a("--lr", type=float, default=1e-3)
+    a("--seed", type=int, default=0)
+    a("--image-size", type=int)
+    a("--threads", type=int)
+    a("--json", action="store_true")
+
+
+def run(args) -> int:
+    import torch
+
+    from .checkpoint import load_checkpoint, save_checkpoint
+    from .fit import FitConfig, fit, teacher_targets
+    from .model import Policy, PolicyConfig, parameter_count
+    from .text_cache import training_text_encoder
+    from .train import load_training_data, residual_map, tabletop_paraphrases
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    encoder = training_text_encoder()
+    lerobot = None
+    if args.teacher.startswith("lerobot:"):
+        from .teachers.lerobot_teacher import LeRobotTeacher
+        lerobot = LeRobotTeacher(args.teacher.split(":", 1)[1])
+    teacher = None if args.teacher == "expert" or lerobot else load_checkpoint(args.teacher)
+    chunk = teacher.config.chunk_length if teacher else args.chunk
+    cameras = None
+    if teacher is not None:
+        from vla_lite.bundle.manifest import CameraSpec
+        cameras = tuple(CameraSpec(**{**c, "pixel_range": tuple(c["pixel_range"])}) for c in teacher.train["cameras"])
+    ts, cameras, norm, data = load_training_data(
+        args.data, chunk, args.image_size, encoder.encode, tabletop_paraphrases(), cameras=cameras,
+        normalization=teacher.normalization if teacher else None, progress=not args.json)
+    cfg = PolicyConfig.preset(args.size, cameras=tuple((c.name, c.height, c.width) for c in cameras),
+                              state_dim=ts.state.shape[1], action_dim=ts.actions.shape[2], chunk_length=chunk,
+                              embedding_dim=ts.embeddings.shape[1],
+                              residual=teacher.config.residual if teacher else residual_map(data))
+    torch.manual_seed(args.seed)
+    student = Policy(cfg)
+    student.set_residual_stats(norm)
+    feats = teacher is not None and args.feature_weight > 0
+    targets = teacher_targets(teacher.model, ts, feats, progress=not args.json) if teacher else \
+        lerobot_targets(lerobot, ts, norm, chunk) if lerobot else None
+    alpha = args.alpha if targets is not None else 0.0
+    rate_hz = float(data["fps"])
+    rounds = []
+    total_steps = args.steps
+    fit_cfg = FitConfig(steps=total_steps, batch=args.batch, lr=args.lr, seed=args.seed, alpha=alpha,
+                        feature_weight=args.feature_weight if feats else 0.0)
+    history = [fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, progress=not args.json)]
+    dagger_root = Path(args.dagger_dir) if args.dagger_dir else Path(tempfile.mkdtemp(prefix="vla-dagger-"))
+    for r in range(args.dagger_rounds):
+        from .demo_data import record_episodes
+        from .rollout import TorchPolicyRunner
+
+        runner = TorchPolicyRunner(student, cameras, norm, encoder.encode, args.replan_every)
+        seeds = range(DAGGER_SEED_BASE + r * args.dagger_episodes, DAGGER_SEED_BASE + (r + 1) * args.dagger_episodes)
+        out_dir = dagger_root / f"round_{r + 1}"
+        summary = record_episodes(out_dir, seeds, rate_hz=rate_hz, size_px=cameras[0].height, chunk=chunk,
+                                  policy=runner, label_source="expert", progress=not args.json,
+                                  extra_meta={"dagger_round": r + 1})
+        rounds.append({"round": r, "student_success": summary["success_rate"], "episodes": summary["episodes"],
+                       "rows_before": len(ts)})
+        # Every visited state counts, failed rollouts most of all: keep them (the labels are the expert's).
+        new_ts, *_ = load_training_data([out_dir], chunk, None, encoder.encode, tabletop_paraphrases(),
+                                        cameras=cameras, normalization=norm, progress=False,
+                                        keep_failed=True)
+        ts = ts.extend(new_ts)
+        if targets is not None:
+            new_t = teacher_targets(teacher.model, new_ts, feats) if teacher else \
+                lerobot_targets(lerobot, new_ts, norm, chunk)
+            targets.actions = np.concatenate([targets.actions, new_t.actions])
+            if feats:
+                targets.features = np.concatenate([targets.features, new_t.features])
+        total_steps += args.round_steps
+        fit_cfg = FitConfig(steps=total_steps, batch=args.batch, lr=args.lr, seed=args.seed + r + 1, alpha=alpha,
+                            feature_weight=fit_cfg.feature_weight, warmup=0)
+        history.append(fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, start_step=total_steps -
+                           args.round_steps, progress=not args.json))
+    final = record_success(student, cameras, norm, encoder.encode, args.replan_every, rate_hz, chunk,
+                           args.dagger_episodes, DAGGER_SEED_BASE + 90_000)
+    rounds.append({"round": args.dagger_rounds, "student_success": final, "rows_before": len(ts)})
+    train_meta = {"size": args.size, "replan_every": args.replan_every, "rate_hz": rate_hz, "data": data,
+                  "cameras": [c.__dict__ | {"pixel_range": list(c.pixel_range)} for c in cameras],
+                  "text_encoder": encoder.info, "teacher": str(args.teacher), "alpha": alpha,
+                  "dagger": rounds, "step": total_steps, "history": history}
+    save_checkpoint(args.out, student, norm, train_meta, role="student")
+    summary = {"checkpoint": str(args.out), "parameters": parameter_count(student),
+               "teacher_parameters": parameter_count(teacher.model) if teacher else None,
+               "rows": len(ts), "dagger": rounds, "seconds": round(sum(h["seconds"] for h in history), 1)}
+    Path(args.out).with_suffix(".json").write_text(json.dumps({**summary, "history": history}, indent=1) + "\n")
+    print(json.dumps(summary, indent=1) if args.json else
+          f"student {args.size} ({summary['parameters']:,} parameters): in-process success by DAgger round "
+          f"{[round(r['student_success'], 3) for r in rounds]} -> {args.out}", file=sys.stdout)
+    return 0
+
+
+def lerobot_targets(teacher, ts, normalization, chunk: int, batch: int = 32):
+    from .fit import TeacherTargets
+
+    rows = np.arange(len(ts))
+    return TeacherTargets(np.concatenate([teacher.predict_chunk(ts, rows[i:i + batch], normalization, chunk)
+                                          for i in range(0, len(rows), batch)]))
+
+
+def record_success(model, cameras, norm, embed, replan_every, rate_hz, chunk, episodes, seed0) -> float:
+    """In-process success rate over `episodes` seeded layouts (no recording kept)."""
+    from .demo_data import record_episodes
+    from .rollout import TorchPolicyRunner
+
+    with tempfile.TemporaryDirectory() as tmp:
+        s = record_episodes(tmp, range(seed0, seed0 + episodes), rate_hz=rate_hz, size_px=cameras[0].height,
+                            chunk=chunk, policy=TorchPolicyRunner(model, cameras, norm, embed, replan_every),
+                            progress=False)
+    return s["success_rate"]

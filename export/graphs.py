@@ -1,0 +1,113 @@
+"""PyTorch policy -> the four bundle graphs: ONNX fp32/int8 (onnxruntime) and TFLite fp32/int8 (LiteRT).
+
+- ONNX fp32: `torch.onnx.export(dynamo=True, external_data=False)`, batch 1, static shapes, named inputs.
+- ONNX int8: onnxruntime static QDQ, U8S8 (unsigned activations, signed per-channel weights), Conv/MatMul/Gemm
+  only (shared/NOTES.md: S8S8 was 2.7x slower on x86; quantising LayerNorm/Softmax pushed error to 0.2-0.5),
+  calibrated on real observations; or dynamic (int8 weights, per-inference activation ranges).
+- TFLite fp32: litert-torch (no TensorFlow), from keyword inputs so the signature keeps the contract names.
+- TFLite int8: dynamic-range (int8 weights, float activations; the default: full static int8 quantises the
+  LayerNorms, softmax and residual path too and missed the 0.1 parity gate on the tabletop policies), or
+  `mode="static"`: PT2E static quantisation through litert-torch's quantizer (inputs/outputs become int8; the
+  runtime (de)quantises with the graph's scales).
+
+`inputs` everywhere: dict graph-input name -> numpy float32 array of batch 1 (docs/BUNDLE.md contract).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def _torch_kwargs(sample: dict) -> dict:
+    import torch
+
+    return {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in sample.items()}
+
+
+def onnx_fp32(model, example: dict) -> bytes:
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fp32.onnx"
+        torch.onnx.export(model, (), str(path), kwargs=_torch_kwargs(example), input_names=list(example),
+                          output_names=["actions"], dynamo=True, external_data=False, verbose=False)
+        return path.read_bytes()
+
+
+def onnx_int8(fp32: bytes, calibration: list[dict], mode: str = "static") -> bytes:
+    """mode "static": QDQ with calibrated activation ranges; "dynamic": int8 weights for MatMul/Gemm, activation
+    ranges computed per inference (more accurate on small, sensitive policies; Convs stay float)."""
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
+                                          quantize_dynamic, quantize_static)
+
+    if mode not in ("static", "dynamic"):
+        raise ValueError(f"onnx int8 mode must be 'static' or 'dynamic', got {mode!r}")
+    if mode == "dynamic":
+        import onnx
+
+        with tempfile.TemporaryDirectory() as tmp:
+            src, out = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+            model = onnx.load_from_string(fp32)
+            del model.graph.value_info[:]  # stale shape annotations break quantize_dynamic (shared/NOTES.md)
+            onnx.save(model, str(src))
+            quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                             op_types_to_quantize=["MatMul", "Gemm"])
+            return out.read_bytes()
+    if not calibration:
+        raise ValueError("int8 ONNX needs calibration observations; got none")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(calibration)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, pre, out = (Path(tmp) / n for n in ("fp32.onnx", "pre.onnx", "int8.onnx"))
+        src.write_bytes(fp32)
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)  # the new exporter's output needs this
+        quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                        op_types_to_quantize=["Conv", "MatMul", "Gemm"])
+        return out.read_bytes()
+
+
+def tflite_fp32(model, example: dict) -> bytes:
+    import litert_torch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fp32.tflite"
+        litert_torch.convert(model, sample_kwargs=_torch_kwargs(example)).export(str(path))
+        return path.read_bytes()
+
+
+def tflite_int8(model, example: dict, calibration: list[dict], mode: str = "static") -> bytes:
+    """mode "static": PT2E int8 weights and activations; "dynamic": int8 weights, float activations."""
+    import litert_torch
+    import torch
+    from litert_torch.quantize import pt2e_quantizer
+    from litert_torch.quantize.quant_config import QuantConfig
+    from torchao.quantization.pt2e import quantize_pt2e
+
+    if mode not in ("static", "dynamic"):
+        raise ValueError(f"tflite int8 mode must be 'static' or 'dynamic', got {mode!r}")
+    if mode == "static" and not calibration:
+        raise ValueError("static int8 TFLite needs calibration observations; got none")
+    kwargs = _torch_kwargs(example)
+    quantizer = pt2e_quantizer.PT2EQuantizer().set_global(pt2e_quantizer.get_symmetric_quantization_config(
+        is_per_channel=True, is_dynamic=mode == "dynamic"))
+    prepared = quantize_pt2e.prepare_pt2e(torch.export.export(model, (), kwargs).module(), quantizer)
+    with torch.no_grad():
+        for sample in calibration or [example]:
+            prepared(**_torch_kwargs(sample))
+    # Exported modules refuse .eval(); the policy's BatchNorm is folded by export and it has no active dropout.
+    converted = quantize_pt2e.convert_pt2e(prepared, fold_quantize=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "int8.tflite"
+        litert_torch.convert(converted, sample_kwargs=kwargs,
+                             quant_config=QuantConfig(pt2e_quantizer=quantizer)).export(str(path))
+        return path.read_bytes()

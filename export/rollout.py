@@ -1,0 +1,62 @@
+"""Run a PyTorch policy in the simulated world in-process (no serial link): DAgger rollouts and quick checks.
+
+The policy is fed exactly what the runtime feeds its graph — the runtime's image preprocessing, the bundle's
+normalisation, the instruction embedding — and its chunks are executed the runtime's way (an executor from
+vla_lite.execution, replanning every k steps), with targets clipped to the joint limits as the safety filter
+would. The official closed-loop figure is `vla-lite eval`, through the runtime itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class TorchPolicyRunner:
+    """`runner(obs, env) -> (D,) joint targets` for export.demo_data.record_episodes(policy=...)."""
+
+    def __init__(self, model, cameras, normalization, embed, replan_every: int):
+        from vla_lite.calib.stats import to_normalization
+        from vla_lite.cameras.preprocess import make_preprocessor
+
+        self.model = model.eval()
+        self.cameras = tuple(cameras)
+        self.pre = {c.name: make_preprocessor(c) for c in self.cameras}
+        self.norm = to_normalization(normalization) if isinstance(normalization, dict) else normalization
+        self.embed = embed
+        self.replan_every = replan_every
+        self._executor = None
+        self._embedding: dict[str, np.ndarray] = {}
+
+    def reset(self) -> None:
+        from vla_lite.execution import make_executor
+
+        self._executor = make_executor("replan", self.model.cfg.chunk_length, self.replan_every)
+
+    def chunk(self, image: np.ndarray, positions: np.ndarray, instruction: str) -> np.ndarray:
+        """(T, D) robot-unit actions for one observation."""
+        import torch
+
+        from vla_lite.bundle.normalization import denormalize_actions, normalize_state
+
+        e = self._embedding.get(instruction)
+        if e is None:
+            e = self._embedding[instruction] = np.asarray(self.embed(instruction), np.float32).reshape(1, -1)
+        inputs = {c.input_name: torch.from_numpy(self.pre[c.name](image)) for c in self.cameras}
+        inputs["state"] = torch.from_numpy(normalize_state(positions, self.norm.state).reshape(1, -1))
+        inputs["instruction"] = torch.from_numpy(e)
+        with torch.no_grad():
+            out = self.model(**inputs)["actions"][0].numpy()
+        return denormalize_actions(out, self.norm.action)
+
+    def __call__(self, obs: dict, env) -> np.ndarray:
+        step = int(obs["step"])
+        if step == 0 or self._executor is None:
+            self.reset()
+        ex = self._executor
+        if ex.needs_inference(step):
+            ex.on_request(step)
+            ex.submit(self.chunk(obs["image"], obs["positions"], obs["instruction"]), step)
+        action = ex.next_action(step)
+        if action is None:  # cannot happen with synchronous inference; hold where the arm is
+            action = np.asarray(obs["positions"], np.float64)
+        return np.clip(action, env.low, env.high)

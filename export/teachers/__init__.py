@@ -1,0 +1,1 @@
+"""Teachers for `vla-lite distill` beyond the project's own checkpoints and the scripted expert."""

@@ -1,0 +1,204 @@
+"""The offline path on small real data: checkpoints (round trip, resume, clear errors), a two-process DDP step on
+gloo, and export to all four graphs with the parity gates measured by the runtime's own backends."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from vla_lite.export.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
+from vla_lite.export.model import Policy, PolicyConfig, parameter_count  # noqa: E402
+from vla_lite.export.parity import GATES, ParityGateFailed, check_gate, compare  # noqa: E402
+
+CAMS = (("front", 32, 32),)
+NORM = {"state": {"mean": [0.0] * 4, "std": [1.0] * 4, "q01": [-1.0] * 4, "q99": [1.0] * 4},
+        "action": {"mean": [0.0] * 4, "std": [0.5] * 4, "q01": [-1.0] * 4, "q99": [1.0] * 4,
+                   "mask": [True, True, True, False]}}
+
+
+def tiny_config(**kw):
+    return PolicyConfig.preset("nano", cameras=CAMS, state_dim=4, action_dim=4, chunk_length=5, **kw)
+
+
+def test_presets_span_a_wide_range_of_sizes_and_configs_are_checked():
+    sizes = {n: parameter_count(Policy(PolicyConfig.preset(n, cameras=(("front", 96, 96),), state_dim=4,
+                                                           action_dim=4, chunk_length=8)))
+             for n in ("nano", "micro", "small", "base")}
+    assert sizes["nano"] < 0.5e6 < sizes["micro"] < sizes["small"] < sizes["base"]
+    assert sizes["base"] > 10 * sizes["micro"]  # a teacher >= 10x the student is one preset pair away
+    with pytest.raises(ValueError, match="at least 16 px"):
+        PolicyConfig.preset("nano", cameras=(("front", 8, 8),), state_dim=4, action_dim=4, chunk_length=5)
+    with pytest.raises(ValueError, match="residual"):
+        tiny_config(residual=(0, 1))
+    with pytest.raises(ValueError, match="unknown model size"):
+        PolicyConfig.preset("huge", cameras=CAMS, state_dim=4, action_dim=4, chunk_length=5)
+
+
+def test_residual_actions_add_the_measured_state_in_action_units():
+    model = Policy(tiny_config(residual=(0, 1, 2, 3))).eval()
+    model.set_residual_stats(NORM)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+        state = torch.tensor([[0.5, -1.0, 2.0, 0.25]])
+        out = model(image_front=torch.rand(1, 32, 32, 3), state=state, instruction=torch.zeros(1, 384))
+    # normalised dims: (s * std_s + mean_s - mean_a) / std_a = s / 0.5; the masked gripper passes s * std_s + mean_s
+    np.testing.assert_allclose(out["actions"][0, 0].numpy(), [1.0, -2.0, 4.0, 0.25], atol=1e-6)
+
+
+def test_checkpoint_round_trip_resume_state_and_clear_errors(tmp_path):
+    torch.manual_seed(0)
+    model = Policy(tiny_config())
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = dict(image_front=torch.rand(2, 32, 32, 3), state=torch.randn(2, 4), instruction=torch.randn(2, 384))
+    model(**x)["actions"].abs().mean().backward()
+    opt.step()
+    path = save_checkpoint(tmp_path / "c.safetensors", model, NORM, {"step": 7}, optimizer=opt)
+    ck = load_checkpoint(path)
+    assert ck.train["step"] == 7 and ck.config == model.cfg and ck.normalization == NORM
+    for (k, a), b in zip(model.state_dict().items(), ck.model.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert any(k.endswith("exp_avg_sq") for k in ck.optimizer_state)
+    assert b"pickle" not in path.read_bytes()[:200]
+
+    truncated = tmp_path / "t.safetensors"
+    truncated.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        load_checkpoint(truncated)
+    with pytest.raises(CheckpointError, match="no checkpoint file"):
+        load_checkpoint(tmp_path / "absent.safetensors")
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+    tensors = load_file(str(path))
+    with safe_open(str(path), "pt") as fh:  # the same weights under a config that no longer matches them
+        meta = dict(fh.metadata())
+    cfg = json.loads(meta["config"])
+    cfg["width"] = 32
+    meta["config"] = json.dumps(cfg)
+    save_file(tensors, str(tmp_path / "m.safetensors"), metadata=meta)
+    with pytest.raises(CheckpointError, match="has shape"):
+        load_checkpoint(tmp_path / "m.safetensors")
+    meta["format"] = "something-else/9"
+    save_file(tensors, str(tmp_path / "f.safetensors"), metadata=meta)
+    with pytest.raises(CheckpointError, match="format"):
+        load_checkpoint(tmp_path / "f.safetensors")
+
+
+DDP_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np, torch
+    from vla_lite.export.fit import FitConfig, fit
+    from vla_lite.export.model import Policy, PolicyConfig
+    from vla_lite.export.trainset import TrainSet
+    rng = np.random.default_rng(0)  # the same data on both ranks; each draws its own batches
+    M = 64
+    ts = TrainSet({"image_front": rng.random((M, 32, 32, 3)).astype(np.float16)},
+                  rng.standard_normal((M, 4)).astype(np.float32), rng.standard_normal((M, 5, 4)).astype(np.float32),
+                  np.ones((M, 5), bool), np.zeros(M, np.int32), np.arange(M, dtype=np.int32) // 8,
+                  ["touch the red block"], rng.standard_normal((1, 384)).astype(np.float32), [np.array([0])])
+    torch.manual_seed(0)
+    model = Policy(PolicyConfig.preset("nano", cameras=(("front", 32, 32),), state_dim=4, action_dim=4,
+                                       chunk_length=5))
+    before = torch.cat([p.detach().flatten() for p in model.parameters()]).clone()
+    hist = fit(model, ts, np.arange(M), np.arange(0), FitConfig(steps=3, batch=8, warmup=1, eval_every=3),
+               progress=False)
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    import torch.distributed as dist
+    print(json.dumps({"rank": dist.get_rank(), "world": hist["world_size"], "moved": float((after - before).abs().sum()),
+                      "checksum": float(after.double().sum()), "head": after[-20:].tolist()}))
+    dist.destroy_process_group()
+""")
+
+
+def test_two_process_ddp_step_on_gloo_keeps_the_ranks_in_sync(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for rank in range(2):
+        env = {**os.environ, "WORLD_SIZE": "2", "RANK": str(rank), "LOCAL_RANK": str(rank),
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}
+        procs.append(subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    r = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+    assert {x["rank"] for x in r} == {0, 1} and all(x["world"] == 2 for x in r)
+    assert all(x["moved"] > 0 for x in r)
+    # Different batches on each rank, yet identical weights: the gradients were averaged across processes.
+    assert r[0]["checksum"] == r[1]["checksum"] and r[0]["head"] == r[1]["head"]
+
+
+def test_parity_figures_and_gates():
+    ref = np.random.default_rng(0).standard_normal((40, 5, 4))
+    assert compare(ref, ref) == {"max_abs": 0.0, "cosine": 1.0, "n": 40}
+    check_gate("onnx-int8", "int8", compare(ref, ref + 0.05))
+    with pytest.raises(ParityGateFailed, match="exceeds the int8 gate"):
+        check_gate("onnx-int8", "int8", compare(ref, ref + 0.2))
+    with pytest.raises(ParityGateFailed, match="fp32 gate"):
+        check_gate("onnx-fp32", "fp32", compare(ref, ref + 1e-3))
+    with pytest.raises(ParityGateFailed, match="at least 32"):
+        check_gate("tflite-fp32", "fp32", compare(ref[:8], ref[:8]))
+    assert GATES["fp32"].max_abs == 1e-4 and GATES["int8"].max_abs == 0.1 and GATES["int8"].min_cosine == 0.99
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """Demonstrations at 32 px, a few training steps of the smallest model: a real checkpoint, fast."""
+    root = tmp_path_factory.mktemp("offline")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "vla_lite", *a], capture_output=True, text=True,
+                                    timeout=900)
+    for args in (["demo-data", "--out", str(root / "demos"), "--episodes", "12", "--size", "32", "--json"],
+                 ["demo-data", "--out", str(root / "calib"), "--episodes", "10", "--size", "32", "--seed", "800000",
+                  "--noise", "0", "--json"],
+                 ["train", "--data", str(root / "demos"), "--out", str(root / "c.safetensors"), "--size", "nano",
+                  "--steps", "40", "--batch", "16", "--chunk", "5", "--json"]):
+        out = run(*args)
+        assert out.returncode == 0, out.stderr[-3000:]
+    return root, run
+
+
+def test_train_summary_and_resume(tiny_run):
+    root, run = tiny_run
+    summary = json.loads((root / "c.json").read_text())
+    assert summary["data"]["kept"] == 12 and summary["rows"] > 100 and summary["parameters"] > 100_000
+    out = run("train", "--data", str(root / "demos"), "--out", str(root / "c.safetensors"), "--size", "nano",
+              "--steps", "60", "--batch", "16", "--chunk", "5", "--resume", "--json")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert load_checkpoint(root / "c.safetensors").train["step"] == 60
+
+
+def test_export_all_four_graphs_with_parity_recorded_and_a_bundle_that_runs(tiny_run):
+    root, run = tiny_run
+    out = run("export", str(root / "c.safetensors"), "--calib", str(root / "calib"), "-o", str(root / "p.vla"),
+              "--format", "onnx,tflite", "--precision", "fp32,int8", "--json")
+    assert out.returncode in (0, 3), out.stderr[-3000:]
+    if out.returncode == 3:  # a gate failed: loud, named, and no bundle left behind
+        assert "PARITY GATE FAILED" in out.stderr and not (root / "p.vla").exists()
+        pytest.fail(f"an int8 export missed its parity gate: {out.stderr[-500:]}")
+    summary = json.loads(out.stdout)
+    from vla_lite.bundle import load_bundle
+    bundle = load_bundle(root / "p.vla")
+    m = bundle.manifest
+    assert set(m.parity) == {"onnx.fp32", "onnx.int8", "tflite.fp32", "tflite.int8"}
+    for key, fig in m.parity.items():
+        gate = GATES[key.split(".")[1]]
+        assert fig.n >= 32 and fig.max_abs <= gate.max_abs and fig.cosine >= gate.min_cosine
+    assert m.trained and m.instruction.encoder == "text/encoder.onnx" and m.action.names == \
+        ("shoulder", "elbow", "lift", "gripper")
+    assert summary["parity_observations"] >= 32
+    ev = run("eval", str(root / "p.vla"), "--episodes", "2", "--runtime", "tflite", "--precision", "int8", "--json")
+    assert ev.returncode == 0, ev.stderr[-2000:]
+    assert json.loads(ev.stdout)["episodes"] == 2
