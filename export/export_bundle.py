@@ -13,8 +13,10 @@ git commit) into `provenance`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
+import os
 import json
 import subprocess
 import sys
@@ -142,6 +144,21 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
             "int8_schemes": {"onnx": onnx_int8, "tflite": tflite_int8}}
 
 
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Send everything written to fd 1 (the converters' progress lines, from Python or C++) to fd 2, so stdout
+    carries only the JSON summary."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -176,9 +193,10 @@ def run(args) -> int:
 
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     try:
-        summary = export(args.checkpoint, args.out, [f.strip() for f in args.format.split(",") if f.strip()],
-                         [p.strip() for p in args.precision.split(",") if p.strip()], args.calib, args.name,
-                         args.tflite_int8, args.onnx_int8, progress=log)
+        with stdout_to_stderr() if args.json else contextlib.nullcontext():
+            summary = export(args.checkpoint, args.out, [f.strip() for f in args.format.split(",") if f.strip()],
+                             [p.strip() for p in args.precision.split(",") if p.strip()], args.calib, args.name,
+                             args.tflite_int8, args.onnx_int8, progress=log)
     except ParityGateFailed as exc:
         print(f"vla-lite export: PARITY GATE FAILED, no bundle written: {exc}", file=sys.stderr)
         return 3
