@@ -28,8 +28,11 @@ import numpy as np
 RUNTIMES, PRECISIONS = ("onnx", "tflite"), ("fp32", "int8")
 
 
-def build_manifest(ckpt, text, name: str, graphs: dict, data: dict) -> dict:
+def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
+    """The manifest from what the checkpoint says of its training data (names, units, limits, rate), falling back
+    to the calibration data's report for what an older checkpoint does not carry."""
     train, cfg = ckpt.train, ckpt.config
+    data = {**calib, **{k: v for k, v in (train.get("data") or {}).items() if v}}
     info = data.get("info") or {}
     state_names = data.get("state_names") or [f"state_{i}" for i in range(cfg.state_dim)]
     action_names = data.get("action_names") or [f"action_{i}" for i in range(cfg.action_dim)]
@@ -54,7 +57,7 @@ def build_manifest(ckpt, text, name: str, graphs: dict, data: dict) -> dict:
         "normalization": ckpt.normalization,
         "graphs": graphs,
         "provenance": {"trained": True, "role": ckpt.role, "teacher": train.get("teacher"),
-                       "data": data.get("paths"), "checkpoint": ckpt.path.name,
+                       "data": data.get("paths"), "calibration": calib.get("paths"), "checkpoint": ckpt.path.name,
                        "checkpoint_sha256": _sha256(ckpt.path), "training_commit": _git_commit(),
                        "text_encoder": {k: text.info.get(k) for k in ("variant", "bytes", "max_tokens")},
                        "model": {"size": train.get("size"), "config": json.loads(cfg.to_json())},

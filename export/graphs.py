@@ -34,7 +34,20 @@ def onnx_fp32(model, example: dict) -> bytes:
         path = Path(tmp) / "fp32.onnx"
         torch.onnx.export(model, (), str(path), kwargs=_torch_kwargs(example), input_names=list(example),
                           output_names=["actions"], dynamo=True, external_data=False, verbose=False)
-        return path.read_bytes()
+        return strip_onnx(path.read_bytes())
+
+
+def strip_onnx(blob: bytes) -> bytes:
+    """Drop what the robot never needs: per-node metadata (torch's exporter stores Python stack traces there,
+    with the workstation's file paths: ~15 % of a small policy graph) and doc strings."""
+    import onnx
+
+    model = onnx.load_from_string(blob)
+    for node in model.graph.node:
+        node.doc_string = ""
+        del node.metadata_props[:]
+    model.graph.doc_string = ""
+    return model.SerializeToString()
 
 
 def onnx_int8(fp32: bytes, calibration: list[dict], mode: str = "static") -> bytes:
@@ -55,7 +68,7 @@ def onnx_int8(fp32: bytes, calibration: list[dict], mode: str = "static") -> byt
             onnx.save(model, str(src))
             quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, per_channel=True,
                              op_types_to_quantize=["MatMul", "Gemm"])
-            return out.read_bytes()
+            return strip_onnx(out.read_bytes())
     if not calibration:
         raise ValueError("int8 ONNX needs calibration observations; got none")
 
@@ -73,7 +86,7 @@ def onnx_int8(fp32: bytes, calibration: list[dict], mode: str = "static") -> byt
         quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
                         op_types_to_quantize=["Conv", "MatMul", "Gemm"])
-        return out.read_bytes()
+        return strip_onnx(out.read_bytes())
 
 
 def tflite_fp32(model, example: dict) -> bytes:

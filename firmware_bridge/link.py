@@ -324,6 +324,18 @@ class ArmLink:
             self._wait_readable(min(deadline - now, real_deadline - time.monotonic()))
             self.poll()
 
+    def settle(self, timeout_s: float = 0.5) -> bool:
+        """Wait until every COMMAND sent has been answered (its STATE received), so no reply describing the
+        arm as it was is still on its way. False on timeout or a link fault."""
+        real_deadline = time.monotonic() + timeout_s
+        while self._pending and self.connected:
+            remaining = real_deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._wait_readable(min(remaining, 0.01))
+            self.poll()
+        return self.connected
+
     def request(self, msg, timeout_s: float = 0.5) -> p.State:
         """Send a message the controller answers with STATE and wait for that answer (the first STATE received
         after sending; for a COMMAND, the one echoing its seq)."""

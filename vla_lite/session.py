@@ -91,6 +91,9 @@ class Session:
 
     def _new_episode(self, first: bool = False) -> None:
         rig = self.rt.rig
+        # Replies to commands sent before the teleport describe the old pose: let them arrive first, so the
+        # loop's restart() below counts them as old.
+        self.loop.link.settle()
         options = rig.episode_options(self.fixed_instruction) if self.fixed_instruction else {}
         episode = rig.new_episode(self._episode_seed, **options)
         self._episode_seed += 1
