@@ -55,7 +55,7 @@ def run(args) -> int:
     from .fit import FitConfig, fit, teacher_targets
     from .model import Policy, PolicyConfig, parameter_count
     from .text_cache import training_text_encoder
-    from .train import load_training_data, residual_map, tabletop_paraphrases
+    from .train import load_training_data, paraphrase_groups, residual_map
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -71,8 +71,8 @@ def run(args) -> int:
         from vla_lite.bundle.manifest import CameraSpec
         cameras = tuple(CameraSpec(**{**c, "pixel_range": tuple(c["pixel_range"])}) for c in teacher.train["cameras"])
     ts, cameras, norm, data = load_training_data(
-        args.data, chunk, args.image_size, encoder.encode, tabletop_paraphrases(), cameras=cameras,
-        normalization=teacher.normalization if teacher else None, progress=not args.json)
+        args.data, chunk, args.image_size, encoder.encode, paraphrase_groups("auto", args.data),
+        cameras=cameras, normalization=teacher.normalization if teacher else None, progress=not args.json)
     cfg = PolicyConfig.preset(args.size, cameras=tuple((c.name, c.height, c.width) for c in cameras),
                               state_dim=ts.state.shape[1], action_dim=ts.actions.shape[2], chunk_length=chunk,
                               embedding_dim=ts.embeddings.shape[1],
@@ -104,9 +104,9 @@ def run(args) -> int:
         rounds.append({"round": r, "student_success": summary["success_rate"], "episodes": summary["episodes"],
                        "rows_before": len(ts)})
         # Every visited state counts, failed rollouts most of all: keep them (the labels are the expert's).
-        new_ts, *_ = load_training_data([out_dir], chunk, None, encoder.encode, tabletop_paraphrases(),
-                                        cameras=cameras, normalization=norm, progress=False,
-                                        keep_failed=True)
+        new_ts, *_ = load_training_data([out_dir], chunk, None, encoder.encode,
+                                        paraphrase_groups("auto", args.data), cameras=cameras, normalization=norm,
+                                        progress=False, keep_failed=True)
         ts = ts.extend(new_ts)
         if targets is not None:
             new_t = teacher_targets(teacher.model, new_ts, feats) if teacher else \

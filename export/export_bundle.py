@@ -67,7 +67,8 @@ def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
 
 
 def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None, name: str | None = None,
-           tflite_int8: str = "dynamic", onnx_int8: str = "dynamic", n_calibration: int = 128, n_parity: int = 64, progress=print) -> dict:
+           tflite_int8: str = "dynamic", onnx_int8: str = "dynamic", n_calibration: int = 128, n_parity: int = 64,
+           progress=print) -> dict:
     from vla_lite.backends import open_backend
     from vla_lite.bundle import load_bundle, write_bundle
 

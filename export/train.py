@@ -98,8 +98,8 @@ def add_arguments(parser) -> None:
     a("--seed", type=int, default=0)
     a("--holdout", type=float, default=0.05, help="fraction of episodes held out for the eval loss")
     a("--resume", action="store_true", help="continue from --out's step and optimiser state")
-    a("--paraphrases", choices=("none", "tabletop"), default="tabletop",
-      help="instruction augmentation: swap for an equivalent training phrasing")
+    a("--paraphrases", choices=("auto", "none", "tabletop", "metaworld"), default="auto",
+      help="instruction augmentation: swap for an equivalent training phrasing (auto: by the data's source)")
     a("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     a("--no-residual", dest="residual", action="store_false",
       help="predict absolute joint targets instead of displacements from the measured state")
@@ -118,7 +118,7 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     rank, _ = distributed()
     encoder = training_text_encoder()
-    groups = tabletop_paraphrases() if args.paraphrases == "tabletop" else ()
+    groups = paraphrase_groups(args.paraphrases, args.data)
     resume = load_checkpoint(args.out) if args.resume and Path(args.out).exists() else None
     ts, cameras, norm, data = load_training_data(
         args.data, args.chunk, args.image_size, encoder.encode, groups,
@@ -167,6 +167,24 @@ def residual_map(data: dict) -> tuple[int, ...]:
         return ()
     state, action = data.get("state_names") or [], data.get("action_names") or []
     return tuple(state.index(a) if a in state else -1 for a in action) if action else ()
+
+
+def paraphrase_groups(kind: str, paths) -> list[list[str]]:
+    """Groups of interchangeable training phrasings for instruction augmentation. kind "auto" picks by the
+    first dataset's source (demonstrations from this project's simulated worlds), else none."""
+    if kind == "auto":
+        from .datasets import open_dataset
+
+        reader = open_dataset(paths[0])
+        source = (reader.episode(0).meta.get("info") or {}).get("source", "") if len(reader) else ""
+        kind = "metaworld" if "metaworld" in source else "tabletop" if source == "vla-lite demo-data" else "none"
+    if kind == "tabletop":
+        return tabletop_paraphrases()
+    if kind == "metaworld":
+        from vla_lite.metaworld.tasks import MT10, task_instructions
+
+        return [list(task_instructions(task, "train")) for task in MT10]
+    return []
 
 
 def tabletop_paraphrases() -> list[list[str]]:

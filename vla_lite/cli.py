@@ -29,7 +29,8 @@ COMMANDS = {
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="vla-lite", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="vla-lite", description="language-conditioned robot policies on a CPU: run, check, train, export")
     parser.add_argument("--version", action="version", version=f"vla-lite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
@@ -41,14 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    # Parse the subcommand first, then let its module add its own arguments to that subparser.
-    known, _ = parser.parse_known_args(argv)
-    if not getattr(known, "command", None):
+    # Find the subcommand first, then let its module add its own arguments to that subparser (so that
+    # `vla-lite run --help` lists run's options). Top-level options (--help, --version) come before it.
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in COMMANDS:
+        parser.parse_args(argv)  # --help / --version / an unknown command: argparse answers and exits
         parser.print_help()
         return 2
-    module = importlib.import_module(known._module)
+    module = importlib.import_module(COMMANDS[command][0])
     sub_action = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
-    module.add_arguments(sub_action.choices[known.command])
+    module.add_arguments(sub_action.choices[command])
     args = parser.parse_args(argv)
     try:
         return int(module.run(args) or 0)

@@ -100,14 +100,31 @@ def await_reply(link, states_before: int) -> None:
         link.poll()
 
 
-def summarize(results: list[EpisodeResult]) -> dict:
+def summarize(results: list[EpisodeResult], by_target: bool = False) -> dict:
+    """Success rate with its Wilson 95 % interval, outcomes; with by_target, the same per target (Meta-World task)."""
     n = len(results)
     ok = sum(r.outcome == "success" for r in results)
     lo, hi = wilson_interval(ok, n)
     outcomes = {o: sum(r.outcome == o for r in results) for o in ("success", "failed", "timeout")}
-    return {"episodes": n, "successes": ok, "success_rate": ok / n if n else None,
-            "wilson95": [round(lo, 4), round(hi, 4)], "outcomes": outcomes,
-            "mean_steps": round(sum(r.steps for r in results) / n, 2) if n else None}
+    out = {"episodes": n, "successes": ok, "success_rate": ok / n if n else None,
+           "wilson95": [round(lo, 4), round(hi, 4)], "outcomes": outcomes,
+           "mean_steps": round(sum(r.steps for r in results) / n, 2) if n else None}
+    if by_target:
+        out["per_target"] = {t: summarize([r for r in results if r.target == t])
+                             for t in sorted({r.target for r in results})}
+    return out
+
+
+SUITES = {"tabletop": "sim", "metaworld-mt10": "metaworld:mt10"}  # --suite -> the port of its simulated world
+
+
+def suite_port(suite: str) -> str:
+    """`tabletop`, `metaworld-mt10`, or `metaworld:TASK[,TASK...]` -> a RunConfig port."""
+    if suite in SUITES:
+        return SUITES[suite]
+    if suite.startswith("metaworld:"):
+        return suite
+    raise ValueError(f"--suite {suite!r} is unknown; expected {sorted(SUITES)} or metaworld:TASK[,TASK...]")
 
 
 # --- `vla-lite eval` ---------------------------------------------------------------------------------------
@@ -115,6 +132,8 @@ def summarize(results: list[EpisodeResult]) -> dict:
 def add_arguments(parser) -> None:
     a = parser.add_argument
     a("bundle", nargs="?", help="bundle (.vla); default: the bundled demo model")
+    a("--model", dest="model_opt", help="bundle (.vla), as an option (same as the positional BUNDLE)")
+    a("--suite", default="tabletop", help="tabletop (default), metaworld-mt10, or metaworld:TASK[,TASK...]")
     a("--episodes", type=int, default=50)
     a("--seed", type=int, default=EVAL_SEED_BASE, help=f"first layout seed (default {EVAL_SEED_BASE}: never "
                                                        "used for demonstrations)")
@@ -131,13 +150,13 @@ def add_arguments(parser) -> None:
 
 def evaluate(bundle_path, episodes: int, seed: int, instructions: str = "train", runtime: str = "onnx",
              precision: str | None = None, threads: int = 1, execution: str = "replan",
-             episode_timeout_s: float = 10.0, progress=None) -> dict:
+             episode_timeout_s: float = 10.0, progress=None, suite: str = "tabletop") -> dict:
     from .runtime import RunConfig, Runtime
 
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
     clock = SimClock()
-    cfg = RunConfig(port="sim", model=bundle_path, runtime=runtime, precision=precision, threads=threads,
+    cfg = RunConfig(port=suite_port(suite), model=bundle_path, runtime=runtime, precision=precision, threads=threads,
                     execution=execution, sim_camera_fps=None, episode_timeout_s=episode_timeout_s,
                     sim_split=instructions)
     rt = Runtime.open(cfg, clock=clock)
@@ -149,8 +168,9 @@ def evaluate(bundle_path, episodes: int, seed: int, instructions: str = "train",
     finally:
         rt.close()
     return {"bundle": str(rt.config.bundle_path()), "name": rt.bundle.manifest.name, "backend": rt.backend,
-            "trained": rt.bundle.manifest.trained, "instructions": instructions, "seeds": [seed, seed + episodes - 1],
-            "execution": execution, **summarize(results), "wall_s": round(wall_s, 2),
+            "suite": suite, "trained": rt.bundle.manifest.trained, "instructions": instructions,
+            "seeds": [seed, seed + episodes - 1], "execution": execution,
+            **summarize(results, by_target=suite != "tabletop"), "wall_s": round(wall_s, 2),
             "inference_ms": report["inference_ms"], "holds": report["holds"], "faults": report["faults"],
             "results": [r.__dict__ for r in results]}
 
@@ -177,8 +197,8 @@ def run(args) -> int:
             bar.set_postfix(success=f"{ok[0]}/{bar.n}")
 
     try:
-        out = evaluate(args.bundle, args.episodes, args.seed, args.instructions, args.runtime, args.precision,
-                       args.threads, args.execution, args.episode_timeout, progress)
+        out = evaluate(args.model_opt or args.bundle, args.episodes, args.seed, args.instructions, args.runtime,
+                       args.precision, args.threads, args.execution, args.episode_timeout, progress, args.suite)
     except (ValueError, BundleError, OSError) as exc:
         print(f"vla-lite eval: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
@@ -195,4 +215,8 @@ def run(args) -> int:
               f"{out['successes']}/{out['episodes']} = {100 * out['success_rate']:.1f} % success "
               f"(95 % CI {100 * lo:.1f}-{100 * hi:.1f} %); outcomes {out['outcomes']}; "
               f"inference p50 {out['inference_ms']['p50']} ms; {out['wall_s']} s")
+        for target, t in (out.get("per_target") or {}).items():
+            lo, hi = t["wilson95"]
+            print(f"  {target:<24} {t['successes']}/{t['episodes']} = {100 * t['success_rate']:.0f} % "
+                  f"(95 % CI {100 * lo:.0f}-{100 * hi:.0f} %)")
     return 0
