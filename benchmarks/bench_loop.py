@@ -1,6 +1,6 @@
 """Loop cadence of `vla-lite run --port sim` against the naive `sleep(period - elapsed)` loop, in one run.
 
-    python benchmarks/bench_loop.py [--rates 50] [--duration 60] [--load] [--model BUNDLE]
+    python benchmarks/bench_loop.py [--rates 50] [--duration 60] [--load] [--model BUNDLE] [--port sim|metaworld:T]
 
 For each rate: the absolute-deadline pacer (default scheduler), the same with SCHED_FIFO priority 50 (when the OS
 allows it; the report says when it refused), and the naive loop; with --load also each under a CPU-load generator
@@ -46,10 +46,10 @@ class CpuLoad:
             p.join(5)
 
 
-def run_once(rate: float, duration: float, pacing: str, rt: bool, model: str | None) -> dict:
+def run_once(rate: float, duration: float, pacing: str, rt: bool, model: str | None, port: str = "sim") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "r.json"
-        cmd = [sys.executable, "-m", "vla_lite", "run", "--port", "sim", "--rate", str(rate), "--duration",
+        cmd = [sys.executable, "-m", "vla_lite", "run", "--port", port, "--rate", str(rate), "--duration",
                str(duration), "--pacing", pacing, "--report", str(report), "--quiet"]
         if rt:
             cmd += ["--rt-priority", "50"]
@@ -70,6 +70,7 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--load", action="store_true", help="also run each case under a CPU-load generator")
     ap.add_argument("--model", help="bundle (default: the bundled demo)")
+    ap.add_argument("--port", default="sim", help="sim (the tabletop) or metaworld:TASK with a Meta-World bundle")
     ap.add_argument("--out", default="benchmarks/results/loop.json")
     args = ap.parse_args(argv)
     cases = []
@@ -80,10 +81,10 @@ def main(argv=None) -> int:
                 print(f"rate {rate:g} Hz, {name}{', cpu load' if load else ''} ...", file=sys.stderr, flush=True)
                 if load:
                     with CpuLoad():
-                        r = run_once(rate, args.duration, pacing, rt, args.model)
+                        r = run_once(rate, args.duration, pacing, rt, args.model, args.port)
                 else:
-                    r = run_once(rate, args.duration, pacing, rt, args.model)
-                cases.append({"rate_hz": rate, "loop": name, "cpu_load": load, **r})
+                    r = run_once(rate, args.duration, pacing, rt, args.model, args.port)
+                cases.append({"rate_hz": rate, "loop": name, "cpu_load": load, "port": args.port, **r})
     rows = []
     for c in cases:
         j, inf, c2c = c["jitter_ms"], c["inference_ms"], c["camera_to_command_ms"]
@@ -99,7 +100,8 @@ def main(argv=None) -> int:
         base = next(b for b in cases if b["loop"] == "absolute" and b["rate_hz"] == c["rate_hz"]
                     and b["cpu_load"] == c["cpu_load"])
         ratio = {"rate_hz": c["rate_hz"], "cpu_load": c["cpu_load"],
-                 "p99_jitter_naive_over_absolute": round(c["jitter_ms"]["p99"] / max(base["jitter_ms"]["p99"], 1e-3), 1),
+                 "p99_jitter_naive_over_absolute":
+                     round(c["jitter_ms"]["p99"] / max(base["jitter_ms"]["p99"], 1e-3), 1),
                  "overruns_naive": c["overruns"], "overruns_absolute": base["overruns"],
                  "achieved_hz_naive": c["achieved_hz"], "achieved_hz_absolute": base["achieved_hz"]}
         ratios.append(ratio)
@@ -115,28 +117,32 @@ def main(argv=None) -> int:
 
 
 def plot(cases: list[dict], path: Path) -> None:
+    """One panel per rate: the share of ticks per jitter bin, for each loop with and without CPU load."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    rates = sorted({c["rate_hz"] for c in cases})
+    fig, axes = plt.subplots(1, len(rates), figsize=(5.5 * len(rates), 4.5), squeeze=False)
     edges = cases[0]["jitter_hist"]["edges_ms"]
     labels = [f"<{e:g}" if e is not None else f">={edges[-2]:g}" for e in edges[1:]]
-    width = 0.8 / len(cases)
-    for i, c in enumerate(cases):
-        counts = np.array(c["jitter_hist"]["counts"], float)
-        frac = counts / max(1.0, counts.sum())
-        ax.bar(np.arange(len(frac)) + i * width, 100 * frac, width,
-               label=f"{c['rate_hz']:g} Hz {c['loop']}{' +load' if c['cpu_load'] else ''}")
-    ax.set_xticks(np.arange(len(labels)) + 0.4 - width / 2)
-    ax.set_xticklabels(labels, rotation=45)
-    ax.set_xlabel("tick start - deadline, ms")
-    ax.set_ylabel("ticks, %")
-    ax.set_yscale("log")
-    ax.legend(fontsize=7, ncol=2)
-    ax.set_title("vla-lite run --port sim: loop jitter")
+    for ax, rate in zip(axes[0], rates):
+        group = [c for c in cases if c["rate_hz"] == rate]
+        width = 0.8 / len(group)
+        for i, c in enumerate(group):
+            counts = np.array(c["jitter_hist"]["counts"], float)
+            ax.bar(np.arange(len(counts)) + i * width, 100 * counts / max(1.0, counts.sum()), width,
+                   label=f"{c['loop']}{' + cpu load' if c['cpu_load'] else ''} (p99 {c['jitter_ms']['p99']:.2f} ms)")
+        ax.set_xticks(np.arange(len(labels)) + 0.4 - width / 2)
+        ax.set_xticklabels(labels, rotation=45, fontsize=7)
+        ax.set_xlabel("tick start - deadline, ms")
+        ax.set_ylabel("ticks, %")
+        ax.set_yscale("log")
+        ax.set_title(f"{rate:g} Hz")
+        ax.legend(fontsize=7)
+    fig.suptitle("vla-lite run --port sim: loop jitter, absolute deadlines vs naive sleep(period - elapsed)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

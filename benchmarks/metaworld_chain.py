@@ -1,4 +1,5 @@
-"""Meta-World through the full stack: expert demos -> policy -> ONNX/TFLite -> evaluation through the runtime loop
+"""Meta-World through the full stack: expert demos -> teacher -> student distilled with DAgger rounds against the
+scripted experts -> ONNX/TFLite -> evaluation through the runtime loop
 (bundle, backend, chunk execution, safety filter, serial link over a pty, the Meta-World controller), in
 simulated time, on placements (seeds) never used for training.
 
@@ -13,31 +14,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-SIZES = {
-    "ci": dict(tasks="reach-v3,drawer-close-v3", demos=40, size="nano", steps=1500, batch=32, chunk=8,
-               replan=4, eval_episodes=10, formats="onnx", precisions="int8"),
-    "full": dict(tasks="mt10", demos=100, size="small", steps=20000, batch=64, chunk=16, replan=8,
-                 eval_episodes=20, formats="onnx,tflite", precisions="fp32,int8"),
+from chain_steps import VLA, bench, evaluate, export_each_graph, sh
+
+SIZES = {  # "ci" must stay a few minutes on a shared 2-core machine
+    "ci": dict(tasks="reach-v3,drawer-close-v3", demos=30, image=64, teacher="micro", teacher_steps=1500,
+               student="nano", student_steps=800, round_steps=400, rounds=1, dagger_episodes=6, batch=32,
+               chunk=8, replan=4, eval_episodes=8, formats="onnx", precisions="fp32,int8"),
+    "full": dict(tasks="mt10", demos=100, image=96, teacher="base", teacher_steps=20000, student="small",
+                 student_steps=12000, round_steps=4000, rounds=2, dagger_episodes=100, batch=64, chunk=16,
+                 replan=8, eval_episodes=20, formats="onnx,tflite", precisions="fp32,int8"),
 }
 EVAL_SEED = 1_000_000
 CALIB_SEED = 800_000
-
-
-def sh(cmd, log: Path) -> dict:
-    t0 = time.perf_counter()
-    print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
-    with open(log, "a") as err:
-        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"step failed ({out.returncode}): {' '.join(cmd)}; see {log}")
-    data = json.loads(out.stdout) if out.stdout.strip().startswith("{") else {"stdout": out.stdout[-2000:]}
-    data["_seconds"], data["_command"] = round(time.perf_counter() - t0, 1), " ".join(cmd)
-    return data
 
 
 def zero_action(tasks: list[str], episodes: int) -> dict:
@@ -71,34 +63,45 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "chain.log"
-    vla = [sys.executable, "-m", "vla_lite"]
+    vla = VLA
     r = {"size": args.size, "settings": s, "tasks": tasks, "steps": {}}
     t0 = time.perf_counter()
     if not (out / "demos").exists():
         r["steps"]["demos"] = sh(vla + ["metaworld-demos", "--out", str(out / "demos"), "--tasks", ",".join(tasks),
-                                        "--episodes", str(s["demos"]), "--noise", "1", "--json"], log)
+                                        "--episodes", str(s["demos"]), "--noise", "1", "--size", str(s["image"]),
+                                        "--json"], log)
         r["steps"]["calib"] = sh(vla + ["metaworld-demos", "--out", str(out / "calib"), "--tasks", ",".join(tasks),
-                                        "--episodes", "4", "--seed", str(CALIB_SEED), "--json"], log)
-    ckpt = out / "policy.safetensors"
-    r["steps"]["train"] = sh(vla + ["train", "--data", str(out / "demos"), "--out", str(ckpt), "--size", s["size"],
-                                    "--steps", str(s["steps"]), "--batch", str(s["batch"]), "--chunk",
-                                    str(s["chunk"]), "--replan-every", str(s["replan"]), "--paraphrases", "metaworld",
-                                    "--json"], log)
-    bundle = out / "policy.vla"
-    r["steps"]["export"] = sh(vla + ["export", str(ckpt), "--calib", str(out / "calib"), "--format", s["formats"],
-                                     "--precision", s["precisions"], "-o", str(bundle), "--json"], log)
+                                        "--episodes", "4", "--seed", str(CALIB_SEED), "--size", str(s["image"]),
+                                        "--json"], log)
+    teacher, student = out / "teacher.safetensors", out / "student.safetensors"
+    r["steps"]["teacher"] = sh(vla + ["train", "--data", str(out / "demos"), "--out", str(teacher), "--size",
+                                      s["teacher"], "--steps", str(s["teacher_steps"]), "--batch", str(s["batch"]),
+                                      "--chunk", str(s["chunk"]), "--replan-every", str(s["replan"]),
+                                      "--image-size", str(s["image"]), "--json"], log)
+    r["steps"]["student"] = sh(vla + ["distill", "--teacher", str(teacher), "--data", str(out / "demos"), "--out",
+                                      str(student), "--size", s["student"], "--steps", str(s["student_steps"]),
+                                      "--round-steps", str(s["round_steps"]), "--dagger-rounds", str(s["rounds"]),
+                                      "--dagger-episodes", str(s["dagger_episodes"]), "--batch", str(s["batch"]),
+                                      "--replan-every", str(s["replan"]), "--dagger-dir", str(out / "dagger"),
+                                      "--json"], log)
+    bundles = {"teacher": out / "teacher.vla"}
+    r["steps"]["export_teacher"] = sh(vla + ["export", str(teacher), "--calib", str(out / "calib"), "--format",
+                                             "onnx", "--precision", "fp32", "-o", str(bundles["teacher"]),
+                                             "--json"], log)
+    student_bundles, r["steps"]["export_student"] = export_each_graph(student, out / "calib", out, "student",
+                                                                      s["formats"], s["precisions"], log)
+    bundles.update(student_bundles)
+    r["refused"] = {k: e["refused"] for k, e in r["steps"]["export_student"].items() if "refused" in e}
     suite = "metaworld-mt10" if s["tasks"] == "mt10" else "metaworld:" + ",".join(tasks)
-    n = str(s["eval_episodes"] * len(tasks))
-    r["eval"] = {}
-    for runtime in s["formats"].split(","):
-        for precision in s["precisions"].split(","):
-            e = sh(vla + ["eval", str(bundle), "--suite", suite, "--episodes", n, "--seed", str(EVAL_SEED),
-                          "--runtime", runtime, "--precision", precision, "--json"], log)
-            e.pop("results", None)
-            r["eval"][f"{runtime} {precision}"] = e
+    variants = [("teacher onnx fp32", "teacher", "onnx", "fp32", [])]
+    variants += [(label, label, *label.split()[1:], []) for label in student_bundles]
+    r["eval"] = evaluate(bundles, variants, s["eval_episodes"] * len(tasks), EVAL_SEED, log, ["--suite", suite])
+    r["bench"] = bench(bundles, student, log)
     r["zero_action"] = zero_action(tasks, s["eval_episodes"])
     r["seconds"] = round(time.perf_counter() - t0, 1)
     (out / "metaworld.json").write_text(json.dumps(r, indent=1) + "\n")
+    for label, why in r["refused"].items():
+        print(f"student {label}: not exported: {why}")
     for label, e in r["eval"].items():
         print(f"{label}: {e['successes']}/{e['episodes']} = {100 * e['success_rate']:.1f} % "
               f"(95 % CI {100 * e['wilson95'][0]:.1f}-{100 * e['wilson95'][1]:.1f} %)")

@@ -16,37 +16,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-SIZES = {  # knob -> settings; "ci" must stay a few minutes on a shared 2-core machine
-    "ci": dict(demos=160, calib=24, teacher="micro", teacher_steps=1200, student="nano", student_steps=900,
-               round_steps=400, rounds=1, dagger_episodes=40, batch=32, eval_episodes=30,
+from chain_steps import VLA, bench, evaluate, export_each_graph, sh
+
+SIZES = {  # knob -> settings; "ci" must stay a few minutes on a shared 2-core machine (64 px: 2x faster training)
+    "ci": dict(demos=400, calib=24, image=64, teacher="micro", teacher_steps=2000, student="nano",
+               student_steps=3000, round_steps=1000, rounds=1, dagger_episodes=40, batch=64, eval_episodes=30,
                formats="onnx,tflite", precisions="fp32,int8"),
-    "full": dict(demos=800, calib=40, teacher="base", teacher_steps=8000, student="micro", student_steps=6000,
-                 round_steps=2000, rounds=3, dagger_episodes=150, batch=64, eval_episodes=200,
+    "full": dict(demos=800, calib=40, image=96, teacher="base", teacher_steps=8000, student="micro",
+                 student_steps=6000, round_steps=2000, rounds=3, dagger_episodes=150, batch=64, eval_episodes=200,
                  formats="onnx,tflite", precisions="fp32,int8"),
 }
 EVAL_SEED = 1_000_000
-
-
-def sh(cmd: list[str], log: Path) -> dict | None:
-    """Run a vla-lite command; returns its JSON output (when it prints one), stops the chain on failure."""
-    t0 = time.perf_counter()
-    print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
-    with open(log, "a") as err:
-        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"step failed ({out.returncode}): {' '.join(cmd)}; see {log}")
-    try:
-        data = json.loads(out.stdout)
-    except json.JSONDecodeError:
-        data = {"stdout": out.stdout.strip()[-2000:]}
-    data["_seconds"] = round(time.perf_counter() - t0, 1)
-    data["_command"] = " ".join(cmd)
-    return data
 
 
 def baselines(episodes: int) -> dict:
@@ -81,15 +65,15 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "chain.log"
-    vla = [sys.executable, "-m", "vla_lite"]
+    vla = VLA
     result = {"size": args.size, "settings": s, "steps": {}}
     t0 = time.perf_counter()
     steps = result["steps"]
     if not (out / "demos").exists():
         steps["demo_data"] = sh(vla + ["demo-data", "--out", str(out / "demos"), "--episodes", str(s["demos"]),
-                                       "--json"], log)
+                                       "--size", str(s["image"]), "--json"], log)
         steps["calib_data"] = sh(vla + ["demo-data", "--out", str(out / "calib"), "--episodes", str(s["calib"]),
-                                        "--seed", "800000", "--noise", "0", "--json"], log)
+                                        "--seed", "800000", "--noise", "0", "--size", str(s["image"]), "--json"], log)
     teacher = out / "teacher.safetensors"
     if not (args.skip_teacher and teacher.exists()):
         steps["teacher"] = sh(vla + ["train", "--data", str(out / "demos"), "--out", str(teacher), "--size",
@@ -101,31 +85,28 @@ def main(argv=None) -> int:
                                  "--round-steps", str(s["round_steps"]), "--dagger-rounds", str(s["rounds"]),
                                  "--dagger-episodes", str(s["dagger_episodes"]), "--batch", str(s["batch"]),
                                  "--dagger-dir", str(out / "dagger"), "--json"], log)
-    bundles = {"teacher": out / "teacher.vla", "student": out / "student.vla"}
+    bundles = {"teacher": out / "teacher.vla"}
     steps["export_teacher"] = sh(vla + ["export", str(teacher), "--calib", str(out / "calib"), "--format", "onnx",
                                         "--precision", "fp32", "-o", str(bundles["teacher"]), "--json"], log)
-    steps["export_student"] = sh(vla + ["export", str(student), "--calib", str(out / "calib"), "--format",
-                                        s["formats"], "--precision", s["precisions"], "-o", str(bundles["student"]),
-                                        "--json"], log)
-    n = str(s["eval_episodes"])
-    evals = result["eval"] = {}
-    variants = [("teacher onnx fp32", "teacher", "onnx", "fp32", "train")]
-    for runtime in s["formats"].split(","):
-        for precision in s["precisions"].split(","):
-            variants.append((f"student {runtime} {precision}", "student", runtime, precision, "train"))
-    variants.append(("student onnx int8, held-out paraphrases", "student", "onnx", "int8", "heldout"))
-    for label, which, runtime, precision, phrasing in variants:
-        evals[label] = sh(vla + ["eval", str(bundles[which]), "--episodes", n, "--seed", str(EVAL_SEED),
-                                 "--runtime", runtime, "--precision", precision, "--instructions", phrasing,
-                                 "--json"], log)
-        evals[label].pop("results", None)
+    bundles_student, steps["export_student"] = export_each_graph(student, out / "calib", out, "student",
+                                                                 s["formats"], s["precisions"], log)
+    bundles.update(bundles_student)
+    variants = [("teacher onnx fp32", "teacher", "onnx", "fp32", ["--instructions", "train"])]
+    variants += [(label, label, *label.split()[1:], ["--instructions", "train"]) for label in bundles_student]
+    if "student onnx int8" in bundles:
+        variants.append(("student onnx int8, held-out paraphrases", "student onnx int8", "onnx", "int8",
+                         ["--instructions", "heldout"]))
+    evals = result["eval"] = evaluate(bundles, variants, s["eval_episodes"], EVAL_SEED, log)
+    result["refused"] = {k: e["refused"] for k, e in steps["export_student"].items() if "refused" in e}
     result["baselines"] = baselines(s["eval_episodes"])
-    result["bench"] = sh(vla + ["bench", str(bundles["student"]), "--threads", "1", "--json"], log)
+    result["bench"] = bench(bundles, student, log)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     (out / "chain.json").write_text(json.dumps(result, indent=1) + "\n")
     plot(result, out / "chain.png")
     for label, e in evals.items():
         print(f"{label:<45} {100 * e['success_rate']:5.1f} %  ({e['successes']}/{e['episodes']})")
+    for label, why in result["refused"].items():
+        print(f"student {label:<37} not exported: {why}")
     for name, b in result["baselines"].items():
         print(f"{name:<45} {100 * b['success_rate']:5.1f} %")
     print(f"wrote {out / 'chain.json'} and {out / 'chain.png'} in {result['seconds']} s")

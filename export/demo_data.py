@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from vla_lite.progress import progress_bar
+
 NOISE_STD = np.array([0.03, 0.03, 0.004, 0.0])  # per joint at --noise 1: rad, rad, m, m (gripper never noised)
 DEMO_SEED_BASE = 0  # demonstrations use seeds from here; evaluation starts at vla_lite.evaluate.EVAL_SEED_BASE
 
@@ -42,7 +44,7 @@ def record_episodes(out_dir, seeds, *, rate_hz: float = 25.0, size_px: int = 96,
     seeds = list(seeds)
     rng = np.random.default_rng([0xDA77, *seeds[:1]])  # noise repeatable per seed range
     summary = {"episodes": 0, "successes": 0, "steps": 0, "outcomes": {}, "out": str(out_dir)}
-    bar = _progress(len(seeds), progress)
+    bar = progress_bar(len(seeds), progress, unit="ep")
     with EpisodeRecorder(out_dir, {"front": (size_px, size_px)}, names, names, state_units=units,
                          action_units=units, rate_hz=rate_hz, measured_names=names, clock=clock,
                          block_when_full=True, wall_time=None,
@@ -87,16 +89,6 @@ class _EnvClock:
 
     def __call__(self) -> float:
         return self.env.steps * self.env.period_s
-
-
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="ep", file=sys.stderr)
 
 
 def add_arguments(parser) -> None:

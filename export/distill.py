@@ -1,4 +1,4 @@
-"""`vla-lite distill`: a small student from a teacher, with DAgger rounds in the simulated world.
+"""`vla-lite distill`: a small student from a teacher, with DAgger rounds in a simulated world (tabletop, Meta-World).
 
     vla-lite distill --teacher runs/teacher.safetensors --data runs/demos --size micro --dagger-rounds 3 \
         --out runs/student.safetensors
@@ -6,9 +6,10 @@
 Teachers: a checkpoint of the project's own (a larger Policy trained by `vla-lite train`; its normalisation and
 cameras are the student's too), or `expert`: the simulated world's scripted expert, which labels any state. The
 student learns alpha · L1(teacher chunk) + (1 - alpha) · L1(ground truth) (+ optional feature distillation).
-A DAgger round rolls the student out in the simulated world (in-process, the runtime's chunk execution), has the
-expert label every state it visited (and the teacher checkpoint predict there), aggregates, and trains on. Seeds
-for rollouts start at DAGGER_SEED_BASE: disjoint from demonstrations and from evaluation seeds.
+A DAgger round rolls the student out in the world the demonstrations came from (export/dagger.py; in-process,
+the runtime's chunk execution), has that world's scripted expert label every state it visited (and the teacher
+checkpoint predict there), aggregates, and trains on. Seeds for rollouts start at DAGGER_SEED_BASE: disjoint
+from demonstrations and from evaluation seeds.
 A LeRobot policy can be the teacher where `lerobot` is installed: see export/teachers/lerobot_teacher.py.
 """
 
@@ -52,6 +53,7 @@ def run(args) -> int:
     import torch
 
     from .checkpoint import load_checkpoint, save_checkpoint
+    from .dagger import ExpertWorld
     from .fit import FitConfig, fit, teacher_targets
     from .model import Policy, PolicyConfig, parameter_count
     from .text_cache import training_text_encoder
@@ -59,6 +61,12 @@ def run(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    world = ExpertWorld.from_data(args.data)
+    if args.dagger_rounds and world is None:
+        print(f"vla-lite distill: DAgger needs a simulated world whose expert labels the states the student "
+              f"visits; {args.data} are not demonstrations from `vla-lite demo-data` or `vla-lite "
+              f"metaworld-demos`. Use --dagger-rounds 0 (distillation on the data only).", file=sys.stderr)
+        return 2
     encoder = training_text_encoder()
     lerobot = None
     if args.teacher.startswith("lerobot:"):
@@ -70,8 +78,9 @@ def run(args) -> int:
     if teacher is not None:
         from vla_lite.bundle.manifest import CameraSpec
         cameras = tuple(CameraSpec(**{**c, "pixel_range": tuple(c["pixel_range"])}) for c in teacher.train["cameras"])
+    paraphrases = paraphrase_groups("auto", args.data)
     ts, cameras, norm, data = load_training_data(
-        args.data, chunk, args.image_size, encoder.encode, paraphrase_groups("auto", args.data),
+        args.data, chunk, args.image_size, encoder.encode, paraphrases,
         cameras=cameras, normalization=teacher.normalization if teacher else None, progress=not args.json)
     cfg = PolicyConfig.preset(args.size, cameras=tuple((c.name, c.height, c.width) for c in cameras),
                               state_dim=ts.state.shape[1], action_dim=ts.actions.shape[2], chunk_length=chunk,
@@ -91,22 +100,19 @@ def run(args) -> int:
                         feature_weight=args.feature_weight if feats else 0.0)
     history = [fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, progress=not args.json)]
     dagger_root = Path(args.dagger_dir) if args.dagger_dir else Path(tempfile.mkdtemp(prefix="vla-dagger-"))
+    roll = dict(size_px=cameras[0].height, chunk=chunk, rate_hz=rate_hz)
     for r in range(args.dagger_rounds):
-        from .demo_data import record_episodes
         from .rollout import TorchPolicyRunner
 
         runner = TorchPolicyRunner(student, cameras, norm, encoder.encode, args.replan_every)
-        seeds = range(DAGGER_SEED_BASE + r * args.dagger_episodes, DAGGER_SEED_BASE + (r + 1) * args.dagger_episodes)
         out_dir = dagger_root / f"round_{r + 1}"
-        summary = record_episodes(out_dir, seeds, rate_hz=rate_hz, size_px=cameras[0].height, chunk=chunk,
-                                  policy=runner, label_source="expert", progress=not args.json,
-                                  extra_meta={"dagger_round": r + 1})
+        summary = world.record(out_dir, DAGGER_SEED_BASE + r * args.dagger_episodes, args.dagger_episodes, runner,
+                               progress=not args.json, extra_meta={"dagger_round": r + 1}, **roll)
         rounds.append({"round": r, "student_success": summary["success_rate"], "episodes": summary["episodes"],
                        "rows_before": len(ts)})
         # Every visited state counts, failed rollouts most of all: keep them (the labels are the expert's).
-        new_ts, *_ = load_training_data([out_dir], chunk, None, encoder.encode,
-                                        paraphrase_groups("auto", args.data), cameras=cameras, normalization=norm,
-                                        progress=False, keep_failed=True)
+        new_ts, *_ = load_training_data([out_dir], chunk, None, encoder.encode, paraphrases, cameras=cameras,
+                                        normalization=norm, progress=False, keep_failed=True)
         ts = ts.extend(new_ts)
         if targets is not None:
             new_t = teacher_targets(teacher.model, new_ts, feats) if teacher else \
@@ -119,9 +125,12 @@ def run(args) -> int:
                             feature_weight=fit_cfg.feature_weight, warmup=0)
         history.append(fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, start_step=total_steps -
                            args.round_steps, progress=not args.json))
-    final = record_success(student, cameras, norm, encoder.encode, args.replan_every, rate_hz, chunk,
-                           args.dagger_episodes, DAGGER_SEED_BASE + 90_000)
-    rounds.append({"round": args.dagger_rounds, "student_success": final, "rows_before": len(ts)})
+    if world is not None:
+        from .rollout import TorchPolicyRunner
+
+        final = world.success_rate(TorchPolicyRunner(student, cameras, norm, encoder.encode, args.replan_every),
+                                   DAGGER_SEED_BASE + 90_000, args.dagger_episodes, **roll)
+        rounds.append({"round": args.dagger_rounds, "student_success": final, "rows_before": len(ts)})
     train_meta = {"size": args.size, "replan_every": args.replan_every, "rate_hz": rate_hz, "data": data,
                   "cameras": [c.__dict__ | {"pixel_range": list(c.pixel_range)} for c in cameras],
                   "text_encoder": encoder.info, "teacher": str(args.teacher), "alpha": alpha,
@@ -143,15 +152,3 @@ def lerobot_targets(teacher, ts, normalization, chunk: int, batch: int = 32):
     rows = np.arange(len(ts))
     return TeacherTargets(np.concatenate([teacher.predict_chunk(ts, rows[i:i + batch], normalization, chunk)
                                           for i in range(0, len(rows), batch)]))
-
-
-def record_success(model, cameras, norm, embed, replan_every, rate_hz, chunk, episodes, seed0) -> float:
-    """In-process success rate over `episodes` seeded layouts (no recording kept)."""
-    from .demo_data import record_episodes
-    from .rollout import TorchPolicyRunner
-
-    with tempfile.TemporaryDirectory() as tmp:
-        s = record_episodes(tmp, range(seed0, seed0 + episodes), rate_hz=rate_hz, size_px=cameras[0].height,
-                            chunk=chunk, policy=TorchPolicyRunner(model, cameras, norm, embed, replan_every),
-                            progress=False)
-    return s["success_rate"]

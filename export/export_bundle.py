@@ -26,6 +26,10 @@ from pathlib import Path
 import numpy as np
 
 RUNTIMES, PRECISIONS = ("onnx", "tflite"), ("fp32", "int8")
+# int8 graphs whose worst-case error on the calibration set exceeds this (normalised action units; the parity
+# gate is 0.1 and held-out observations have shown twice the calibration worst case) keep their most sensitive
+# layers in fp32.
+INT8_CALIBRATION_BUDGET = 0.04
 
 
 def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
@@ -101,22 +105,31 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
                          f"{MIN_OBSERVATIONS} are needed (record more held-out episodes)")
     calibration, parity_inputs = ts.inputs(cal_rows), ts.inputs(parity_rows)
     model = ckpt.model.eval()
-    import torch
-    with torch.no_grad():
-        reference = np.stack([model(**{k: torch.from_numpy(v) for k, v in x.items()})["actions"].numpy()[0]
-                              for x in parity_inputs])
+    reference, cal_reference = _torch_actions(model, parity_inputs), _torch_actions(model, calibration)
     example = parity_inputs[0]
-    members, graphs = text.members(), {}
+
+    def probe(runtime: str, precision: str, blob: bytes) -> np.ndarray:
+        """Actions of one candidate graph on the calibration inputs, through the runtime's own backend."""
+        member = f"policy/{precision}.{'onnx' if runtime == 'onnx' else 'tflite'}"
+        m = build_manifest(ckpt, text, "probe", {runtime: {precision: member}}, data)
+        with tempfile.TemporaryDirectory() as tmp:
+            draft = load_bundle(write_bundle(Path(tmp) / "probe.vla", m, {**text.members(), member: blob}))
+            return _infer_all(open_backend(draft, runtime, precision, threads=1), calibration)
+
+    members, graphs, kept_float = text.members(), {}, {}
     fp32_onnx = None
     for runtime in formats:
         for precision in precisions:
             progress(f"exporting {runtime} {precision} ...")
             if runtime == "onnx":
                 fp32_onnx = fp32_onnx or g.onnx_fp32(model, example)
-                blob = fp32_onnx if precision == "fp32" else g.onnx_int8(fp32_onnx, calibration, onnx_int8)
+            if precision == "fp32":
+                blob = fp32_onnx if runtime == "onnx" else g.tflite_fp32(model, example)
+            elif runtime == "onnx":
+                mixed = _onnx_int8_within_budget(fp32_onnx, calibration, cal_reference, onnx_int8, probe, progress)
+                blob, kept_float[runtime] = mixed.blob, mixed.kept_float
             else:
-                blob = g.tflite_fp32(model, example) if precision == "fp32" else \
-                    g.tflite_int8(model, example, calibration, tflite_int8)
+                blob = g.tflite_int8(model, example, calibration, tflite_int8)
             member = f"policy/{precision}.{'onnx' if runtime == 'onnx' else 'tflite'}"
             members[member] = blob
             graphs.setdefault(runtime, {})[precision] = member
@@ -127,13 +140,14 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
         "dynamic: int8 per-channel MatMul/Gemm weights, activations quantised per inference",
         "tflite.int8": "dynamic range: int8 weights, float activations" if tflite_int8 == "dynamic" else
         "static PT2E int8 weights and activations, int8 inputs/outputs"}
+    if kept_float:
+        manifest["provenance"]["quantization"]["kept_fp32"] = kept_float  # runtime -> node names left in float
     with tempfile.TemporaryDirectory() as tmp:
         draft = load_bundle(write_bundle(Path(tmp) / "draft.vla", manifest, members))
         figures = {}
         for runtime, precision in draft.available():
             policy = open_backend(draft, runtime, precision, threads=1)
-            got = np.stack([policy.infer({k: v for k, v in x.items() if k.startswith("image_")}, x["state"],
-                                         x["instruction"]) for x in parity_inputs])
+            got = _infer_all(policy, parity_inputs)
             fig = figures[f"{runtime}.{precision}"] = compare(reference, got)
             progress(f"parity {runtime} {precision}: max_abs {fig['max_abs']:.3g}, cosine {fig['cosine']:.6f} "
                      f"(n={fig['n']})")
@@ -145,7 +159,39 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
             "graphs": {f"{r}.{p}": bundle.sizes[bundle.manifest.graph_member(r, p)] for r, p in bundle.available()},
             "text_encoder_bytes": len(text.onnx_bytes), "parity": figures,
             "calibration_observations": len(calibration), "parity_observations": len(parity_inputs),
-            "int8_schemes": {"onnx": onnx_int8, "tflite": tflite_int8}}
+            "int8_schemes": {"onnx": onnx_int8, "tflite": tflite_int8}, "kept_fp32": kept_float}
+
+
+def _infer_all(policy, inputs: list[dict]) -> np.ndarray:
+    return np.stack([policy.infer({k: v for k, v in x.items() if k.startswith("image_")}, x["state"],
+                                  x["instruction"]) for x in inputs])
+
+
+def _torch_actions(model, inputs: list[dict]) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return np.stack([model(**{k: torch.from_numpy(v) for k, v in x.items()})["actions"].numpy()[0]
+                         for x in inputs])
+
+
+def _onnx_int8_within_budget(fp32_onnx: bytes, calibration: list[dict], reference: np.ndarray, mode: str, probe,
+                             progress):
+    """The int8 ONNX graph, with its most sensitive layers kept in fp32 when needed (mixed_precision.py)."""
+    from . import graphs as g
+    from . import mixed_precision as mp
+
+    def error(blob: bytes) -> float:
+        return float(np.abs(probe("onnx", "int8", blob) - reference).max())
+
+    def quantize(exclude: tuple) -> bytes:
+        return g.onnx_int8(fp32_onnx, calibration, mode, exclude)
+
+    def ranking() -> list:
+        return mp.solo_ranking(mp.onnx_nodes(fp32_onnx, mode), quantize, error)
+
+    return mp.keep_sensitive_in_float(quantize, error, ranking, INT8_CALIBRATION_BUDGET, progress=progress,
+                                      label="onnx int8")
 
 
 @contextlib.contextmanager

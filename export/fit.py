@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from vla_lite.progress import progress_bar
+
 
 @dataclass(frozen=True)
 class FitConfig:
@@ -87,7 +89,7 @@ def fit(model, ts, train_rows, eval_rows, cfg: FitConfig, *, teacher=None, start
         net = DistributedDataParallel(model)
     names = list(ts.images) + ["state", "instruction"]
     history = {"config": asdict(cfg), "world_size": world, "train_loss": [], "eval_loss": [], "lr": []}
-    bar = _bar(cfg.steps, start_step, progress and rank == 0)
+    bar = progress_bar(cfg.steps, progress and rank == 0, initial=start_step, unit="step")
     t0, running = time.perf_counter(), None
     for step in range(start_step, cfg.steps):
         for group in optimizer.param_groups:
@@ -174,7 +176,7 @@ def teacher_targets(teacher, ts, with_features: bool = False, batch: int = 256, 
     names = list(ts.images) + ["state", "instruction"]
     acts, feats = [], []
     rows = np.arange(len(ts))
-    bar = _bar(len(rows), 0, progress, unit="row")
+    bar = progress_bar(len(rows), progress, unit="row")
     with torch.no_grad():
         for i in range(0, len(rows), batch):
             b = {k: v.to(device) for k, v in ts.batch(rows[i:i + batch]).items()}
@@ -188,13 +190,3 @@ def teacher_targets(teacher, ts, with_features: bool = False, batch: int = 256, 
     if bar is not None:
         bar.close()
     return TeacherTargets(np.concatenate(acts).astype(np.float32), np.concatenate(feats) if with_features else None)
-
-
-def _bar(total: int, initial: int, enabled: bool, unit: str = "step"):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, initial=initial, unit=unit, dynamic_ncols=True)

@@ -13,11 +13,12 @@ checkpoint. `--resume` continues from the checkpoint's step with its optimiser s
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+
+from vla_lite.progress import progress_bar
 
 
 def camera_specs(names_sizes, size_px: int | None):
@@ -57,7 +58,7 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
         cameras = camera_specs([(name, seq[0].shape[:2]) for name, seq in first.frames.items()], size_px)
     if normalization is None:
         normalization, _ = compute_normalization(r.episode(i) for r, i in kept)
-    bar = _bar(len(kept), progress)
+    bar = progress_bar(len(kept), progress, unit="ep", desc="loading")
     ts = TrainSet.build((r.episode(i) for r, i in kept), cameras, normalization, chunk_length, embed,
                         paraphrase_groups, progress=(lambda e, ep: bar.update(1)) if bar else None)
     if bar is not None:
@@ -72,16 +73,6 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
                                            "action_high") if k in info}
     report["fps"] = first.fps
     return ts, cameras, normalization, report
-
-
-def _bar(total, enabled):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="ep", desc="loading", file=sys.stderr)
 
 
 def add_arguments(parser) -> None:

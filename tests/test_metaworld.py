@@ -449,3 +449,22 @@ def test_demos_are_readable_by_the_offline_dataset_reader(tmp_path):
     assert not np.allclose(executed[:, :3], labels[:, :3])  # DART noise on the motion, the labels clean
     np.testing.assert_array_equal(executed[:, 3], labels[:, 3])  # the gripper is never noised
     assert raw.meta["info"]["task"] == "reach-v3" and raw.meta["info"]["seed"] == 0
+
+
+@needs_mw
+def test_dagger_world_is_recognised_from_the_demos_and_the_expert_labels_what_the_student_visits(tmp_path):
+    from vla_lite.export.dagger import ExpertWorld
+    from vla_lite.metaworld import record_metaworld_demos
+    from vla_lite.recording import list_episodes, read_episode
+
+    record_metaworld_demos(tmp_path / "demos", ["drawer-close-v3", "reach-v3"], [0], size_px=SIZE, progress=False)
+    world = ExpertWorld.from_data([tmp_path / "demos"])
+    assert world == ExpertWorld("metaworld", ("drawer-close-v3", "reach-v3"))
+    # A "student" that never moves: the rollout is its own, the labels are still the expert's.
+    summary = world.record(tmp_path / "round", 500_000, 3, lambda obs, env: np.zeros(4), size_px=SIZE, chunk=8,
+                           rate_hz=80.0)
+    assert summary["episodes"] == 4 and summary["successes"] == 0  # 3 episodes over 2 tasks: 2 seeds each
+    assert set(summary["tasks"]) == {"drawer-close-v3", "reach-v3"}
+    raw = read_episode(list_episodes(tmp_path / "round")[0])
+    assert np.all(raw.ticks["commanded"] == 0) and np.abs(raw.ticks["predicted"][:, :3]).max() > 1e-3
+    assert raw.meta["info"]["seed"] == 500_000

@@ -202,3 +202,28 @@ def test_export_all_four_graphs_with_parity_recorded_and_a_bundle_that_runs(tiny
     ev = run("eval", str(root / "p.vla"), "--episodes", "2", "--runtime", "tflite", "--precision", "int8", "--json")
     assert ev.returncode == 0, ev.stderr[-2000:]
     assert json.loads(ev.stdout)["episodes"] == 2
+    bench = run("bench", str(root / "p.vla"), "--torch", str(root / "c.safetensors"), "--iters", "5", "--json")
+    assert bench.returncode == 0, bench.stderr[-2000:]
+    b = json.loads(bench.stdout)
+    assert b["torch_eager"]["n"] == 5 and b["torch_eager"]["p50_ms"] > 0
+    assert all(r["speedup_vs_torch_eager"] > 0 for r in b["results"]) and len(b["results"]) == 4
+
+
+def test_dagger_world_comes_from_the_data_and_data_without_an_expert_is_refused_for_dagger(tiny_run, tmp_path):
+    import shutil
+
+    from vla_lite.export.dagger import ExpertWorld
+
+    root, run = tiny_run
+    assert ExpertWorld.from_data([root / "demos"]) == ExpertWorld("tabletop")
+    robot = tmp_path / "robot"
+    shutil.copytree(root / "demos", robot)
+    for meta_path in robot.glob("episode_*/meta.json"):  # the same episodes, as if recorded on a robot
+        meta = json.loads(meta_path.read_text())
+        meta["info"]["source"] = "vla-lite run"
+        meta_path.write_text(json.dumps(meta))
+    assert ExpertWorld.from_data([robot]) is None and ExpertWorld.from_data([root / "demos", robot]) is None
+    out = run("distill", "--teacher", "expert", "--data", str(robot), "--out", str(tmp_path / "s.safetensors"),
+              "--size", "nano", "--dagger-rounds", "1", "--json")
+    assert out.returncode == 2 and "DAgger needs a simulated world" in out.stderr and "--dagger-rounds 0" in out.stderr
+    assert not (tmp_path / "s.safetensors").exists()

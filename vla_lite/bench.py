@@ -29,6 +29,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--warmup", type=int, default=10, help="untimed inferences first (default 10)")
     parser.add_argument("--runtime", choices=RUNTIMES, action="append", help="only this runtime (repeatable)")
     parser.add_argument("--precision", choices=PRECISIONS, action="append", help="only this precision (repeatable)")
+    parser.add_argument("--torch", metavar="CHECKPOINT", help="also time the bundle's PyTorch checkpoint in eager "
+                        "mode on the same inputs and threads, and report each graph's speed-up (needs torch)")
 
 
 def run(args) -> int:
@@ -51,6 +53,12 @@ def run(args) -> int:
               "iters": args.iters, "warmup": args.warmup, "machine": {}, "results": []}
     for runtime, precision in pairs:
         report["results"].append(measure(bundle, runtime, precision, args.threads, args.iters, args.warmup))
+    if args.torch:
+        eager = measure_torch(args.torch, bundle.manifest, args.threads, args.iters, args.warmup)
+        report["torch_eager"] = eager
+        for r in report["results"]:
+            if "p50_ms" in r:
+                r["speedup_vs_torch_eager"] = round(eager["p50_ms"] / r["p50_ms"], 2)
     report["machine"] = machine()  # after the runs, so the runtime versions loaded are included
     text = json.dumps(report, indent=2)
     if args.out:
@@ -75,6 +83,29 @@ def measure(bundle, runtime: str, precision: str, threads: int, iters: int, warm
         policy.infer(images, state, instruction)
         samples_s[i] = time.perf_counter() - t0
     return {**row, **latency_stats(samples_s)}
+
+
+def measure_torch(checkpoint, manifest, threads: int, iters: int, warmup: int) -> dict:
+    """The same policy in PyTorch eager (no_grad, eval mode), same inputs and thread count: the baseline."""
+    import torch
+
+    from .export.checkpoint import load_checkpoint
+
+    torch.set_num_threads(threads)
+    model = load_checkpoint(checkpoint).model.eval()
+    images, state, instruction = random_inputs(manifest)
+    kwargs = {c.input_name: torch.from_numpy(images[c.name]) for c in manifest.cameras}
+    kwargs.update(state=torch.from_numpy(state), instruction=torch.from_numpy(instruction))
+    samples_s = np.empty(iters)
+    with torch.no_grad():
+        for _ in range(warmup):
+            model(**kwargs)
+        for i in range(iters):
+            t0 = time.perf_counter()
+            model(**kwargs)
+            samples_s[i] = time.perf_counter() - t0
+    return {"runtime": "torch-eager", "precision": "fp32", "checkpoint": str(checkpoint), "torch": torch.__version__,
+            **latency_stats(samples_s)}
 
 
 def latency_stats(samples_s) -> dict:
@@ -116,4 +147,11 @@ def format_table(report: dict) -> str:
         else:
             lines.append(f"{name:<14}" + "".join(f"{r[k]:>9.3f}" for k in
                                                  ("p50_ms", "p99_ms", "mean_ms", "min_ms", "max_ms")))
+    if "torch_eager" in report:
+        e = report["torch_eager"]
+        lines.append(f"{'torch-eager':<14}" + "".join(f"{e[k]:>9.3f}" for k in
+                                                      ("p50_ms", "p99_ms", "mean_ms", "min_ms", "max_ms")))
+        lines.append("speed-up vs PyTorch eager (p50): " + ", ".join(
+            f"{r['runtime']}-{r['precision']} {r['speedup_vs_torch_eager']}x" for r in report["results"]
+            if "speedup_vs_torch_eager" in r))
     return "\n".join(lines)

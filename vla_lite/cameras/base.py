@@ -39,3 +39,17 @@ class Camera(Protocol):
 
     def close(self) -> None:
         """Release the device and stop any capture thread. Safe to call twice."""
+
+
+def fresh_or_stale(name: str, frame: Frame | None, error: BaseException | None, now_s: float,
+                   max_age_s: float) -> Frame:
+    """The newest frame a capture thread published, if it is fresh; else StaleFrame saying why (the thread died,
+    nothing yet, or too old)."""
+    if error is not None:
+        raise StaleFrame(f"camera {name!r} capture thread stopped: {type(error).__name__}: {error}")
+    if frame is None:
+        raise StaleFrame(f"camera {name!r} has produced no frame yet")
+    age_s = now_s - frame.t_capture_s
+    if age_s > max_age_s:
+        raise StaleFrame(f"camera {name!r} newest frame is {age_s * 1e3:.0f} ms old (max {max_age_s * 1e3:.0f} ms)")
+    return frame

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..cameras.base import Frame, StaleFrame
+from ..cameras.base import Frame, StaleFrame, fresh_or_stale
 
 POLL_S = 0.005  # real seconds between looks at an injected clock that has not reached the next frame time
 _OPEN: "weakref.WeakSet[SceneRenderer]" = weakref.WeakSet()  # freed at exit if their owner forgot close()
@@ -192,16 +192,7 @@ class MetaWorldCamera:
         max_age_s = self.max_age_s if max_age_s is None else max_age_s
         with self._lock:
             frame = self._newest
-        if self._error is not None:
-            raise StaleFrame(f"camera {self.name!r} capture thread stopped: "
-                             f"{type(self._error).__name__}: {self._error}")
-        if frame is None:
-            raise StaleFrame(f"camera {self.name!r} has produced no frame yet")
-        age_s = self._clock() - frame.t_capture_s
-        if age_s > max_age_s:
-            raise StaleFrame(f"camera {self.name!r} newest frame is {age_s * 1e3:.0f} ms old "
-                             f"(max {max_age_s * 1e3:.0f} ms)")
-        return frame
+        return fresh_or_stale(self.name, frame, self._error, self._clock(), max_age_s)
 
     def wait(self, after_index: int = -1, timeout_s: float = 5.0) -> Frame:
         """A frame newer than after_index: on demand, rendered now; threaded, waited for (real time)."""

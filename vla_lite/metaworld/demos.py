@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..progress import progress_bar
 from .scene import MAX_STEPS
 from .tasks import MT10
 
@@ -42,7 +43,7 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float
     if not tasks or not seeds:
         raise ValueError(f"need at least one task and one seed, got tasks {tasks} and {len(seeds)} seeds")
     summary = {"episodes": 0, "successes": 0, "steps": 0, "outcomes": {}, "tasks": {}, "out": str(out_dir)}
-    bar = _progress(len(tasks) * len(seeds), progress)
+    bar = progress_bar(len(tasks) * len(seeds), progress, unit="ep")
     env = None
 
     def clock() -> float:  # the current env's simulated time: the recordings are timed in it
@@ -104,16 +105,6 @@ def _count(summary: dict, task: str, env) -> None:
     per = summary["tasks"].setdefault(task, {"episodes": 0, "successes": 0})
     per["episodes"] += 1
     per["successes"] += int(env.success)
-
-
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="ep", file=sys.stderr)
 
 
 # --- `vla-lite metaworld-demos` (proposed command) ---------------------------------------------------------

@@ -1,0 +1,71 @@
+"""Steps shared by the chain benchmarks (tabletop_chain.py, metaworld_chain.py): run a vla-lite command as a
+user would, export one bundle per student graph, evaluate every exported graph."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+VLA = [sys.executable, "-m", "vla_lite"]
+GATE_REFUSED = 3  # `vla-lite export` exit code when a parity gate refuses a graph (nothing is written)
+
+
+def sh(cmd: list[str], log: Path, refusals: tuple[int, ...] = ()) -> dict:
+    """Run a vla-lite command; returns its JSON output (when it prints one). A failure stops the chain, except an
+    exit code in `refusals`, returned as {"refused": last stderr line}."""
+    t0 = time.perf_counter()
+    print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with open(log, "a") as err:
+        err.write(out.stderr)
+    if out.returncode in refusals:
+        return {"refused": out.stderr.strip().splitlines()[-1], "returncode": out.returncode,
+                "_command": " ".join(cmd)}
+    if out.returncode != 0:
+        raise SystemExit(f"step failed ({out.returncode}): {' '.join(cmd)}; see {log}")
+    try:
+        data = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        data = {"stdout": out.stdout.strip()[-2000:]}
+    data["_seconds"] = round(time.perf_counter() - t0, 1)
+    data["_command"] = " ".join(cmd)
+    return data
+
+
+def export_each_graph(checkpoint: Path, calib: Path, out: Path, name: str, formats: str, precisions: str,
+                      log: Path) -> tuple[dict, dict]:
+    """One bundle per (runtime, precision), so that a graph its parity gate refuses is reported as such while
+    the others are still evaluated. Returns ({"<name> <runtime> <precision>": bundle path}, {key: export
+    summary or {"refused": why}})."""
+    bundles, steps = {}, {}
+    for runtime in formats.split(","):
+        for precision in precisions.split(","):
+            key = f"{runtime} {precision}"
+            path = out / f"{name}-{runtime}-{precision}.vla"
+            steps[key] = sh(VLA + ["export", str(checkpoint), "--calib", str(calib), "--format", runtime,
+                                   "--precision", precision, "-o", str(path), "--json"], log,
+                            refusals=(GATE_REFUSED,))
+            if "refused" not in steps[key]:
+                bundles[f"{name} {key}"] = path
+    return bundles, steps
+
+
+def evaluate(bundles: dict, variants: list[tuple], episodes: int, seed: int, log: Path,
+             extra: list[str] = ()) -> dict:
+    """variants: (label, bundle key, runtime, precision, extra args). Returns label -> `vla-lite eval` JSON."""
+    results = {}
+    for label, which, runtime, precision, more in variants:
+        results[label] = sh(VLA + ["eval", str(bundles[which]), "--episodes", str(episodes), "--seed", str(seed),
+                                   "--runtime", runtime, "--precision", precision, *extra, *more, "--json"], log)
+        results[label].pop("results", None)
+    return results
+
+
+def bench(bundles: dict, checkpoint: Path, log: Path, prefix: str = "student") -> dict:
+    """Latency per exported graph on 1 and 2 threads, beside the same checkpoint in PyTorch eager."""
+    return {f"{label}, {threads} thread(s)": sh(VLA + ["bench", str(path), "--threads", str(threads), "--torch",
+                                                       str(checkpoint), "--json"], log)
+            for label, path in bundles.items() if label.startswith(prefix) for threads in (1, 2)}

@@ -1,0 +1,70 @@
+"""The simulated worlds whose scripted expert labels any state: where DAgger rounds roll the student out.
+
+`ExpertWorld.from_data(paths)` recognises the world demonstrations came from by their recording meta
+(`info.source`): the tabletop (`vla-lite demo-data`) or Meta-World (`vla-lite metaworld-demos`, with the tasks
+found in the data). Data from anywhere else (a robot, LeRobot, robomimic) has no expert to ask: None.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+TABLETOP, METAWORLD = "vla-lite demo-data", "vla-lite metaworld demos"
+
+
+@dataclass(frozen=True)
+class ExpertWorld:
+    kind: str  # "tabletop" | "metaworld"
+    tasks: tuple[str, ...] = ()  # Meta-World tasks, in first-seen order
+
+    @classmethod
+    def from_data(cls, paths) -> "ExpertWorld | None":
+        sources, tasks = set(), []
+        for meta in _episode_metas(paths):
+            info = meta.get("info") or {}
+            sources.add(info.get("source"))
+            if info.get("task") and info["task"] not in tasks:
+                tasks.append(info["task"])
+        if sources == {TABLETOP}:
+            return cls("tabletop")
+        if sources == {METAWORLD} and tasks:
+            return cls("metaworld", tuple(tasks))
+        return None
+
+    def describe(self) -> str:
+        return "the simulated tabletop" if self.kind == "tabletop" else f"Meta-World {','.join(self.tasks)}"
+
+    def record(self, out_dir, seed0: int, episodes: int, policy, *, size_px: int, chunk: int, rate_hz: float,
+               progress: bool = False, extra_meta: dict | None = None) -> dict:
+        """Roll `policy(obs, env) -> action` out for about `episodes` episodes (Meta-World: spread evenly over the
+        tasks) from seed0; the expert labels every visited state. Returns the recorder's summary."""
+        if self.kind == "tabletop":
+            from .demo_data import record_episodes
+
+            return record_episodes(out_dir, range(seed0, seed0 + episodes), rate_hz=rate_hz, size_px=size_px,
+                                   chunk=chunk, policy=policy, label_source="expert", progress=progress,
+                                   extra_meta=extra_meta)
+        from vla_lite.metaworld.demos import record_metaworld_demos
+
+        per_task = max(1, math.ceil(episodes / len(self.tasks)))
+        return record_metaworld_demos(out_dir, self.tasks, range(seed0, seed0 + per_task), policy=policy,
+                                      size_px=size_px, label_source="expert", progress=progress,
+                                      extra_meta=extra_meta)
+
+    def success_rate(self, policy, seed0: int, episodes: int, **kw) -> float:
+        """In-process success over `episodes` seeded placements (nothing kept)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            return self.record(tmp, seed0, episodes, policy, **kw)["success_rate"]
+
+
+def _episode_metas(paths):
+    for root in paths:
+        for meta in sorted(Path(root).glob("episode_*/meta.json")):
+            try:
+                yield json.loads(meta.read_text())
+            except (OSError, ValueError):
+                yield {}  # unreadable: an unknown source, so no expert world

@@ -1,0 +1,74 @@
+"""Accuracy-aware int8 for ONNX: quantise everything, and if the graph strays too far from the PyTorch model on the
+calibration observations, keep the most sensitive layers in fp32 until it does not.
+
+Small policies often have one to three layers (the action head, a projection into the transformer) whose int8
+error dominates the worst case; keeping just those in float costs little speed and size. Everything here is
+measured on the calibration set, never on the parity set, so the parity gate that follows stays an honest
+held-out check.
+
+Sensitivity ranking: each layer alone in int8, run by onnxruntime (a fraction of a second per layer). LiteRT has
+no equivalent: see export/graphs.py tflite_int8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass
+class MixedPrecisionResult:
+    blob: bytes
+    kept_float: list[str] = field(default_factory=list)  # layers left in fp32, most sensitive first
+    calibration_max_abs: float = 0.0  # worst-case action error on the calibration set (normalised units)
+
+
+def keep_sensitive_in_float(quantize: Callable[[tuple], bytes], error: Callable[[bytes], float],
+                            ranking: Callable[[], list[tuple[str, float]]], budget: float,
+                            max_float: int | None = None, progress=None, label: str = "int8") -> MixedPrecisionResult:
+    """quantize(excluded names) -> graph; error(graph) -> calibration worst case; ranking() -> [(name,
+    sensitivity)], most sensitive first (only computed when the fully quantised graph misses the budget).
+    Returns the first graph within budget, else the best one found (the parity gate then decides). Layers are
+    added to the float set one at a time, most sensitive first (the error is far from additive, so a greedy
+    prefix is a heuristic; it is cheap and is verified by the real runtime at every step)."""
+    blob = quantize(())
+    best = MixedPrecisionResult(blob, [], error(blob))
+    if best.calibration_max_abs <= budget:
+        return best
+    ranked = ranking()
+    if max_float is None:  # at most a third of the layers in float: beyond that, int8 is no longer the point
+        max_float = max(1, len(ranked) // 3)
+    if progress:
+        top = ", ".join(f"{n} {s:.3f}" for n, s in ranked[:max_float])
+        progress(f"{label}: worst-case error {best.calibration_max_abs:.3f} on calibration exceeds {budget:g}; "
+                 f"most sensitive layers: {top}")
+    for k in range(1, min(max_float, len(ranked)) + 1):
+        kept = [n for n, _ in ranked[:k]]
+        blob = quantize(tuple(kept))
+        err = error(blob)
+        if err < best.calibration_max_abs:
+            best = MixedPrecisionResult(blob, kept, err)
+        if err <= budget:
+            break
+    if progress and best.kept_float:
+        progress(f"{label}: {len(best.kept_float)} layer(s) kept in fp32 {best.kept_float}; calibration worst case "
+                 f"{best.calibration_max_abs:.3f}")
+    return best
+
+
+def onnx_nodes(fp32: bytes, mode: str) -> list[str]:
+    """Nodes the int8 scheme quantises: MatMul/Gemm (and Conv with static QDQ) with a constant weight."""
+    import onnx
+
+    model = onnx.load_from_string(fp32)
+    weights = {t.name for t in model.graph.initializer}
+    ops = ("MatMul", "Gemm") + (("Conv",) if mode == "static" else ())
+    return [n.name for n in model.graph.node if n.op_type in ops and any(i in weights for i in n.input[1:])]
+
+
+def solo_ranking(names: list[str], quantize: Callable[[tuple], bytes], error: Callable[[bytes], float]):
+    """Each layer alone in int8 (all others excluded), by the calibration error it causes, largest first."""
+    scores = [(n, error(quantize(tuple(o for o in names if o != n)))) for n in names]
+    return sorted(scores, key=lambda s: s[1], reverse=True)

@@ -1,0 +1,70 @@
+"""Accuracy-aware int8 (export/mixed_precision.py): the search logic, with stand-in quantise/error functions
+whose error is known per layer, and the ONNX node list on a real exported graph."""
+
+import pytest
+
+from vla_lite.export.mixed_precision import keep_sensitive_in_float, onnx_nodes, solo_ranking
+
+# Stand-in: the graph is "int8 except the excluded layers"; its error is the sum of its int8 layers' errors.
+LAYER_ERROR = {"head": 0.06, "proj": 0.03, "qkv": 0.01, "mlp": 0.005}
+
+
+def quantize(exclude):
+    return ",".join(sorted(set(LAYER_ERROR) - set(exclude))).encode()
+
+
+def error(blob):
+    return sum(LAYER_ERROR[n] for n in blob.decode().split(",") if n)
+
+
+def ranking():
+    return solo_ranking(list(LAYER_ERROR), quantize, error)
+
+
+def test_within_budget_nothing_is_kept_in_float_and_ranking_is_not_computed():
+    def no_ranking():
+        raise AssertionError("ranking computed although the graph was within budget")
+
+    r = keep_sensitive_in_float(quantize, error, no_ranking, budget=0.2)
+    assert r.kept_float == [] and r.calibration_max_abs == pytest.approx(0.105)
+
+
+def test_the_most_sensitive_layers_are_kept_until_the_budget_is_met():
+    assert [n for n, _ in ranking()] == ["head", "proj", "qkv", "mlp"]
+    r = keep_sensitive_in_float(quantize, error, ranking, budget=0.02, max_float=3)
+    assert r.kept_float == ["head", "proj"] and r.calibration_max_abs == pytest.approx(0.015)
+    assert r.blob == b"mlp,qkv"
+
+
+def test_by_default_at_most_a_third_of_the_layers_stay_in_float():
+    r = keep_sensitive_in_float(quantize, error, ranking, budget=0.02)
+    assert r.kept_float == ["head"] and r.calibration_max_abs == pytest.approx(0.045)
+
+
+def test_when_no_mix_meets_the_budget_the_best_found_is_returned_for_the_gate_to_judge():
+    r = keep_sensitive_in_float(quantize, error, ranking, budget=0.001, max_float=2)
+    assert r.kept_float == ["head", "proj"] and r.calibration_max_abs == pytest.approx(0.015)
+
+
+def test_onnx_nodes_are_the_weighted_matmuls_and_gemms():
+    torch = pytest.importorskip("torch")
+    onnx = pytest.importorskip("onnx")
+
+    from vla_lite.export.graphs import onnx_fp32
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+
+    class Wrap(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = model
+
+        def forward(self, state):
+            return {"actions": self.net(state)}
+
+    import numpy as np
+
+    blob = onnx_fp32(Wrap().eval(), {"state": np.zeros((1, 8), np.float32)})
+    nodes = onnx_nodes(blob, "dynamic")
+    ops = {n.name: n.op_type for n in onnx.load_from_string(blob).graph.node}
+    assert len(nodes) == 2 and all(ops[n] in ("MatMul", "Gemm") for n in nodes)
