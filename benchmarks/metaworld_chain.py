@@ -64,7 +64,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "chain.log"
     vla = VLA
-    r = {"size": args.size, "settings": s, "tasks": tasks, "steps": {}}
+    r = {"size": args.size, "settings": s, "tasks": tasks, "steps": {},
+         "command": "python benchmarks/metaworld_chain.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     t0 = time.perf_counter()
     if not (out / "demos").exists():
         r["steps"]["demos"] = sh(vla + ["metaworld-demos", "--out", str(out / "demos"), "--tasks", ",".join(tasks),

@@ -59,14 +59,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=sorted(SIZES), default="ci")
     ap.add_argument("--out", default="runs/tabletop_chain")
-    ap.add_argument("--skip-teacher", action="store_true", help="reuse <out>/teacher.safetensors")
+    ap.add_argument("--reuse", action="store_true", help="reuse the teacher and student checkpoints already in "
+                    "<out> (their training summaries are read from the .json beside them)")
+    ap.add_argument("--eval-episodes", type=int, help="evaluation episodes per variant (default: the size's)")
     args = ap.parse_args(argv)
-    s = SIZES[args.size]
+    s = SIZES[args.size] | ({"eval_episodes": args.eval_episodes} if args.eval_episodes else {})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "chain.log"
     vla = VLA
-    result = {"size": args.size, "settings": s, "steps": {}}
+    result = {"size": args.size, "settings": s, "steps": {},
+              "command": "python benchmarks/tabletop_chain.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     t0 = time.perf_counter()
     steps = result["steps"]
     if not (out / "demos").exists():
@@ -74,17 +77,20 @@ def main(argv=None) -> int:
                                        "--size", str(s["image"]), "--json"], log)
         steps["calib_data"] = sh(vla + ["demo-data", "--out", str(out / "calib"), "--episodes", str(s["calib"]),
                                         "--seed", "800000", "--noise", "0", "--size", str(s["image"]), "--json"], log)
-    teacher = out / "teacher.safetensors"
-    if not (args.skip_teacher and teacher.exists()):
+    teacher, student = out / "teacher.safetensors", out / "student.safetensors"
+    if args.reuse and teacher.exists() and student.exists():
+        for name, ckpt in (("teacher", teacher), ("student", student)):
+            summary = json.loads(ckpt.with_suffix(".json").read_text())
+            steps[name] = {k: v for k, v in summary.items() if k != "history"} | {"_reused": str(ckpt)}
+    else:
         steps["teacher"] = sh(vla + ["train", "--data", str(out / "demos"), "--out", str(teacher), "--size",
                                      s["teacher"], "--steps", str(s["teacher_steps"]), "--batch", str(s["batch"]),
                                      "--json"], log)
-    student = out / "student.safetensors"
-    steps["student"] = sh(vla + ["distill", "--teacher", str(teacher), "--data", str(out / "demos"), "--out",
-                                 str(student), "--size", s["student"], "--steps", str(s["student_steps"]),
-                                 "--round-steps", str(s["round_steps"]), "--dagger-rounds", str(s["rounds"]),
-                                 "--dagger-episodes", str(s["dagger_episodes"]), "--batch", str(s["batch"]),
-                                 "--dagger-dir", str(out / "dagger"), "--json"], log)
+        steps["student"] = sh(vla + ["distill", "--teacher", str(teacher), "--data", str(out / "demos"), "--out",
+                                     str(student), "--size", s["student"], "--steps", str(s["student_steps"]),
+                                     "--round-steps", str(s["round_steps"]), "--dagger-rounds", str(s["rounds"]),
+                                     "--dagger-episodes", str(s["dagger_episodes"]), "--batch", str(s["batch"]),
+                                     "--dagger-dir", str(out / "dagger"), "--json"], log)
     bundles = {"teacher": out / "teacher.vla"}
     steps["export_teacher"] = sh(vla + ["export", str(teacher), "--calib", str(out / "calib"), "--format", "onnx",
                                         "--precision", "fp32", "-o", str(bundles["teacher"]), "--json"], log)
