@@ -69,7 +69,9 @@ def test_cli_run_stops_cleanly_on_a_signal_and_writes_its_report(tmp_path, sig):
 def test_cli_run_refuses_bad_arguments_by_name(tmp_path):
     for args, word in ((["--port", "sim", "--rate", "33"], "integer multiple"),
                        (["--port", "/dev/ttyUSB9", "--instruction", "x"], "--camera"),
-                       (["--port", "sim", "--model", str(tmp_path / "none.vla")], "no bundle file")):
+                       (["--port", "sim", "--model", str(tmp_path / "none.vla")], "no bundle file"),
+                       (["--port", "metaworld:reach-v3", "--camera", "0"], "the simulated world is the camera"),
+                       (["--port", "/dev/ttyUSB9", "--camera", "0", "--episodes", "3"], "simulated world")):
         out = subprocess.run([sys.executable, "-m", "vla_lite", "run", *args], capture_output=True, text=True,
                              timeout=60)
         assert out.returncode == 2 and word in out.stderr, out.stderr

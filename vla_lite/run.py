@@ -63,12 +63,15 @@ def config_from_args(args) -> RunConfig:
         raise ValueError(f"--duration must be > 0 s, got {args.duration}")
     if args.episodes is not None and args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
-    if args.episodes is not None and args.port != "sim":
-        raise ValueError("--episodes needs --port sim (episodes end by the simulated world's success test)")
-    if args.port != "sim" and not args.camera:
-        raise ValueError("--camera is required with a real arm (e.g. --camera 0); --port sim renders its own")
-    if args.port == "sim" and args.camera:
-        raise ValueError("--camera is not used with --port sim (the simulated world is the camera)")
+    simulated = args.port == "sim" or args.port.startswith("metaworld:")  # these render their own camera
+    if args.episodes is not None and not simulated:
+        raise ValueError("--episodes needs a simulated world (--port sim or metaworld:TASK): episodes end by its "
+                         "success test")
+    if not simulated and not args.camera:
+        raise ValueError("--camera is required with a real arm (e.g. --camera 0); --port sim and metaworld:TASK "
+                         "render their own")
+    if simulated and args.camera:
+        raise ValueError(f"--camera is not used with --port {args.port} (the simulated world is the camera)")
     if not args.max_frame_age_ms > 0:
         raise ValueError(f"--max-frame-age-ms must be > 0, got {args.max_frame_age_ms}")
     return RunConfig(
