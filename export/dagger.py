@@ -13,7 +13,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-TABLETOP, METAWORLD = "vla-lite demo-data", "vla-lite metaworld demos"
+SOURCES = {"vla-lite demo-data": "tabletop", "vla-lite metaworld demos": "metaworld"}  # recording info.source
+
+
+def source_world(meta: dict) -> str | None:
+    """"tabletop" or "metaworld" for an episode's recording meta written by this project's demo commands."""
+    return SOURCES.get((meta.get("info") or {}).get("source"))
 
 
 @dataclass(frozen=True)
@@ -23,20 +28,17 @@ class ExpertWorld:
 
     @classmethod
     def from_data(cls, paths) -> "ExpertWorld | None":
-        sources, tasks = set(), []
+        kinds, tasks = set(), []
         for meta in _episode_metas(paths):
-            info = meta.get("info") or {}
-            sources.add(info.get("source"))
-            if info.get("task") and info["task"] not in tasks:
-                tasks.append(info["task"])
-        if sources == {TABLETOP}:
+            kinds.add(source_world(meta))
+            task = (meta.get("info") or {}).get("task")
+            if task and task not in tasks:
+                tasks.append(task)
+        if kinds == {"tabletop"}:
             return cls("tabletop")
-        if sources == {METAWORLD} and tasks:
+        if kinds == {"metaworld"} and tasks:
             return cls("metaworld", tuple(tasks))
         return None
-
-    def describe(self) -> str:
-        return "the simulated tabletop" if self.kind == "tabletop" else f"Meta-World {','.join(self.tasks)}"
 
     def record(self, out_dir, seed0: int, episodes: int, policy, *, size_px: int, chunk: int, rate_hz: float,
                progress: bool = False, extra_meta: dict | None = None) -> dict:
@@ -59,6 +61,11 @@ class ExpertWorld:
         """In-process success over `episodes` seeded placements (nothing kept)."""
         with tempfile.TemporaryDirectory() as tmp:
             return self.record(tmp, seed0, episodes, policy, **kw)["success_rate"]
+
+
+def first_episode_meta(path) -> dict:
+    """The recording meta of the first episode under path ({} when there is none or it is unreadable)."""
+    return next(_episode_metas([path]), {})
 
 
 def _episode_metas(paths):

@@ -56,6 +56,7 @@ def run(args) -> int:
     from .dagger import ExpertWorld
     from .fit import FitConfig, fit, teacher_targets
     from .model import Policy, PolicyConfig, parameter_count
+    from .rollout import TorchPolicyRunner
     from .text_cache import training_text_encoder
     from .train import load_training_data, paraphrase_groups, residual_map
 
@@ -78,7 +79,7 @@ def run(args) -> int:
     if teacher is not None:
         from vla_lite.bundle.manifest import CameraSpec
         cameras = tuple(CameraSpec(**{**c, "pixel_range": tuple(c["pixel_range"])}) for c in teacher.train["cameras"])
-    paraphrases = paraphrase_groups("auto", args.data)
+    paraphrases = paraphrase_groups(world.kind if world else "auto", args.data)
     ts, cameras, norm, data = load_training_data(
         args.data, chunk, args.image_size, encoder.encode, paraphrases,
         cameras=cameras, normalization=teacher.normalization if teacher else None, progress=not args.json)
@@ -102,8 +103,6 @@ def run(args) -> int:
     dagger_root = Path(args.dagger_dir) if args.dagger_dir else Path(tempfile.mkdtemp(prefix="vla-dagger-"))
     roll = dict(size_px=cameras[0].height, chunk=chunk, rate_hz=rate_hz)
     for r in range(args.dagger_rounds):
-        from .rollout import TorchPolicyRunner
-
         runner = TorchPolicyRunner(student, cameras, norm, encoder.encode, args.replan_every)
         out_dir = dagger_root / f"round_{r + 1}"
         summary = world.record(out_dir, DAGGER_SEED_BASE + r * args.dagger_episodes, args.dagger_episodes, runner,
@@ -126,8 +125,6 @@ def run(args) -> int:
         history.append(fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, start_step=total_steps -
                            args.round_steps, progress=not args.json))
     if world is not None:
-        from .rollout import TorchPolicyRunner
-
         final = world.success_rate(TorchPolicyRunner(student, cameras, norm, encoder.encode, args.replan_every),
                                    DAGGER_SEED_BASE + 90_000, args.dagger_episodes, **roll)
         rounds.append({"round": args.dagger_rounds, "student_success": final, "rows_before": len(ts)})

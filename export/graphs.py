@@ -140,4 +140,3 @@ def tflite_int8(model, example: dict, calibration: list[dict], mode: str = "stat
         litert_torch.convert(converted, sample_kwargs=kwargs,
                              quant_config=QuantConfig(pt2e_quantizer=quantizer)).export(str(path))
         return path.read_bytes()
-

@@ -164,11 +164,9 @@ def paraphrase_groups(kind: str, paths) -> list[list[str]]:
     """Groups of interchangeable training phrasings for instruction augmentation. kind "auto" picks by the
     first dataset's source (demonstrations from this project's simulated worlds), else none."""
     if kind == "auto":
-        from .datasets import open_dataset
+        from .dagger import first_episode_meta, source_world
 
-        reader = open_dataset(paths[0])
-        source = (reader.episode(0).meta.get("info") or {}).get("source", "") if len(reader) else ""
-        kind = "metaworld" if "metaworld" in source else "tabletop" if source == "vla-lite demo-data" else "none"
+        kind = source_world(first_episode_meta(paths[0])) or "none"
     if kind == "tabletop":
         return tabletop_paraphrases()
     if kind == "metaworld":

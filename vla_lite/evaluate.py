@@ -180,14 +180,10 @@ def run(args) -> int:
     import sys
 
     from .bundle import BundleError
+    from .progress import progress_bar
     from .report import write_json
 
-    try:
-        from tqdm import tqdm
-
-        bar = tqdm(total=args.episodes, unit="ep", disable=args.json or not sys.stderr.isatty())
-    except ImportError:
-        bar = None
+    bar = progress_bar(args.episodes, not args.json and sys.stderr.isatty(), unit="ep")
     ok = [0]
 
     def progress(r: EpisodeResult) -> None:
