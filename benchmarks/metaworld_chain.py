@@ -4,6 +4,7 @@ scripted experts -> ONNX/TFLite -> evaluation through the runtime loop
 simulated time, on placements (seeds) never used for training.
 
     python benchmarks/metaworld_chain.py --size ci      # two tasks, a tiny model: what CI runs
+    python benchmarks/metaworld_chain.py --size mid     # MT10, small models (about an hour on 2 cores)
     python benchmarks/metaworld_chain.py --size full    # MT10 (hours on 2 cores)
 
 Writes <out>/metaworld.json and prints success per task with Wilson 95 % intervals, beside a zero-action policy
@@ -20,11 +21,15 @@ from pathlib import Path
 
 from chain_steps import VLA, bench, evaluate, export_each_graph, sh
 
-SIZES = {  # "ci" must stay a few minutes on a shared 2-core machine
-    "ci": dict(tasks="reach-v3,drawer-close-v3", demos=30, image=64, teacher="micro", teacher_steps=1500,
+SIZES = {  # "ci" must stay a few minutes on a shared 2-core machine; two views place reach's floating goal in 3-D
+    "ci": dict(tasks="reach-v3,drawer-close-v3", demos=30, image=64, views="front,side", teacher="micro", teacher_steps=1500,
                student="nano", student_steps=800, round_steps=400, rounds=1, dagger_episodes=6, batch=32,
                chunk=8, replan=4, eval_episodes=8, formats="onnx", precisions="fp32,int8"),
-    "full": dict(tasks="mt10", demos=100, image=96, teacher="base", teacher_steps=20000, student="small",
+    # MT10 in about an hour here: a first MT10 figure and bundle, far from converged (fewer demos, smaller models)
+    "mid": dict(tasks="mt10", demos=25, image=64, views="front,side", teacher="small", teacher_steps=4000,
+                student="nano", student_steps=3000, round_steps=1000, rounds=2, dagger_episodes=20, batch=32,
+                chunk=8, replan=4, eval_episodes=8, formats="onnx,tflite", precisions="fp32,int8"),
+    "full": dict(tasks="mt10", demos=100, image=96, views="front,side", teacher="base", teacher_steps=20000, student="small",
                  student_steps=12000, round_steps=4000, rounds=2, dagger_episodes=100, batch=64, chunk=16,
                  replan=8, eval_episodes=20, formats="onnx,tflite", precisions="fp32,int8"),
 }
@@ -70,10 +75,10 @@ def main(argv=None) -> int:
     if not (out / "demos").exists():
         r["steps"]["demos"] = sh(vla + ["metaworld-demos", "--out", str(out / "demos"), "--tasks", ",".join(tasks),
                                         "--episodes", str(s["demos"]), "--noise", "1", "--size", str(s["image"]),
-                                        "--json"], log)
+                                        "--views", s["views"], "--json"], log)
         r["steps"]["calib"] = sh(vla + ["metaworld-demos", "--out", str(out / "calib"), "--tasks", ",".join(tasks),
                                         "--episodes", "4", "--seed", str(CALIB_SEED), "--size", str(s["image"]),
-                                        "--json"], log)
+                                        "--views", s["views"], "--json"], log)
     teacher, student = out / "teacher.safetensors", out / "student.safetensors"
     r["steps"]["teacher"] = sh(vla + ["train", "--data", str(out / "demos"), "--out", str(teacher), "--size",
                                       s["teacher"], "--steps", str(s["teacher_steps"]), "--batch", str(s["batch"]),

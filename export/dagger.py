@@ -41,9 +41,10 @@ class ExpertWorld:
         return None
 
     def record(self, out_dir, seed0: int, episodes: int, policy, *, size_px: int, chunk: int, rate_hz: float,
-               progress: bool = False, extra_meta: dict | None = None) -> dict:
+               cameras: tuple[str, ...] = ("front",), progress: bool = False, extra_meta: dict | None = None) -> dict:
         """Roll `policy(obs, env) -> action` out for about `episodes` episodes (Meta-World: spread evenly over the
-        tasks) from seed0; the expert labels every visited state. Returns the recorder's summary."""
+        tasks) from seed0; the expert labels every visited state. `cameras`: the policy's camera names (Meta-World
+        renders these views; the tabletop has its one camera). Returns the recorder's summary."""
         if self.kind == "tabletop":
             from .demo_data import record_episodes
 
@@ -54,7 +55,7 @@ class ExpertWorld:
 
         per_task = max(1, math.ceil(episodes / len(self.tasks)))
         return record_metaworld_demos(out_dir, self.tasks, range(seed0, seed0 + per_task), policy=policy,
-                                      size_px=size_px, label_source="expert", progress=progress,
+                                      size_px=size_px, views=cameras, label_source="expert", progress=progress,
                                       extra_meta=extra_meta)
 
     def success_rate(self, policy, seed0: int, episodes: int, **kw) -> float:

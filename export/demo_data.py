@@ -99,7 +99,7 @@ def add_arguments(parser) -> None:
     a("--rate", type=float, default=25.0, help="control rate, Hz (the policy's rate)")
     a("--size", type=int, default=96, help="camera image size, px")
     a("--noise", type=float, default=1.0, help="executed-action noise, x the default per-joint std (0: none)")
-    a("--split", choices=("train", "heldout"), default="train", help="instruction phrasings")
+    a("--split", choices=("train", "paraphrase", "heldout"), default="train", help="instruction phrasings")
     a("--json", action="store_true", help="print the summary as JSON")
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .fit import INSTRUCTION_NOISE
+
 DAGGER_SEED_BASE = 500_000
 
 
@@ -43,6 +45,9 @@ def add_arguments(parser) -> None:
     a("--feature-weight", type=float, default=0.0, help="feature distillation weight (checkpoint teachers)")
     a("--batch", type=int, default=64)
     a("--lr", type=float, default=1e-3)
+    a("--instruction-noise", type=float, default=INSTRUCTION_NOISE,
+      help="std per dimension of Gaussian noise on the unit instruction embedding in training (0: off): helps "
+           "unseen rewordings")
     a("--seed", type=int, default=0)
     a("--image-size", type=int)
     a("--threads", type=int)
@@ -98,10 +103,11 @@ def run(args) -> int:
     rounds = []
     total_steps = args.steps
     fit_cfg = FitConfig(steps=total_steps, batch=args.batch, lr=args.lr, seed=args.seed, alpha=alpha,
-                        feature_weight=args.feature_weight if feats else 0.0)
+                        feature_weight=args.feature_weight if feats else 0.0,
+                        instruction_noise=args.instruction_noise)
     history = [fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, progress=not args.json)]
     dagger_root = Path(args.dagger_dir) if args.dagger_dir else Path(tempfile.mkdtemp(prefix="vla-dagger-"))
-    roll = dict(size_px=cameras[0].height, chunk=chunk, rate_hz=rate_hz)
+    roll = dict(size_px=cameras[0].height, chunk=chunk, rate_hz=rate_hz, cameras=tuple(c.name for c in cameras))
     for r in range(args.dagger_rounds):
         runner = TorchPolicyRunner(student, cameras, norm, encoder.encode, args.replan_every)
         out_dir = dagger_root / f"round_{r + 1}"
@@ -121,7 +127,8 @@ def run(args) -> int:
                 targets.features = np.concatenate([targets.features, new_t.features])
         total_steps += args.round_steps
         fit_cfg = FitConfig(steps=total_steps, batch=args.batch, lr=args.lr, seed=args.seed + r + 1, alpha=alpha,
-                            feature_weight=fit_cfg.feature_weight, warmup=0)
+                            feature_weight=fit_cfg.feature_weight, instruction_noise=fit_cfg.instruction_noise,
+                            warmup=0)
         history.append(fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, start_step=total_steps -
                            args.round_steps, progress=not args.json))
     if world is not None:
@@ -131,7 +138,8 @@ def run(args) -> int:
     train_meta = {"size": args.size, "replan_every": args.replan_every, "rate_hz": rate_hz, "data": data,
                   "cameras": [c.__dict__ | {"pixel_range": list(c.pixel_range)} for c in cameras],
                   "text_encoder": encoder.info, "teacher": str(args.teacher), "alpha": alpha,
-                  "dagger": rounds, "step": total_steps, "history": history}
+                  "dagger": rounds, "step": total_steps, "history": history,
+                  "instructions": list(ts.texts)}  # every phrasing trained on: the bundle's instruction.known
     save_checkpoint(args.out, student, norm, train_meta, role="student")
     summary = {"checkpoint": str(args.out), "parameters": parameter_count(student),
                "teacher_parameters": parameter_count(teacher.model) if teacher else None,

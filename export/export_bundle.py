@@ -53,7 +53,10 @@ def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
                      "channel_order": c["channel_order"], "pixel_range": list(c["pixel_range"]),
                      "resize": c["resize"], "crop": c["crop"]} for c in train["cameras"]],
         "state": {"names": state_names, "units": data.get("state_units") or ["1"] * cfg.state_dim},
-        "instruction": text.manifest_entry(),
+        # The phrasings trained on, for grounding unseen ones at run time (vla_lite.text.grounding); checkpoints
+        # from before this was recorded have none, and their bundles pass instructions through.
+        "instruction": {**text.manifest_entry(),
+                        **({"known": sorted(set(train["instructions"]))} if train.get("instructions") else {})},
         "action": {"mode": info.get("action_mode", "joint_position"), "dim": cfg.action_dim, "names": action_names,
                    "units": action_units, "low": list(low), "high": list(high)},
         "chunk": {"length": cfg.chunk_length, "replan_every": int(train.get("replan_every", cfg.chunk_length))},

@@ -32,16 +32,23 @@ class TorchPolicyRunner:
 
         self._executor = make_executor("replan", self.model.cfg.chunk_length, self.replan_every)
 
-    def chunk(self, image: np.ndarray, positions: np.ndarray, instruction: str) -> np.ndarray:
-        """(T, D) robot-unit actions for one observation."""
+    def chunk(self, images, positions: np.ndarray, instruction: str) -> np.ndarray:
+        """(T, D) robot-unit actions for one observation. images: {camera name: (H, W, 3) RGB}, or one image
+        for a single-camera policy."""
         import torch
 
         from vla_lite.bundle.normalization import denormalize_actions, normalize_state
 
         e = self._embedding.get(instruction)
         if e is None:
-            e = self._embedding[instruction] = np.asarray(self.embed(instruction), np.float32).reshape(1, -1)
-        inputs = {c.input_name: torch.from_numpy(self.pre[c.name](image)) for c in self.cameras}
+            # a writable copy: the encoder caches read-only arrays, which torch.from_numpy warns about
+            e = self._embedding[instruction] = np.array(self.embed(instruction), np.float32).reshape(1, -1)
+        if not isinstance(images, dict):
+            images = {c.name: images for c in self.cameras}
+        missing = [c.name for c in self.cameras if c.name not in images]
+        if missing:
+            raise ValueError(f"the world renders cameras {sorted(images)}; the policy needs {missing} as well")
+        inputs = {c.input_name: torch.from_numpy(self.pre[c.name](images[c.name])) for c in self.cameras}
         inputs["state"] = torch.from_numpy(normalize_state(positions, self.norm.state).reshape(1, -1))
         inputs["instruction"] = torch.from_numpy(e)
         with torch.no_grad():
@@ -55,7 +62,7 @@ class TorchPolicyRunner:
         ex = self._executor
         if ex.needs_inference(step):
             ex.on_request(step)
-            ex.submit(self.chunk(obs["image"], obs["positions"], obs["instruction"]), step)
+            ex.submit(self.chunk(obs.get("images") or obs["image"], obs["positions"], obs["instruction"]), step)
         action = ex.next_action(step)
         if action is None:  # cannot happen with synchronous inference; hold where the arm is
             action = np.asarray(obs["positions"], np.float64)

@@ -20,6 +20,8 @@ import numpy as np
 
 from vla_lite.progress import progress_bar
 
+from .fit import INSTRUCTION_NOISE
+
 
 def camera_specs(names_sizes, size_px: int | None):
     """Bundle CameraSpecs for the policy: RGB in [0, 1], area resize to size_px (or the data's own size)."""
@@ -86,6 +88,9 @@ def add_arguments(parser) -> None:
     a("--steps", type=int, default=3000)
     a("--batch", type=int, default=64)
     a("--lr", type=float, default=1e-3)
+    a("--instruction-noise", type=float, default=INSTRUCTION_NOISE,
+      help="std per dimension of Gaussian noise on the unit instruction embedding in training (0: off): helps "
+           "unseen rewordings")
     a("--seed", type=int, default=0)
     a("--holdout", type=float, default=0.05, help="fraction of episodes held out for the eval loss")
     a("--resume", action="store_true", help="continue from --out's step and optimiser state")
@@ -125,12 +130,14 @@ def run(args) -> int:
         torch.manual_seed(args.seed)
         model, start = Policy(cfg), 0
         model.set_residual_stats(norm)
-    fit_cfg = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed)
+    fit_cfg = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                        instruction_noise=args.instruction_noise)
     optimizer = torch.optim.AdamW(model.parameters(), lr=fit_cfg.lr, weight_decay=fit_cfg.weight_decay)
     if resume is not None:
         restore_optimizer(optimizer, model, resume.optimizer_state)
     meta = {"size": args.size, "replan_every": args.replan_every, "data": data, "rate_hz": data["fps"],
-            "cameras": [asdict(c) for c in cameras], "text_encoder": encoder.info}
+            "cameras": [asdict(c) for c in cameras], "text_encoder": encoder.info,
+            "instructions": list(ts.texts)}  # every phrasing trained on: the bundle's instruction.known
 
     def checkpoint(step, opt, history):
         save_checkpoint(args.out, model, norm, {**meta, "step": step, "history": history}, role="policy",

@@ -101,9 +101,14 @@ class TrainSet:
         return np.flatnonzero(~mask), np.flatnonzero(mask)
 
     def batch(self, rows: np.ndarray, rng: np.random.Generator | None = None, augment: bool = False,
-              shift_px: int = 4) -> dict:
+              shift_px: int = 4, instruction_noise: float = 0.0) -> dict:
         """Torch tensors for Policy(**inputs) plus "actions"/"action_mask" targets. With augment: random shifts
-        (pad `shift_px` by edge replication, crop back; DrQ) and a random paraphrase of each instruction."""
+        (pad `shift_px` by edge replication, crop back; DrQ), a random paraphrase of each instruction, and
+        Gaussian noise of `instruction_noise` per dimension on its unit embedding, renormalised to unit length
+        (the encoder's contract). The noise is input-noise regularisation (Tikhonov-equivalent, Bishop 1995): a
+        handful of training phrasings per meaning leave most directions of the 384-d embedding free for the policy
+        to key on; noise drowns the directions with small spread between meanings (the wording) and keeps the
+        ones with large spread (the meaning), so unseen rewordings land where their meaning was learnt."""
         import torch
 
         rows = np.asarray(rows)
@@ -115,7 +120,11 @@ class TrainSet:
         if augment and rng is not None:
             ids = np.array([rng.choice(self.paraphrases[i]) for i in ids], np.int32)
         out["state"] = torch.from_numpy(self.state[rows])
-        out["instruction"] = torch.from_numpy(self.embeddings[ids])
+        emb = self.embeddings[ids]
+        if augment and rng is not None and instruction_noise > 0:
+            emb = emb + rng.normal(0.0, instruction_noise, emb.shape).astype(np.float32)
+            emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        out["instruction"] = torch.from_numpy(emb)
         out["actions"] = torch.from_numpy(self.actions[rows])
         out["action_mask"] = torch.from_numpy(self.action_mask[rows])
         return out

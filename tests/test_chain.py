@@ -41,6 +41,10 @@ def test_small_chain_learns_the_task_well_above_a_hold_still_policy(tmp_path):
         e = ev[label]
         # Non-trivial: a Wilson 95 % lower bound above the hold-still baseline, and at least a fifth of episodes.
         assert e["success_rate"] >= 0.2 and e["wilson95"][0] > zero, (label, e)
+    # Unseen rewordings are grounded in a trained phrasing of their meaning (the bundle lists them) unless told not to.
+    para, raw = ev["student onnx int8, paraphrases"], ev["student onnx int8, paraphrases, ungrounded"]
+    assert para["instruction_grounding"] is True and raw["instruction_grounding"] is False
+    assert para["success_rate"] >= 0.2 and para["wilson95"][0] > zero, para
     student = r["steps"]["student"]
     assert student["parameters"] * 2 < r["steps"]["teacher"]["parameters"]  # the student is the smaller model
     for key, step in r["steps"]["export_student"].items():

@@ -40,6 +40,8 @@ def test_instructions_cover_mt10_start_with_lerobot_and_heldout_is_unseen_and_un
         task_instructions("sweep-v3")
     with pytest.raises(ValueError, match="'test'"):
         task_instructions("reach-v3", "test")
+    # Meta-World has no colour-synonym split: "paraphrase" names the same held-out rewordings as "heldout".
+    assert all(task_instructions(t, "paraphrase") == task_instructions(t, "heldout") for t in MT10)
 
 
 def test_importing_the_package_imports_neither_metaworld_nor_mujoco():
@@ -468,3 +470,44 @@ def test_dagger_world_is_recognised_from_the_demos_and_the_expert_labels_what_th
     raw = read_episode(list_episodes(tmp_path / "round")[0])
     assert np.all(raw.ticks["commanded"] == 0) and np.abs(raw.ticks["predicted"][:, :3]).max() > 1e-3
     assert raw.meta["info"]["seed"] == 500_000
+
+
+@needs_mw
+def test_named_views_render_record_and_serve_together_and_an_unknown_view_is_refused(tmp_path):
+    from vla_lite.evaluate import SimClock
+    from vla_lite.export.dagger import ExpertWorld
+    from vla_lite.export.datasets import open_dataset
+    from vla_lite.metaworld import VIEWS, MetaWorldEnv, MetaWorldRig, record_metaworld_demos
+
+    assert list(VIEWS) == ["front", "side"]
+    with MetaWorldEnv("reach-v3", size_px=SIZE, views=("front", "side")) as both, \
+            MetaWorldEnv("reach-v3", size_px=SIZE) as front_only:
+        obs, ref = both.reset(3), front_only.reset(3)
+        assert list(obs["images"]) == ["front", "side"] and obs["image"] is obs["images"]["front"]
+        np.testing.assert_array_equal(obs["images"]["front"], ref["image"])  # adding a view changes no pixel
+        assert obs["images"]["side"].shape == (SIZE, SIZE, 3) and not np.array_equal(obs["images"]["side"],
+                                                                                      ref["image"])
+        moved = both.step([0.0, 0.0, 0.01, -1.0])
+        assert not np.array_equal(moved["images"]["side"], obs["images"]["side"])
+    for bad in (("front", "wrist"), ("front", "front"), ()):
+        with pytest.raises(ValueError, match="wrist|distinct"):
+            MetaWorldEnv("reach-v3", render=False, views=bad)
+    with pytest.raises(ValueError, match=r"'top' is not a Meta-World view.*'front', 'side'"):
+        MetaWorldRig(tasks="reach-v3", camera_names=("front", "top"), size_px=SIZE, clock=SimClock())
+
+    record_metaworld_demos(tmp_path / "demos", ["reach-v3"], [0], size_px=SIZE, views=("front", "side"),
+                           max_steps=20, progress=False)
+    ep = open_dataset(tmp_path / "demos").episode(0)
+    assert set(ep.frames) == {"front", "side"} and len(ep.frames["side"]) == len(ep.state) == 20
+    assert not np.array_equal(ep.frames["front"][5], ep.frames["side"][5])
+    world = ExpertWorld.from_data([tmp_path / "demos"])
+    world.record(tmp_path / "round", 500_000, 1, lambda obs, env: np.zeros(4), size_px=SIZE, chunk=8, rate_hz=80.0,
+                 cameras=("front", "side"))
+    assert set(open_dataset(tmp_path / "round").episode(0).frames) == {"front", "side"}
+
+    clock = SimClock()
+    with MetaWorldRig(tasks="reach-v3", seed=3, size_px=SIZE, camera_names=("front", "side"), clock=clock) as rig:
+        frames = {name: cam.read() for name, cam in rig.cameras.items()}
+        assert list(frames) == ["front", "side"] and rig.camera is rig.cameras["front"]
+        np.testing.assert_array_equal(frames["front"].image, ref["image"])  # the rig shows what the env shows
+        assert not np.array_equal(frames["front"].image, frames["side"].image)

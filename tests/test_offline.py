@@ -119,6 +119,36 @@ DDP_SCRIPT = textwrap.dedent("""
 """)
 
 
+def test_instruction_noise_perturbs_unit_embeddings_by_the_stated_amount_and_only_when_augmenting():
+    pytest.importorskip("torch")
+    from vla_lite.export.fit import FitConfig
+    from vla_lite.export.trainset import TrainSet
+
+    rng = np.random.default_rng(0)
+    M, E = 256, 384
+    clean = rng.standard_normal((2, E)).astype(np.float32)
+    clean /= np.linalg.norm(clean, axis=1, keepdims=True)
+    ts = TrainSet({"image_front": rng.random((M, 8, 8, 3)).astype(np.float16)},
+                  rng.standard_normal((M, 4)).astype(np.float32), rng.standard_normal((M, 5, 4)).astype(np.float32),
+                  np.ones((M, 5), bool), np.arange(M, dtype=np.int32) % 2, np.arange(M, dtype=np.int32) // 8,
+                  ["touch the red block", "touch the blue block"], clean, [np.array([0]), np.array([1])])
+    rows = np.arange(M)
+    ids = np.arange(M) % 2
+    plain = ts.batch(rows, np.random.default_rng(1), augment=True, shift_px=0)["instruction"].numpy()
+    np.testing.assert_array_equal(plain, clean[ids])  # noise 0: the encoder's embeddings as they are
+    noisy = ts.batch(rows, np.random.default_rng(1), augment=True, shift_px=0, instruction_noise=0.04)
+    got = noisy["instruction"].numpy()
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)  # still the encoder's unit vectors
+    cos = (got * clean[ids]).sum(1)
+    expected = 1 / np.sqrt(1 + E * 0.04 ** 2)  # E[cos] of a unit vector plus N(0, s^2 I) noise, renormalised
+    assert abs(cos.mean() - expected) < 0.02 and cos.std() > 0.005, (cos.mean(), expected)
+    assert len(np.unique(got.round(5), axis=0)) == M  # fresh noise per row
+    np.testing.assert_array_equal(ts.batch(rows, None, augment=False, instruction_noise=0.04)["instruction"].numpy(),
+                                  clean[ids])  # evaluation batches are never noised
+    with pytest.raises(ValueError, match="instruction_noise must be in"):
+        FitConfig(instruction_noise=-0.1)
+
+
 def test_two_process_ddp_step_on_gloo_keeps_the_ranks_in_sync(tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT)

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from bundle_factory import CAMERAS, tiny_bundle  # noqa: F401  (tiny_bundle is a fixture)
 from vla_lite.recording import list_episodes, read_episode
 from vla_lite.runtime import DEMO_BUNDLE, RunConfig, Runtime
 from vla_lite.session import Session
@@ -75,3 +76,10 @@ def test_cli_run_refuses_bad_arguments_by_name(tmp_path):
         out = subprocess.run([sys.executable, "-m", "vla_lite", "run", *args], capture_output=True, text=True,
                              timeout=60)
         assert out.returncode == 2 and word in out.stderr, out.stderr
+
+
+def test_the_tabletop_refuses_a_bundle_that_needs_more_cameras_than_it_renders(tiny_bundle):
+    assert len(CAMERAS) == 2  # front and wrist; the tabletop renders one
+    out = subprocess.run([sys.executable, "-m", "vla_lite", "run", "--port", "sim", "--model", str(tiny_bundle.path),
+                          "--duration", "1"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "has one camera" in out.stderr and "'wrist'" in out.stderr, out.stderr

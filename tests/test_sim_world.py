@@ -146,6 +146,19 @@ def test_instructions_name_the_target_and_heldout_words_are_unseen():
             words = set(text.split())
             assert not words & set(COLOURS), text  # no canonical colour word
             assert len(words - train_words) >= 2, text  # the synonym and at least one unseen verb/noun
+    # "paraphrase": the held-out rewordings with the canonical colour word; same templates as "heldout".
+    train_texts = {t for texts in all_instructions("train").values() for t in texts}
+    for colour, texts in all_instructions("paraphrase").items():
+        assert len(texts) == len(set(texts)) >= 6
+        for text in texts:
+            words = set(text.split())
+            assert colour in words and not words & (set(COLOURS) - {colour}), text
+            assert text not in train_texts and words - train_words, text  # an unseen verb or noun
+            assert any(text.replace(colour, syn) in all_instructions("heldout")[colour]
+                       for syn in COLOUR_SYNONYMS[colour]), text
+    para = make_episode(5, split="paraphrase")
+    assert para.world == make_episode(5).world and para.instruction in all_instructions("paraphrase")[
+        para.target_colour]
     with pytest.raises(ValueError, match="split must be one of"):
         make_episode(0, split="test")
 

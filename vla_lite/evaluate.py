@@ -18,6 +18,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from .text import grounding
+from .text.grounding import MIN_SIMILARITY, InstructionGrounding, UnknownInstruction
+
 EVAL_SEED_BASE = 1_000_000
 REPLY_TIMEOUT_S = 2.0  # real seconds for the controller's answer to one command (liveness only)
 
@@ -57,7 +60,7 @@ class EpisodeResult:
     seed: int
     instruction: str
     target: str
-    outcome: str  # success | failed | timeout
+    outcome: str  # success | failed | timeout | refused (the instruction was not grounded: the arm never moved)
     steps: int
     sim_s: float
 
@@ -72,7 +75,13 @@ def run_episodes(rt, clock: SimClock, seeds, instruction_for=None, progress=None
         episode = rig.new_episode(int(seed))
         text = instruction_for(episode) if instruction_for else episode.instruction
         loop.instruction = None
-        loop.set_instruction(text)
+        try:
+            loop.set_instruction(text)
+        except UnknownInstruction:  # `vla-lite run` would refuse it and hold: the episode is not attempted
+            results.append(EpisodeResult(int(seed), text, episode.target_colour, "refused", 0, 0.0))
+            if progress is not None:
+                progress(results[-1])
+            continue
         loop.restart()
         start_step = loop.step_index
         while True:
@@ -106,6 +115,8 @@ def summarize(results: list[EpisodeResult], by_target: bool = False) -> dict:
     ok = sum(r.outcome == "success" for r in results)
     lo, hi = wilson_interval(ok, n)
     outcomes = {o: sum(r.outcome == o for r in results) for o in ("success", "failed", "timeout")}
+    if any(r.outcome == "refused" for r in results):
+        outcomes["refused"] = sum(r.outcome == "refused" for r in results)
     out = {"episodes": n, "successes": ok, "success_rate": ok / n if n else None,
            "wilson95": [round(lo, 4), round(hi, 4)], "outcomes": outcomes,
            "mean_steps": round(sum(r.steps for r in results) / n, 2) if n else None}
@@ -137,8 +148,10 @@ def add_arguments(parser) -> None:
     a("--episodes", type=int, default=50)
     a("--seed", type=int, default=EVAL_SEED_BASE, help=f"first layout seed (default {EVAL_SEED_BASE}: never "
                                                        "used for demonstrations)")
-    a("--instructions", choices=("train", "heldout"), default="train",
-      help="phrasings: the training templates, or held-out paraphrases with unseen words")
+    a("--instructions", choices=("train", "paraphrase", "heldout"), default="train",
+      help="phrasings: the training templates; paraphrase: unseen rewordings; heldout: unseen rewordings "
+           "that also name the colour by an unseen synonym (tabletop)")
+    grounding.add_arguments(parser)
     a("--runtime", choices=("onnx", "tflite"), default="onnx")
     a("--precision", choices=("fp32", "int8"))
     a("--threads", type=int, default=1)
@@ -150,7 +163,8 @@ def add_arguments(parser) -> None:
 
 def evaluate(bundle_path, episodes: int, seed: int, instructions: str = "train", runtime: str = "onnx",
              precision: str | None = None, threads: int = 1, execution: str = "replan",
-             episode_timeout_s: float = 10.0, progress=None, suite: str = "tabletop") -> dict:
+             episode_timeout_s: float = 10.0, progress=None, suite: str = "tabletop",
+             instruction_grounding: bool = True, min_instruction_similarity: float = MIN_SIMILARITY) -> dict:
     from .runtime import RunConfig, Runtime
 
     if episodes < 1:
@@ -158,7 +172,8 @@ def evaluate(bundle_path, episodes: int, seed: int, instructions: str = "train",
     clock = SimClock()
     cfg = RunConfig(port=suite_port(suite), model=bundle_path, runtime=runtime, precision=precision, threads=threads,
                     execution=execution, sim_camera_fps=None, episode_timeout_s=episode_timeout_s,
-                    sim_split=instructions)
+                    sim_split=instructions, instruction_grounding=instruction_grounding,
+                    min_instruction_similarity=min_instruction_similarity)
     rt = Runtime.open(cfg, clock=clock)
     try:
         t0 = time.perf_counter()
@@ -169,6 +184,7 @@ def evaluate(bundle_path, episodes: int, seed: int, instructions: str = "train",
         rt.close()
     return {"bundle": str(rt.config.bundle_path()), "name": rt.bundle.manifest.name, "backend": rt.backend,
             "suite": suite, "trained": rt.bundle.manifest.trained, "instructions": instructions,
+            "instruction_grounding": isinstance(rt.loop.encoder, InstructionGrounding),
             "seeds": [seed, seed + episodes - 1], "execution": execution,
             **summarize(results, by_target=suite != "tabletop"), "wall_s": round(wall_s, 2),
             "inference_ms": report["inference_ms"], "holds": report["holds"], "faults": report["faults"],
@@ -194,7 +210,8 @@ def run(args) -> int:
 
     try:
         out = evaluate(args.model_opt or args.bundle, args.episodes, args.seed, args.instructions, args.runtime,
-                       args.precision, args.threads, args.execution, args.episode_timeout, progress, args.suite)
+                       args.precision, args.threads, args.execution, args.episode_timeout, progress, args.suite,
+                       args.instruction_grounding, args.min_instruction_similarity)
     except (ValueError, BundleError, OSError) as exc:
         print(f"vla-lite eval: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ import threading
 
 from .report import build_report, format_report, write_json
 from .runtime import RunConfig, Runtime
+from .text import grounding
 
 
 def add_arguments(parser) -> None:
@@ -55,6 +56,7 @@ def add_arguments(parser) -> None:
     a("--instruction-fifo", metavar="PATH", help="accept instructions written to this FIFO")
     a("--baud", type=int, default=1_000_000)
     a("--seed", type=int, default=0, help="sim: first episode seed")
+    grounding.add_arguments(parser)
     a("--quiet", action="store_true", help="no per-episode lines")
 
 
@@ -81,7 +83,8 @@ def config_from_args(args) -> RunConfig:
         ensemble_coeff=args.ensemble_coeff, async_inference=args.async_inference,
         max_frame_age_s=args.max_frame_age_ms / 1e3, speed_scale=args.speed_scale, ramp_s=args.ramp_s,
         clear_faults=args.clear_faults, baudrate=args.baud, record_dir=args.record, seed=args.seed,
-        episode_timeout_s=args.episode_timeout)
+        episode_timeout_s=args.episode_timeout, instruction_grounding=args.instruction_grounding,
+        min_instruction_similarity=args.min_instruction_similarity)
 
 
 def run(args) -> int:

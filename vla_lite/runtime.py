@@ -17,6 +17,7 @@ from .bundle import check_compatible, load_bundle
 from .firmware_bridge import protocol as p
 from .firmware_bridge.link import ArmLink
 from .loop import ControlLoop, LoopConfig
+from .text.grounding import MIN_SIMILARITY
 
 DEMO_BUNDLE = Path(__file__).parent / "data" / "demo.vla"
 
@@ -45,8 +46,10 @@ class RunConfig:
     seed: int = 0
     sim_camera_fps: float | None = 30.0  # None: render on demand in read() (lockstep evaluation)
     sim_size_px: int | None = None  # None: the bundle camera's size
-    sim_split: str = "train"  # instruction phrasings of simulated episodes: "train" or "heldout"
+    sim_split: str = "train"  # phrasings of simulated episodes: "train", "paraphrase" or "heldout"
     episode_timeout_s: float = 10.0  # simulated episodes end as failures after this
+    instruction_grounding: bool = True  # snap to the bundle's nearest trained phrasing (vla_lite.text.grounding)
+    min_instruction_similarity: float = MIN_SIMILARITY  # cosine below which an instruction is refused
 
     def bundle_path(self) -> Path:
         return Path(self.model) if self.model else DEMO_BUNDLE
@@ -97,21 +100,28 @@ class Runtime:
         from .cameras import make_preprocessor
         from .execution import make_executor
         from .safety import SafetyFilter, SafetyLimits
-        from .text import TextEncoder
+        from .text import InstructionGrounding, TextEncoder
 
         bundle = load_bundle(cfg.bundle_path())
         m = bundle.manifest
         notes = [] if m.trained else [f"UNTRAINED bundle {m.name!r}: random weights, the arm will not do the task"]
         rate_hz, factor = tick_rate(m.rate_hz, cfg.rate_hz)
-        rig, port = open_rig(cfg, m.cameras[0], clock), cfg.port
+        rig, port = open_rig(cfg, m.cameras, clock), cfg.port
         if rig is not None:
             closers.append(rig.close)
             port = rig.port
         precision = cfg.precision or ("int8" if (cfg.runtime, "int8") in bundle.available() else "fp32")
         policy = open_backend(bundle, cfg.runtime, precision, threads=cfg.threads)
         encoder = TextEncoder.from_bundle(bundle, threads=1)
+        encode = encoder.encode
+        known = m.instruction.known
+        if cfg.instruction_grounding and known:
+            encode = InstructionGrounding(encoder.encode, known, cfg.min_instruction_similarity)
+            notes.append(f"instructions are grounded in the {len(known)} phrasings the model was trained on "
+                         f"(nearest by cosine, refused below {cfg.min_instruction_similarity:.2f}; "
+                         "--no-instruction-grounding passes them through)")
         if rig is not None:
-            cameras = {m.cameras[0].name: rig.camera}
+            cameras = dict(rig.cameras)  # named as the bundle's cameras (open_rig)
         else:
             from .cameras import open_cameras, parse_camera_args
 
@@ -152,7 +162,7 @@ class Runtime:
             recorder = _recorder(cfg, m, link, cameras, rate_hz, clock)
             closers.append(recorder.close)
         loop = ControlLoop(bundle=bundle, policy=policy, link=link, cameras=cameras, preprocessors=preprocessors,
-                           executor=executor, safety=safety, encoder=encoder.encode, recorder=recorder,
+                           executor=executor, safety=safety, encoder=encode, recorder=recorder,
                            worker=worker, clock=clock,
                            config=LoopConfig(rate_hz, max_frame_age_s=cfg.max_frame_age_s))
         return cls(cfg, bundle, link, loop, rate_hz, factor, f"{cfg.runtime}-{precision}", rig, closers, notes)
@@ -164,22 +174,25 @@ class Runtime:
             _quietly(close)
 
 
-def open_rig(cfg: RunConfig, cam, clock):
+def open_rig(cfg: RunConfig, cameras, clock):
     """The simulated world a port names: `sim` (the tabletop), `metaworld:TASK[,TASK...]` or `metaworld:mt10`;
-    None for a real port."""
-    common = dict(camera_name=cam.name, size_px=cfg.sim_size_px or cam.height, camera_fps=cfg.sim_camera_fps,
+    None for a real port. It renders the bundle's cameras (manifest CameraSpecs), by name."""
+    common = dict(size_px=cfg.sim_size_px or cameras[0].height, camera_fps=cfg.sim_camera_fps,
                   max_frame_age_s=cfg.max_frame_age_s, split=cfg.sim_split, clock=clock)
     if cfg.port == "sim":
         from .sim.rig import SimRig
 
-        return SimRig(max_episode_s=cfg.episode_timeout_s, **common)
+        if len(cameras) != 1:
+            raise ValueError(f"the simulated tabletop (--port sim) has one camera; the bundle needs "
+                             f"{len(cameras)}: {[c.name for c in cameras]}")
+        return SimRig(max_episode_s=cfg.episode_timeout_s, camera_name=cameras[0].name, **common)
     if cfg.port.startswith("metaworld:"):
         from .metaworld.rig import MetaWorldRig
         from .metaworld.tasks import MT10
 
         spec = cfg.port.split(":", 1)[1]
         tasks = MT10 if spec.lower() == "mt10" else tuple(t for t in spec.split(",") if t)
-        return MetaWorldRig(tasks=tasks, **common)
+        return MetaWorldRig(tasks=tasks, camera_names=[c.name for c in cameras], **common)
     return None
 
 

@@ -62,6 +62,7 @@ class InstructionSpec:
     embedding_dim: int
     lowercase: bool
     model: str  # where the encoder came from, e.g. "sentence-transformers/all-MiniLM-L6-v2"
+    known: tuple[str, ...] = ()  # the phrasings the policy was trained on (vla_lite.text.grounding); () = none given
 
 
 @dataclass(frozen=True)
@@ -181,8 +182,9 @@ class Manifest:
                          "pixel_range": list(c.pixel_range), "resize": c.resize,
                          "crop": None if c.crop is None else list(c.crop)} for c in self.cameras],
             "state": {"names": list(self.state.names), "units": list(self.state.units)},
-            "instruction": {k: getattr(self.instruction, k) for k in
-                            ("encoder", "vocab", "max_tokens", "embedding_dim", "lowercase", "model")},
+            "instruction": {**{k: getattr(self.instruction, k) for k in
+                               ("encoder", "vocab", "max_tokens", "embedding_dim", "lowercase", "model")},
+                            **({"known": list(self.instruction.known)} if self.instruction.known else {})},
             "action": {"mode": self.action.mode, "dim": self.action.dim, "names": list(self.action.names),
                        "units": list(self.action.units), "low": list(self.action.low),
                        "high": list(self.action.high)},
@@ -236,7 +238,7 @@ def _state(value: Any) -> StateSpec:
 
 
 def _instruction(value: Any) -> InstructionSpec:
-    f.obj(value, "instruction", ["max_tokens", "embedding_dim", "model"], ["encoder", "vocab", "lowercase"])
+    f.obj(value, "instruction", ["max_tokens", "embedding_dim", "model"], ["encoder", "vocab", "lowercase", "known"])
     encoder, vocab = value.get("encoder"), value.get("vocab")
     encoder = None if encoder is None else f.member_name(encoder, "instruction.encoder")
     vocab = None if vocab is None else f.member_name(vocab, "instruction.vocab")
@@ -246,7 +248,8 @@ def _instruction(value: Any) -> InstructionSpec:
     return InstructionSpec(encoder, vocab, f.integer(value["max_tokens"], "instruction.max_tokens", 1, 4096),
                            f.integer(value["embedding_dim"], "instruction.embedding_dim", 1, 65536),
                            f.boolean(value.get("lowercase", True), "instruction.lowercase"),
-                           f.string(value["model"], "instruction.model"))
+                           f.string(value["model"], "instruction.model"),
+                           f.names(value["known"], "instruction.known") if "known" in value else ())
 
 
 def _action(value: Any) -> ActionSpec:

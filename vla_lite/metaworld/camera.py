@@ -7,6 +7,8 @@ down as Meta-World's corner cameras are) from the front right of the table, show
 and the goal. MuJoCo's GL contexts (EGL) belong to the thread that made them: a SceneRenderer renders only in the
 thread that first used it.
 
+Named views (VIEWS): "front" and "side"; a bundle's camera names choose which the rig renders.
+
 `MetaWorldCamera` has SimCamera's two modes: on demand (fps None: `read()` renders there and then, one renderer
 per calling thread; lockstep) or threaded (`start()`: a capture thread renders at fps on the injected clock;
 `read()` returns the newest frame and raises StaleFrame past max_age_s).
@@ -43,6 +45,18 @@ class CameraView:
 
 
 FRONT = CameraView()
+# From the arm's left at table height: 140 deg round from FRONT, so the two views together fix a point in 3-D (the
+# floating reach goal is a ray in one image and a dot with no shadow to place it).
+SIDE = CameraView(lookat_m=(0.0, 0.65, 0.12), distance_m=1.15, azimuth_deg=0.0, elevation_deg=-25.0)
+VIEWS: dict[str, CameraView] = {"front": FRONT, "side": SIDE}  # camera name -> view
+
+
+def view_named(name: str) -> CameraView:
+    """The view a Meta-World camera of this name shows; ValueError naming the known views."""
+    view = VIEWS.get(name)
+    if view is None:
+        raise ValueError(f"camera {name!r} is not a Meta-World view; the Meta-World rig renders {list(VIEWS)}")
+    return view
 
 
 class SceneRenderer:

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..progress import progress_bar
+from .camera import VIEWS
 from .scene import MAX_STEPS
 from .tasks import MT10
 
@@ -27,11 +28,12 @@ DEMO_SEED_BASE = 0  # demonstrations use seeds from here; evaluate from vla_lite
 
 def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float = 0.0,
                            policy: Callable[[dict, object], np.ndarray] | None = None, size_px: int = 96,
-                           split: str = "train", max_steps: int = MAX_STEPS, camera: str = "front",
+                           split: str = "train", max_steps: int = MAX_STEPS, views: Sequence[str] = ("front",),
                            label_source: str = "expert", progress: bool = True,
                            extra_meta: dict | None = None) -> dict:
     """One episode per (task, seed) into out_dir. `policy(obs, env) -> (4,) EE_DELTA` drives when given (DAgger),
-    else the expert does; the expert always labels. Returns a JSON-able summary."""
+    else the expert does; the expert always labels. One recorded camera per view (camera.VIEWS), named after it.
+    Returns a JSON-able summary."""
     from vla_lite.cameras.base import Frame
     from vla_lite.recording import EpisodeRecorder
 
@@ -40,6 +42,7 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0, got {noise!r}")
     tasks, seeds = [tasks] if isinstance(tasks, str) else list(tasks), [int(s) for s in seeds]
+    views = (views,) if isinstance(views, str) else tuple(views)
     if not tasks or not seeds:
         raise ValueError(f"need at least one task and one seed, got tasks {tasks} and {len(seeds)} seeds")
     summary = {"episodes": 0, "successes": 0, "steps": 0, "outcomes": {}, "tasks": {}, "out": str(out_dir)}
@@ -50,9 +53,9 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float
         return 0.0 if env is None else env.steps * env.period_s
 
     try:
-        env = MetaWorldEnv(tasks[0], size_px=size_px, max_steps=max_steps, split=split)
+        env = MetaWorldEnv(tasks[0], size_px=size_px, max_steps=max_steps, split=split, views=views)
         names, units = list(env.joint_names), list(env.state_units)
-        with EpisodeRecorder(out_dir, {camera: (size_px, size_px)}, names, list(env.action_names),
+        with EpisodeRecorder(out_dir, {v: (size_px, size_px) for v in views}, names, list(env.action_names),
                              state_units=units, action_units=list(env.action_units), rate_hz=env.rate_hz,
                              measured_names=names, clock=clock, block_when_full=True, wall_time=None,
                              meta={"source": "vla-lite metaworld demos", "label_field": "predicted",
@@ -62,9 +65,9 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float
             for task in tasks:
                 if env.task != task:
                     env.close()
-                    env = MetaWorldEnv(task, size_px=size_px, max_steps=max_steps, split=split)
+                    env = MetaWorldEnv(task, size_px=size_px, max_steps=max_steps, split=split, views=views)
                 for seed in seeds:
-                    _record_one(rec, env, Frame, camera, seed, noise, policy)
+                    _record_one(rec, env, Frame, seed, noise, policy)
                     _count(summary, task, env)
                     if bar is not None:
                         bar.update(1)
@@ -78,7 +81,7 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float
     return summary
 
 
-def _record_one(rec, env, Frame, camera: str, seed: int, noise: float, policy) -> None:
+def _record_one(rec, env, Frame, seed: int, noise: float, policy) -> None:
     # Noise repeatable per episode, whatever the order episodes are recorded in.
     rng = np.random.default_rng([0xDA77, zlib.crc32(env.task.encode()), seed])
     obs = env.reset(seed)
@@ -90,7 +93,8 @@ def _record_one(rec, env, Frame, camera: str, seed: int, noise: float, policy) -
             act = act + np.append(rng.normal(0.0, NOISE_STD_M * noise, 3), 0.0)
         act = np.clip(act, env.low, env.high)
         t_s = obs["t_s"]
-        rec.record_tick(step=obs["step"], t_s=t_s, frames={camera: Frame(obs["image"], t_s, obs["step"])},
+        frames = {v: Frame(image, t_s, obs["step"]) for v, image in obs["images"].items()}
+        rec.record_tick(step=obs["step"], t_s=t_s, frames=frames,
                         state=obs["positions"], measured=obs["positions"], predicted=label, commanded=act,
                         held=False, reason=None, inferred=True, timing_ms={}, faults=[])
         obs = env.step(act)
@@ -116,8 +120,10 @@ def add_arguments(parser) -> None:
     a("--episodes", type=int, default=50, help="episodes per task")
     a("--seed", type=int, default=DEMO_SEED_BASE, help="first placement seed")
     a("--size", type=int, default=96, help="camera image size, px")
+    a("--views", default="front", help=f"comma list of cameras to record, from {list(VIEWS)} (e.g. front,side: "
+                                       "two views place a point in 3-D)")
     a("--noise", type=float, default=1.0, help=f"hand-motion noise, x {NOISE_STD_M * 1e3:g} mm per step (0: none)")
-    a("--split", choices=("train", "heldout"), default="train", help="instruction phrasings")
+    a("--split", choices=("train", "paraphrase", "heldout"), default="train", help="instruction phrasings")
     a("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -129,6 +135,7 @@ def run(args) -> int:
     try:
         summary = record_metaworld_demos(Path(args.out), tasks, range(args.seed, args.seed + args.episodes),
                                          noise=args.noise, size_px=args.size, split=args.split,
+                                         views=[v.strip() for v in args.views.split(",") if v.strip()],
                                          progress=not args.json)
     except (ValueError, ImportError) as exc:
         print(f"vla-lite metaworld-demos: {exc}", file=sys.stderr)

@@ -7,11 +7,12 @@ HELLO once, then one EE_DELTA COMMAND per step, and is advanced by exactly one 1
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 
 from ..firmware_bridge.protocol import SCHEMA_HASH, Command, Hello, Log, Mode, Packet
-from .camera import FRONT, CameraView, SceneRenderer
+from .camera import SceneRenderer, view_named
 from .controller import JOINT_NAMES, MetaWorldController
 from .expert import EE_DELTA_HIGH, EE_DELTA_LOW, EE_DELTA_NAMES, EE_DELTA_UNITS, MetaWorldExpert
 from .scene import MAX_STEPS, STEP_S
@@ -21,8 +22,8 @@ COMMAND_VALID_MS = math.ceil(3 * STEP_S * 1000)  # like the runtime: a COMMAND e
 
 
 class MetaWorldEnv:
-    """`reset(seed) -> obs`, `step(ee_delta) -> obs`. obs: image (H, W, 3) uint8 RGB (None when render=False),
-    positions (4,) hand xyz + gripper opening (m), obs39 (39,) Meta-World's observation, instruction str,
+    """`reset(seed) -> obs`, `step(ee_delta) -> obs`. obs: images {view name: (H, W, 3) uint8 RGB} for each of
+    `views` ({} when render=False), image: the first view's (None when render=False), positions (4,) hand xyz + gripper opening (m), obs39 (39,) Meta-World's observation, instruction str,
     success, done (bool), step int, t_s float. `expert_ee_delta()` labels the current state."""
 
     rate_hz = 1.0 / STEP_S
@@ -32,15 +33,20 @@ class MetaWorldEnv:
     action_names, action_units = EE_DELTA_NAMES, EE_DELTA_UNITS
 
     def __init__(self, task: str = "reach-v3", *, size_px: int = 96, render: bool = True,
-                 max_steps: int = MAX_STEPS, split: str = "train", view: CameraView = FRONT):
+                 max_steps: int = MAX_STEPS, split: str = "train", views: Sequence[str] = ("front",)):
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
         task_instructions(task, split)  # ValueError naming an unknown task or split
+        views = (views,) if isinstance(views, str) else tuple(views)
+        if not views or len(set(views)) != len(views):
+            raise ValueError(f"views must name one or more distinct Meta-World views, got {views!r}")
+        shown = {v: view_named(v) for v in views}  # ValueError naming an unknown view, before the scene is built
+        self.views = views
         self.task, self.max_steps, self.split = task, max_steps, split
         self.low, self.high = EE_DELTA_LOW.copy(), EE_DELTA_HIGH.copy()  # (4,) per-step EE_DELTA bounds
         self.controller = MetaWorldController(task, 0, now_s=0.0)
         self.expert = MetaWorldExpert(task)
-        self.renderer = SceneRenderer(size_px, view) if render else None
+        self.renderers = {v: SceneRenderer(size_px, view) for v, view in shown.items()} if render else {}
         self._tick, self._seq = 0, 0  # physics steps since construction; the controller's clock is tick * STEP_S
         self._send(Hello(SCHEMA_HASH, "metaworld-env"))
         self.seed: int | None = None
@@ -104,17 +110,15 @@ class MetaWorldEnv:
         return self.controller.positions()
 
     def _obs(self) -> dict:
-        image = None
-        if self.renderer is not None:
-            image = self.controller.with_scene(self.renderer.render_scene)
-        return {"image": image, "positions": self.controller.positions(), "obs39": self.controller.observation(),
+        images = {v: self.controller.with_scene(r.render_scene) for v, r in self.renderers.items()}
+        return {"images": images, "image": images.get(self.views[0]), "positions": self.controller.positions(), "obs39": self.controller.observation(),
                 "instruction": self.instruction, "success": self.success, "done": self.done, "step": self.steps,
                 "t_s": self.steps * STEP_S}
 
     def close(self) -> None:
-        """Free the renderer and the Meta-World env. Safe to call twice."""
-        if self.renderer is not None:
-            self.renderer.close()
+        """Free the renderers and the Meta-World env. Safe to call twice."""
+        for r in self.renderers.values():
+            r.close()
         self.controller.close()
 
     def __enter__(self) -> "MetaWorldEnv":

@@ -1,6 +1,7 @@
 """`MetaWorldRig`: Meta-World wired for the runtime like SimRig, so a bundle runs MT10 through the whole stack.
 
-One MetaWorldController served on a new pty by an ArmServer, and a MetaWorldCamera rendering its scene. The host
+One MetaWorldController served on a new pty by an ArmServer, and a MetaWorldCamera per named view (`cameras`,
+camera name -> camera; names from camera.VIEWS, as the bundle's cameras are called) rendering its scene. The host
 opens `rig.port` like any serial port. `new_episode(seed, task)` resets to that task's seeded placement;
 `success()` is Meta-World's info["success"] at any step so far; `done()` is success, MAX_STEPS physics steps
 (Meta-World's 500) or max_episode_s since new_episode, whichever first. Meta-World has no failure state:
@@ -17,7 +18,7 @@ import time
 from typing import Callable, NamedTuple, Sequence
 
 from ..firmware_bridge.arm_server import ArmServer
-from .camera import FRONT, CameraView, MetaWorldCamera
+from .camera import MetaWorldCamera, view_named
 from .controller import MetaWorldController, metaworld_arm
 from .scene import MAX_STEPS, check_seed
 from .tasks import MT10, episode_instruction, task_instructions, task_of_instruction
@@ -44,15 +45,19 @@ class MetaWorldRig:
     task cycle through `tasks` by seed (seed % len(tasks))."""
 
     def __init__(self, *, tasks: str | Sequence[str] = MT10, seed: int | None = None, size_px: int = 96,
-                 camera_name: str = "front", camera_fps: float | None = None, max_frame_age_s: float = 0.5,
+                 camera_names: Sequence[str] = ("front",), camera_fps: float | None = None, max_frame_age_s: float = 0.5,
                  max_episode_s: float | None = None, max_steps: int = MAX_STEPS, split: str = "train",
                  clock: Callable[[], float] = time.monotonic, link_path: str | None = None, watchdog_ms: int = 100,
-                 torque_off_ms: int = 2000, view: CameraView = FRONT):
+                 torque_off_ms: int = 2000):
         self.tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
         if not self.tasks:
             raise ValueError("tasks must name at least one Meta-World task, e.g. 'reach-v3'")
         for t in self.tasks:
             task_instructions(t, split)  # ValueError naming an unknown task or split
+        camera_names = (camera_names,) if isinstance(camera_names, str) else tuple(camera_names)
+        views = {name: view_named(name) for name in camera_names}  # ValueError naming an unknown view
+        if not views:
+            raise ValueError("camera_names must name at least one Meta-World view, e.g. 'front'")
         if max_episode_s is not None and not max_episode_s > 0:
             raise ValueError(f"max_episode_s must be > 0 s or None, got {max_episode_s!r}")
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
@@ -61,15 +66,18 @@ class MetaWorldRig:
         self.config = metaworld_arm(watchdog_ms=watchdog_ms, torque_off_ms=torque_off_ms)
         self.controller = MetaWorldController(self.tasks[0], 0, config=self.config, now_s=clock())
         self.arm = self.controller  # SimRig's name for it
-        self.camera = MetaWorldCamera(self.controller, name=camera_name, size_px=size_px, fps=camera_fps,
-                                      max_age_s=max_frame_age_s, clock=clock, view=view)
+        self.cameras = {name: MetaWorldCamera(self.controller, name=name, size_px=size_px, fps=camera_fps,
+                                              max_age_s=max_frame_age_s, clock=clock, view=view)
+                        for name, view in views.items()}
+        self.camera = self.cameras[camera_names[0]]  # SimRig's single camera
         self.server = ArmServer.on_pty(self.controller, link_path, clock=clock)
         self.episode: MetaWorldEpisode | None = None
         self._t_start_s = clock()
         try:
             self.server.start()
             if camera_fps is not None:
-                self.camera.start()
+                for cam in self.cameras.values():
+                    cam.start()
             if seed is not None:
                 self.new_episode(seed)
         except BaseException:
@@ -141,8 +149,9 @@ class MetaWorldRig:
         return "timeout" if self._timed_out() else "running"
 
     def close(self) -> None:
-        """Stop the camera and the server, close the pty. Safe to call twice."""
-        self.camera.close()
+        """Stop the cameras and the server, close the pty. Safe to call twice."""
+        for cam in self.cameras.values():
+            cam.close()
         self.server.close()
         self.controller.close()
 

@@ -4,7 +4,9 @@ Per task, three lists of phrasings:
 - "lerobot": the one-line description LeRobot publishes for the task (lerobot/envs/metaworld_config.json,
   TASK_DESCRIPTIONS), so results compare with models trained on LeRobot's Meta-World data;
 - "train": that description plus paraphrases, the phrasings demonstrations are labelled with;
-- "heldout": paraphrases that appear in no training list, for language-generalisation checks.
+- "heldout": paraphrases that appear in no training list, for language-generalisation checks. "paraphrase" is
+  the same list: the tabletop separates rewordings ("paraphrase") from unseen colour synonyms ("heldout"), and
+  Meta-World's task names have no synonym split, so both names select its rewordings.
 Every phrasing names one task only: an instruction identifies its task.
 
 Each Meta-World scene holds only its own task's objects, so the image alone tells the task: these instructions
@@ -60,7 +62,7 @@ HELDOUT_PARAPHRASES: dict[str, tuple[str, ...]] = {
     "window-close-v3": ("slide the glass pane to the closed position", "seal the window"),
 }
 
-SPLITS = ("train", "heldout")
+SPLITS = ("train", "paraphrase", "heldout")
 
 
 def task_instructions(task: str, split: str = "train") -> tuple[str, ...]:
@@ -69,7 +71,7 @@ def task_instructions(task: str, split: str = "train") -> tuple[str, ...]:
         raise ValueError(f"no instructions for task {task!r}; MT10 tasks are {list(MT10)}")
     if split == "train":
         return (LEROBOT_DESCRIPTIONS[task],) + TRAIN_PARAPHRASES[task]
-    if split == "heldout":
+    if split in ("paraphrase", "heldout"):
         return HELDOUT_PARAPHRASES[task]
     raise ValueError(f"instruction split must be one of {SPLITS}, got {split!r}")
 

@@ -1,7 +1,7 @@
 """The simulated tabletop: a SCARA arm over coloured blocks, "touch the <colour> block".
 
 - `kinematics`: the arm (ArmConfig, forward/inverse kinematics, EE_DELTA)   - `world`: layouts, the touch rule
-- `instructions`: phrasings (train / held-out)                               - `render`: top-down RGB images
+- `instructions`: phrasings (train / paraphrase / held-out)                               - `render`: top-down RGB images
 - `expert`: scripted expert for demonstrations and DAgger labels            - `camera`: SimCamera (Camera protocol)
 - `env`: TabletopEnv, episodes in simulated time without a serial link      - `rig`: SimRig, the runtime's `--port sim`
 

@@ -1,10 +1,12 @@
 """Instruction phrasings for the touch task, as plain data.
 
-Two splits:
+Three splits:
 - "train": the phrasings demonstrations are labelled with (canonical colour words, a few verbs and nouns);
-- "heldout": paraphrases for generalisation tests. Every template's verb (press, go, poke, ...) appears in no
-  training template, and the colour is named by a synonym ("crimson" for red) no training instruction contains;
-  articles, "one" and the nouns "cube"/"block" may be shared.
+- "paraphrase": the same request reworded: every template's verb (press, go, poke, ...) and structure appears in
+  no training template, the colour keeps its canonical word; articles, "one", "cube"/"block" may be shared;
+- "heldout": the paraphrase templates with the colour named by a synonym ("crimson" for red) that no training
+  instruction contains. This tests the text encoder's knowledge of rare colour names as much as the policy:
+  all-MiniLM-L6-v2 puts few of these synonyms nearest their colour (benchmarks/language_probe.py).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ COLOUR_SYNONYMS: dict[str, tuple[str, ...]] = {  # held-out colour words only
     "orange": ("tangerine", "amber"),
 }
 
-SPLITS = ("train", "heldout")
+SPLITS = ("train", "paraphrase", "heldout")
 
 
 def make_instruction(colour: str, rng: np.random.Generator, split: str = "train") -> str:
@@ -58,6 +60,8 @@ def make_instruction(colour: str, rng: np.random.Generator, split: str = "train"
         raise ValueError(f"unknown colour {colour!r}; expected one of {sorted(COLOURS)}")
     if split == "train":
         template, word = TRAIN_TEMPLATES[rng.integers(len(TRAIN_TEMPLATES))], colour
+    elif split == "paraphrase":
+        template, word = HELDOUT_TEMPLATES[rng.integers(len(HELDOUT_TEMPLATES))], colour
     elif split == "heldout":
         template = HELDOUT_TEMPLATES[rng.integers(len(HELDOUT_TEMPLATES))]
         synonyms = COLOUR_SYNONYMS[colour]
@@ -73,4 +77,6 @@ def all_instructions(split: str = "train") -> dict[str, list[str]]:
         raise ValueError(f"instruction split must be one of {SPLITS}, got {split!r}")
     if split == "train":
         return {c: [t.format(c=c) for t in TRAIN_TEMPLATES] for c in COLOURS}
+    if split == "paraphrase":
+        return {c: [t.format(c=c) for t in HELDOUT_TEMPLATES] for c in COLOURS}
     return {c: [t.format(c=w) for t in HELDOUT_TEMPLATES for w in COLOUR_SYNONYMS[c]] for c in COLOURS}

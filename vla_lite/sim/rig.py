@@ -132,6 +132,11 @@ class SimRig:
             return "success" if judge.success else "failed"
         return "timeout" if self.elapsed_s() >= self.max_episode_s else "running"
 
+    @property
+    def cameras(self) -> dict:
+        """camera name -> camera: the one top-down camera (MetaWorldRig's API)."""
+        return {self.camera.name: self.camera}
+
     def close(self) -> None:
         """Stop the camera thread and the server, close the pty. Safe to call twice."""
         self.camera.close()

@@ -2,9 +2,11 @@
 
     encoder = TextEncoder.from_bundle(bundle, threads=1)   # checks the graph against the manifest
     embedding = encoder.encode("touch the red block")      # (E,) float32 unit vector, cached per instruction
+    grounding = InstructionGrounding(encoder.encode, bundle.manifest.instruction.known)  # nearest trained phrasing
 """
 
 from .encoder import TextEncoder
+from .grounding import Grounded, InstructionGrounding, UnknownInstruction
 from .tokenizer import WordPieceTokenizer
 
-__all__ = ["TextEncoder", "WordPieceTokenizer"]
+__all__ = ["Grounded", "InstructionGrounding", "TextEncoder", "UnknownInstruction", "WordPieceTokenizer"]
