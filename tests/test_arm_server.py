@@ -135,7 +135,9 @@ def test_pty_slave_is_raw_before_anything_is_written():
 
 
 def test_pty_handshake_and_1000_commands_each_answered_with_its_seq():
-    arm = VirtualArm(CFG)
+    # QUIET: delivery and seq echo are tested here; with the 100 ms watchdog, one stall of this process on a shared
+    # machine latched it mid-run (CI, command 609). The watchdog has its own tests.
+    arm = VirtualArm(QUIET)
     with ArmServer.on_pty(arm).start() as srv:
         with serial.Serial(srv.port, timeout=0) as ser:
             _thousand_commands(RawHost.on_serial(ser), arm)
