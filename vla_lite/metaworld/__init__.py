@@ -12,7 +12,7 @@ Importing this package imports neither Meta-World nor MuJoCo (`pip install metaw
 are imported when a scene, renderer or expert is built, with MUJOCO_GL defaulting to "egl" (headless).
 """
 
-from .camera import FRONT, SIDE, VIEWS, CameraView, MetaWorldCamera, SceneRenderer, view_named
+from .camera import FRONT, SIDE, VIEWS, CameraView, MetaWorldCamera, SceneRenderer, view_named, views_named
 from .controller import JOINT_NAMES, MetaWorldController, metaworld_arm
 from .demos import record_metaworld_demos
 from .env import MetaWorldEnv
@@ -23,6 +23,6 @@ from .tasks import MT10, LEROBOT_DESCRIPTIONS, episode_instruction, make_instruc
 
 __all__ = ["ACTION_SCALE_M", "EE_DELTA_HIGH", "EE_DELTA_LOW", "FRONT", "JOINT_NAMES", "LEROBOT_DESCRIPTIONS",
            "MAX_STEPS", "MT10", "SIDE", "STEP_S", "VIEWS", "CameraView", "MetaWorldCamera", "MetaWorldController",
-           "MetaWorldEnv", "MetaWorldEpisode", "MetaWorldExpert", "MetaWorldRig", "SceneRenderer", "TaskScene", "view_named",
+           "MetaWorldEnv", "MetaWorldEpisode", "MetaWorldExpert", "MetaWorldRig", "SceneRenderer", "TaskScene",
            "action_to_ee_delta", "ee_delta_to_action", "episode_instruction", "make_instruction",
-           "metaworld_arm", "record_metaworld_demos", "task_instructions"]
+           "metaworld_arm", "record_metaworld_demos", "task_instructions", "view_named", "views_named"]

@@ -59,6 +59,14 @@ def view_named(name: str) -> CameraView:
     return view
 
 
+def views_named(names) -> dict[str, CameraView]:
+    """name -> view for one or more distinct camera names (a str is one name); ValueError naming the bad one."""
+    names = (names,) if isinstance(names, str) else tuple(names)
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"views must name one or more distinct Meta-World views, got {names!r}")
+    return {name: view_named(name) for name in names}
+
+
 class SceneRenderer:
     """(size, size, 3) uint8 RGB images of TaskScenes; one MuJoCo renderer per task model, made on first use."""
 

@@ -42,7 +42,6 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0, got {noise!r}")
     tasks, seeds = [tasks] if isinstance(tasks, str) else list(tasks), [int(s) for s in seeds]
-    views = (views,) if isinstance(views, str) else tuple(views)
     if not tasks or not seeds:
         raise ValueError(f"need at least one task and one seed, got tasks {tasks} and {len(seeds)} seeds")
     summary = {"episodes": 0, "successes": 0, "steps": 0, "outcomes": {}, "tasks": {}, "out": str(out_dir)}
@@ -55,7 +54,7 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float
     try:
         env = MetaWorldEnv(tasks[0], size_px=size_px, max_steps=max_steps, split=split, views=views)
         names, units = list(env.joint_names), list(env.state_units)
-        with EpisodeRecorder(out_dir, {v: (size_px, size_px) for v in views}, names, list(env.action_names),
+        with EpisodeRecorder(out_dir, {v: (size_px, size_px) for v in env.views}, names, list(env.action_names),
                              state_units=units, action_units=list(env.action_units), rate_hz=env.rate_hz,
                              measured_names=names, clock=clock, block_when_full=True, wall_time=None,
                              meta={"source": "vla-lite metaworld demos", "label_field": "predicted",

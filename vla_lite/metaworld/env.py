@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..firmware_bridge.protocol import SCHEMA_HASH, Command, Hello, Log, Mode, Packet
-from .camera import SceneRenderer, view_named
+from .camera import SceneRenderer, views_named
 from .controller import JOINT_NAMES, MetaWorldController
 from .expert import EE_DELTA_HIGH, EE_DELTA_LOW, EE_DELTA_NAMES, EE_DELTA_UNITS, MetaWorldExpert
 from .scene import MAX_STEPS, STEP_S
@@ -37,11 +37,8 @@ class MetaWorldEnv:
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
         task_instructions(task, split)  # ValueError naming an unknown task or split
-        views = (views,) if isinstance(views, str) else tuple(views)
-        if not views or len(set(views)) != len(views):
-            raise ValueError(f"views must name one or more distinct Meta-World views, got {views!r}")
-        shown = {v: view_named(v) for v in views}  # ValueError naming an unknown view, before the scene is built
-        self.views = views
+        shown = views_named(views)  # ValueError naming a bad view, before the scene is built
+        self.views = tuple(shown)
         self.task, self.max_steps, self.split = task, max_steps, split
         self.low, self.high = EE_DELTA_LOW.copy(), EE_DELTA_HIGH.copy()  # (4,) per-step EE_DELTA bounds
         self.controller = MetaWorldController(task, 0, now_s=0.0)

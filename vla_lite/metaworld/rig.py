@@ -18,7 +18,7 @@ import time
 from typing import Callable, NamedTuple, Sequence
 
 from ..firmware_bridge.arm_server import ArmServer
-from .camera import MetaWorldCamera, view_named
+from .camera import MetaWorldCamera, views_named
 from .controller import MetaWorldController, metaworld_arm
 from .scene import MAX_STEPS, check_seed
 from .tasks import MT10, episode_instruction, task_instructions, task_of_instruction
@@ -54,10 +54,7 @@ class MetaWorldRig:
             raise ValueError("tasks must name at least one Meta-World task, e.g. 'reach-v3'")
         for t in self.tasks:
             task_instructions(t, split)  # ValueError naming an unknown task or split
-        camera_names = (camera_names,) if isinstance(camera_names, str) else tuple(camera_names)
-        views = {name: view_named(name) for name in camera_names}  # ValueError naming an unknown view
-        if not views:
-            raise ValueError("camera_names must name at least one Meta-World view, e.g. 'front'")
+        views = views_named(camera_names)  # ValueError naming a bad view
         if max_episode_s is not None and not max_episode_s > 0:
             raise ValueError(f"max_episode_s must be > 0 s or None, got {max_episode_s!r}")
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
@@ -69,7 +66,7 @@ class MetaWorldRig:
         self.cameras = {name: MetaWorldCamera(self.controller, name=name, size_px=size_px, fps=camera_fps,
                                               max_age_s=max_frame_age_s, clock=clock, view=view)
                         for name, view in views.items()}
-        self.camera = self.cameras[camera_names[0]]  # SimRig's single camera
+        self.camera = next(iter(self.cameras.values()))  # SimRig's single camera: the first
         self.server = ArmServer.on_pty(self.controller, link_path, clock=clock)
         self.episode: MetaWorldEpisode | None = None
         self._t_start_s = clock()
