@@ -4,7 +4,7 @@ scripted experts -> ONNX/TFLite -> evaluation through the runtime loop
 simulated time, on placements (seeds) never used for training.
 
     python benchmarks/metaworld_chain.py --size ci      # two tasks, a tiny model: what CI runs
-    python benchmarks/metaworld_chain.py --size mid     # MT10, small models (about an hour on 2 cores)
+    python benchmarks/metaworld_chain.py --size mid     # MT10, small models (about 70 min on 2 cores)
     python benchmarks/metaworld_chain.py --size full    # MT10 (hours on 2 cores)
 
 Writes <out>/metaworld.json and prints success per task with Wilson 95 % intervals, beside a zero-action policy
@@ -25,9 +25,10 @@ SIZES = {  # "ci" must stay a few minutes on a shared 2-core machine; two views 
     "ci": dict(tasks="reach-v3,drawer-close-v3", demos=30, image=64, views="front,side", teacher="micro", teacher_steps=1500,
                student="nano", student_steps=800, round_steps=400, rounds=1, dagger_episodes=6, batch=32,
                chunk=8, replan=4, eval_episodes=8, formats="onnx", precisions="fp32,int8"),
-    # MT10 in about an hour here: a first MT10 figure and bundle, far from converged (fewer demos, smaller models)
-    "mid": dict(tasks="mt10", demos=25, image=64, views="front,side", teacher="small", teacher_steps=4000,
-                student="nano", student_steps=3000, round_steps=1000, rounds=2, dagger_episodes=20, batch=32,
+    # MT10 in about 70 min here (training ~13 steps/s, evaluation ~4 s per 500-step episode): a first MT10 figure
+    # and bundle, far from converged (half the demos of "full", smaller models, 64 px)
+    "mid": dict(tasks="mt10", demos=50, image=64, views="front,side", teacher="small", teacher_steps=12000,
+                student="micro", student_steps=8000, round_steps=2000, rounds=2, dagger_episodes=40, batch=32,
                 chunk=8, replan=4, eval_episodes=8, formats="onnx,tflite", precisions="fp32,int8"),
     "full": dict(tasks="mt10", demos=100, image=96, views="front,side", teacher="base", teacher_steps=20000, student="small",
                  student_steps=12000, round_steps=4000, rounds=2, dagger_episodes=100, batch=64, chunk=16,

@@ -78,6 +78,11 @@ def _onnx_int8(fp32: bytes, calibration: list[dict], mode: str, exclude: tuple[s
             model = onnx.load_from_string(fp32)
             del model.graph.value_info[:]  # stale shape annotations break quantize_dynamic (shared/NOTES.md)
             onnx.save(model, str(src))
+            # Dynamic quantisation first rewrites each Gemm as MatMul + Add, naming the MatMul "<gemm>_MatMul", and
+            # matches nodes_to_exclude against the rewritten graph: a Gemm excluded by its own name would be
+            # quantised anyway.
+            gemms = {n.name for n in model.graph.node if n.op_type == "Gemm"}
+            exclude = tuple(exclude) + tuple(f"{n}_MatMul" for n in exclude if n in gemms)
             quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, per_channel=True,
                              op_types_to_quantize=["MatMul", "Gemm"], nodes_to_exclude=list(exclude))
             return strip_onnx(out.read_bytes())

@@ -54,6 +54,9 @@ class TrainSet:
                 progress(e, ep)
         if not episode:
             raise ValueError("no training rows: the dataset holds no episode (or every one was filtered out)")
+        # only the paraphrases of instructions the data holds: a group of a task never recorded (MT10's table on a
+        # two-task recording) would put untrained phrasings into the bundle's instruction.known
+        paraphrase_groups = [g for g in paraphrase_groups if not text_ids.keys().isdisjoint(g)]
         for group in paraphrase_groups:
             for text in group:
                 text_ids.setdefault(text, len(text_ids))

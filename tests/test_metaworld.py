@@ -451,6 +451,13 @@ def test_demos_are_readable_by_the_offline_dataset_reader(tmp_path):
     assert not np.allclose(executed[:, :3], labels[:, :3])  # DART noise on the motion, the labels clean
     np.testing.assert_array_equal(executed[:, 3], labels[:, 3])  # the gripper is never noised
     assert raw.meta["info"]["task"] == "reach-v3" and raw.meta["info"]["seed"] == 0
+    # The phrasings trained on (the bundle's instruction.known) are reach's, never those of MT10's other tasks.
+    from vla_lite.export.train import load_training_data, paraphrase_groups
+
+    groups = paraphrase_groups("auto", [tmp_path])
+    assert len(groups) == len(MT10)
+    ts, *_ = load_training_data([tmp_path], 4, None, lambda text: np.zeros(3, np.float32), groups, progress=False)
+    assert set(ts.texts) == set(task_instructions("reach-v3", "train"))
 
 
 @needs_mw

@@ -68,3 +68,22 @@ def test_onnx_nodes_are_the_weighted_matmuls_and_gemms():
     nodes = onnx_nodes(blob, "dynamic")
     ops = {n.name: n.op_type for n in onnx.load_from_string(blob).graph.node}
     assert len(nodes) == 2 and all(ops[n] in ("MatMul", "Gemm") for n in nodes)
+    # Every listed node can really be kept in float (quantize_dynamic renames a Gemm before matching exclusions).
+    import onnxruntime as ort
+
+    from vla_lite.export.graphs import onnx_int8
+
+    def integer_nodes(q: bytes) -> int:
+        return sum(n.op_type == "MatMulInteger" for n in onnx.load_from_string(q).graph.node)
+
+    x = {"state": np.random.default_rng(0).normal(size=(1, 8)).astype(np.float32)}
+
+    def run(b: bytes):
+        return ort.InferenceSession(b, providers=["CPUExecutionProvider"]).run(None, x)[0]
+
+    assert integer_nodes(onnx_int8(blob, [], "dynamic", ())) == 2
+    for n in nodes:
+        assert integer_nodes(onnx_int8(blob, [], "dynamic", (n,))) == 1
+    kept = onnx_int8(blob, [], "dynamic", tuple(nodes))
+    assert integer_nodes(kept) == 0
+    np.testing.assert_allclose(run(kept), run(blob), rtol=1e-6, atol=1e-6)
