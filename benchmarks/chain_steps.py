@@ -36,7 +36,7 @@ def sh(cmd: list[str], log: Path, refusals: tuple[int, ...] = ()) -> dict:
 
 
 def export_each_graph(checkpoint: Path, calib: Path, out: Path, name: str, formats: str, precisions: str,
-                      log: Path) -> tuple[dict, dict]:
+                      log: Path, extra: list[str] = ()) -> tuple[dict, dict]:
     """One bundle per (runtime, precision), so that a graph its parity gate refuses is reported as such while
     the others are still evaluated. Returns ({"<name> <runtime> <precision>": bundle path}, {key: export
     summary or {"refused": why}})."""
@@ -46,7 +46,7 @@ def export_each_graph(checkpoint: Path, calib: Path, out: Path, name: str, forma
             key = f"{runtime} {precision}"
             path = out / f"{name}-{runtime}-{precision}.vla"
             steps[key] = sh(VLA + ["export", str(checkpoint), "--calib", str(calib), "--format", runtime,
-                                   "--precision", precision, "-o", str(path), "--json"], log,
+                                   "--precision", precision, "-o", str(path), "--json", *extra], log,
                             refusals=(GATE_REFUSED,))
             if "refused" not in steps[key]:
                 bundles[f"{name} {key}"] = path

@@ -29,10 +29,11 @@ SIZES = {  # "ci" must stay a few minutes on a shared 2-core machine; two views 
     # and bundle, far from converged (half the demos of "full", smaller models, 64 px)
     "mid": dict(tasks="mt10", demos=50, image=64, views="front,side", teacher="small", teacher_steps=12000,
                 student="micro", student_steps=8000, round_steps=2000, rounds=2, dagger_episodes=40, batch=32,
-                chunk=8, replan=4, eval_episodes=8, formats="onnx,tflite", precisions="fp32,int8"),
+                chunk=8, replan=4, eval_episodes=8, formats="onnx,tflite", precisions="fp32,int8",
+                int8_budget=0.02),  # at the default 0.04 the MT10 student's onnx int8 missed the 0.1 gate (0.108)
     "full": dict(tasks="mt10", demos=100, image=96, views="front,side", teacher="base", teacher_steps=20000, student="small",
                  student_steps=12000, round_steps=4000, rounds=2, dagger_episodes=100, batch=64, chunk=16,
-                 replan=8, eval_episodes=20, formats="onnx,tflite", precisions="fp32,int8"),
+                 replan=8, eval_episodes=20, formats="onnx,tflite", precisions="fp32,int8", int8_budget=0.02),
 }
 EVAL_SEED = 1_000_000
 CALIB_SEED = 800_000
@@ -95,8 +96,9 @@ def main(argv=None) -> int:
     r["steps"]["export_teacher"] = sh(vla + ["export", str(teacher), "--calib", str(out / "calib"), "--format",
                                              "onnx", "--precision", "fp32", "-o", str(bundles["teacher"]),
                                              "--json"], log)
+    budget = ["--int8-budget", str(s["int8_budget"])] if "int8_budget" in s else []
     student_bundles, r["steps"]["export_student"] = export_each_graph(student, out / "calib", out, "student",
-                                                                      s["formats"], s["precisions"], log)
+                                                                      s["formats"], s["precisions"], log, budget)
     bundles.update(student_bundles)
     r["refused"] = {k: e["refused"] for k, e in r["steps"]["export_student"].items() if "refused" in e}
     suite = "metaworld-mt10" if s["tasks"] == "mt10" else "metaworld:" + ",".join(tasks)

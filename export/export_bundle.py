@@ -75,7 +75,7 @@ def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
 
 def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None, name: str | None = None,
            tflite_int8: str = "dynamic", onnx_int8: str = "dynamic", n_calibration: int = 128, n_parity: int = 64,
-           progress=print) -> dict:
+           progress=print, int8_budget: float = INT8_CALIBRATION_BUDGET) -> dict:
     from vla_lite.backends import open_backend
     from vla_lite.bundle import load_bundle, write_bundle
 
@@ -91,6 +91,8 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
     for p in precisions:
         if p not in PRECISIONS:
             raise ValueError(f"--precision {p!r} is unknown; expected a comma list of {list(PRECISIONS)}")
+    if not 0.0 < int8_budget <= 0.1:  # above the parity gate the search could only produce refused graphs
+        raise ValueError(f"--int8-budget must be in (0, 0.1] (normalised action units), got {int8_budget!r}")
     if calib is None:
         raise ValueError("--calib DATA is required: held-out observations for int8 calibration and parity")
     ckpt = load_checkpoint(checkpoint)
@@ -129,7 +131,8 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
             if precision == "fp32":
                 blob = fp32_onnx if runtime == "onnx" else g.tflite_fp32(model, example)
             elif runtime == "onnx":
-                mixed = _onnx_int8_within_budget(fp32_onnx, calibration, cal_reference, onnx_int8, probe, progress)
+                mixed = _onnx_int8_within_budget(fp32_onnx, calibration, cal_reference, onnx_int8, probe, progress,
+                                                 int8_budget)
                 blob, kept_float[runtime] = mixed.blob, mixed.kept_float
             else:
                 blob = g.tflite_int8(model, example, calibration, tflite_int8)
@@ -179,7 +182,7 @@ def _torch_actions(model, inputs: list[dict]) -> np.ndarray:
 
 
 def _onnx_int8_within_budget(fp32_onnx: bytes, calibration: list[dict], reference: np.ndarray, mode: str, probe,
-                             progress):
+                             progress, budget: float = INT8_CALIBRATION_BUDGET):
     """The int8 ONNX graph, with its most sensitive layers kept in fp32 when needed (mixed_precision.py)."""
     from . import graphs as g
     from . import mixed_precision as mp
@@ -193,7 +196,7 @@ def _onnx_int8_within_budget(fp32_onnx: bytes, calibration: list[dict], referenc
     def ranking() -> list:
         return mp.solo_ranking(mp.onnx_nodes(fp32_onnx, mode), quantize, error)
 
-    return mp.keep_sensitive_in_float(quantize, error, ranking, INT8_CALIBRATION_BUDGET, progress=progress,
+    return mp.keep_sensitive_in_float(quantize, error, ranking, budget, progress=progress,
                                       label="onnx int8")
 
 
@@ -238,6 +241,10 @@ def add_arguments(parser) -> None:
     a("--onnx-int8", choices=("static", "dynamic"), default="dynamic",
       help="dynamic (default): int8 weights, per-inference activation ranges; static: QDQ U8S8 calibrated on "
            "--calib (faster, but missed the 0.1 gate on small tabletop policies)")
+    a("--int8-budget", type=float, default=INT8_CALIBRATION_BUDGET, metavar="ERR",
+      help="onnx int8: worst-case action error on the calibration set (normalised units) above which the most "
+           f"sensitive layers are kept in fp32 (default {INT8_CALIBRATION_BUDGET}; lower it when the held-out "
+           "parity gate at 0.1 refuses the graph)")
     a("--json", action="store_true")
 
 
@@ -249,7 +256,7 @@ def run(args) -> int:
         with stdout_to_stderr() if args.json else contextlib.nullcontext():
             summary = export(args.checkpoint, args.out, [f.strip() for f in args.format.split(",") if f.strip()],
                              [p.strip() for p in args.precision.split(",") if p.strip()], args.calib, args.name,
-                             args.tflite_int8, args.onnx_int8, progress=log)
+                             args.tflite_int8, args.onnx_int8, progress=log, int8_budget=args.int8_budget)
     except ParityGateFailed as exc:
         print(f"vla-lite export: PARITY GATE FAILED, no bundle written: {exc}", file=sys.stderr)
         return 3

@@ -87,3 +87,11 @@ def test_onnx_nodes_are_the_weighted_matmuls_and_gemms():
     kept = onnx_int8(blob, [], "dynamic", tuple(nodes))
     assert integer_nodes(kept) == 0
     np.testing.assert_allclose(run(kept), run(blob), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("budget", [0.0, -0.01, 0.2, float("nan")])
+def test_an_int8_budget_outside_the_parity_gate_is_refused_by_value(budget, tmp_path):
+    from vla_lite.export.export_bundle import export
+
+    with pytest.raises(ValueError, match=r"--int8-budget must be in \(0, 0.1\].*got"):
+        export(tmp_path / "missing.safetensors", tmp_path / "out.vla", calib=tmp_path, int8_budget=budget)

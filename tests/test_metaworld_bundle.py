@@ -1,0 +1,36 @@
+"""The committed MT10 student (benchmarks/metaworld/, made by `benchmarks/metaworld_chain.py --size mid`): it loads
+and verifies, is the two-camera end-effector-delta policy its page describes, knows every
+MT10 task's trained phrasings, and solves tasks through the runtime on placements no part of training used."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from vla_lite.bundle import load_bundle
+from vla_lite.metaworld.tasks import MT10, task_instructions
+
+BUNDLE = Path(__file__).resolve().parents[1] / "benchmarks" / "metaworld" / "mt10-student-int8.vla"
+FRESH_SEED = 3_000_000  # past demonstrations (0..), DAgger (500,000..), calibration (800,000..), report (1,000,000..)
+
+
+def test_the_committed_bundle_verifies_and_is_the_mt10_policy():
+    bundle = load_bundle(BUNDLE)  # checks the schema and every member's SHA-256
+    m = bundle.manifest
+    assert m.trained and ("onnx", "int8") in bundle.available()
+    assert [c.name for c in m.cameras] == ["front", "side"] and {(c.height, c.width) for c in m.cameras} == {(64, 64)}
+    assert m.action.mode == "ee_delta" and m.action.dim == 4 and m.rate_hz == 80.0
+    known = set(m.instruction.known)
+    for task in MT10:
+        assert set(task_instructions(task, "train")) <= known, task
+    assert m.parity["onnx.int8"].max_abs <= 0.1 and m.parity["onnx.int8"].cosine >= 0.99
+
+
+@pytest.mark.skipif(importlib.util.find_spec("metaworld") is None, reason="Meta-World is not installed")
+@pytest.mark.parametrize("task", ["drawer-close-v3", "button-press-topdown-v3"])
+def test_the_committed_bundle_solves_a_task_on_fresh_placements_through_the_runtime(task):
+    from vla_lite.evaluate import evaluate
+
+    r = evaluate(BUNDLE, episodes=3, seed=FRESH_SEED, suite=f"metaworld:{task}", precision="int8")
+    assert r["backend"] == "onnx-int8" and r["per_target"][task]["episodes"] == 3
+    assert r["successes"] == 3, r["outcomes"]
