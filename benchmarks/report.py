@@ -186,7 +186,8 @@ def published_bundle(name: str = "metaworld_chain_mid", label: str = "student on
     data = PUBLISHED_BUNDLE.read_bytes()
     rel = PUBLISHED_BUNDLE.relative_to(HERE.parent)
     params = d["steps"]["student"].get("parameters")
-    made_by = "vla-lite " + d["steps"]["export_student"]["onnx int8"]["_command"].split(" -m vla_lite ", 1)[-1]
+    export = d["steps"]["export_student"][label.split(" ", 1)[-1]]  # "student onnx int8" -> "onnx int8"
+    made_by = "vla-lite " + export["_command"].split(" -m vla_lite ", 1)[-1]
     rows = [[t, f"{r['successes']}/{r['episodes']}", pct(r["success_rate"])] for t, r in e["per_target"].items()]
     rows.append(["**all**", f"{e['successes']}/{e['episodes']}", wilson(e).split(" = ", 1)[1]])
     page = "\n\n".join([
@@ -195,8 +196,8 @@ def published_bundle(name: str = "metaworld_chain_mid", label: str = "student on
         f"{params:,} parameters, onnx int8, two 64 px cameras (`front`, `side`), end-effector-delta actions at 80 Hz, "
         f"the MiniLM instruction encoder inside. {len(data):,} bytes ({len(data) / 2 ** 20:.2f} MiB), "
         f"sha256 `{hashlib.sha256(data).hexdigest()}`. Of that, the instruction encoder is "
-        f"{d['steps']['export_student']['onnx int8']['text_encoder_bytes'] / 1e6:.2f} MB and the policy graph "
-        f"{d['steps']['export_student']['onnx int8']['graphs']['onnx.int8'] / 1e6:.2f} MB (its most sensitive layers "
+        f"{export['text_encoder_bytes'] / 1e6:.2f} MB and the policy graph "
+        f"{sum(export['graphs'].values()) / 1e6:.2f} MB (its most sensitive layers "
         f"and the convolutions stay fp32).",
         f"Made by `{d['command']}` (size `{d['size']}`: {d['settings']['demos']} expert demonstrations per task, "
         f"teacher `{d['settings']['teacher']}`, student `{d['settings']['student']}` distilled with "

@@ -182,7 +182,7 @@ def _torch_actions(model, inputs: list[dict]) -> np.ndarray:
 
 
 def _onnx_int8_within_budget(fp32_onnx: bytes, calibration: list[dict], reference: np.ndarray, mode: str, probe,
-                             progress, budget: float = INT8_CALIBRATION_BUDGET):
+                             progress, budget: float):
     """The int8 ONNX graph, with its most sensitive layers kept in fp32 when needed (mixed_precision.py)."""
     from . import graphs as g
     from . import mixed_precision as mp
