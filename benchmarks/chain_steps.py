@@ -54,14 +54,21 @@ def export_each_graph(checkpoint: Path, calib: Path, out: Path, name: str, forma
 
 
 def evaluate(bundles: dict, variants: list[tuple], episodes: int, seed: int, log: Path,
-             extra: list[str] = ()) -> dict:
-    """variants: (label, bundle key, runtime, precision, extra args). Returns label -> `vla-lite eval` JSON."""
-    results = {}
-    for label, which, runtime, precision, more in variants:
-        results[label] = sh(VLA + ["eval", str(bundles[which]), "--episodes", str(episodes), "--seed", str(seed),
-                                   "--runtime", runtime, "--precision", precision, *extra, *more, "--json"], log)
-        results[label].pop("results", None)
-    return results
+             extra: list[str] = (), workers: int = 1) -> dict:
+    """variants: (label, bundle key, runtime, precision, extra args). Returns label -> `vla-lite eval` JSON.
+    `workers` evaluations run at once (each is one process on one inference thread; results do not depend on it:
+    evaluation runs in simulated time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(variant) -> dict:
+        label, which, runtime, precision, more = variant
+        r = sh(VLA + ["eval", str(bundles[which]), "--episodes", str(episodes), "--seed", str(seed), "--runtime",
+                      runtime, "--precision", precision, *extra, *more, "--json"], log)
+        r.pop("results", None)
+        return r
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        return dict(zip([v[0] for v in variants], pool.map(one, variants)))
 
 
 def bench(bundles: dict, checkpoint: Path, log: Path, prefix: str = "student") -> dict:

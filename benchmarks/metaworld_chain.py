@@ -6,6 +6,12 @@ simulated time, on placements (seeds) never used for training.
     python benchmarks/metaworld_chain.py --size ci      # two tasks, a tiny model: what CI runs
     python benchmarks/metaworld_chain.py --size mid     # MT10, small models (about 70 min on 2 cores)
     python benchmarks/metaworld_chain.py --size full    # MT10 (hours on 2 cores)
+    python benchmarks/metaworld_chain.py --more-from runs/mw_mid --out runs/mw_more   # continue a run's student
+
+`--more-from RUN` continues a finished run instead of starting over (MORE below): more demonstrations on new
+placements, then the run's student warm-started (`distill --init`) on everything the run recorded (its DAgger
+rounds too) and given more DAgger rounds, each round's rollouts spread by the tasks' failure rates; then export,
+evaluation on the same held-out seeds, and benchmarks as for a size.
 
 Writes <out>/metaworld.json and prints success per task with Wilson 95 % intervals, beside a zero-action policy
 measured on the same seeds.
@@ -35,6 +41,11 @@ SIZES = {  # "ci" must stay a few minutes on a shared 2-core machine; two views 
                  student_steps=12000, round_steps=4000, rounds=2, dagger_episodes=100, batch=64, chunk=16,
                  replan=8, eval_episodes=20, formats="onnx,tflite", precisions="fp32,int8", int8_budget=0.02),
 }
+MORE = {  # --more-from: by the continued run's size; "ci" keeps CI's continuation to a few minutes
+    "ci": dict(demos=10, steps=200, round_steps=200, rounds=1, dagger_episodes=4, alpha=0.25, lr=5e-4),
+    "mid": dict(demos=50, steps=3000, round_steps=3000, rounds=5, dagger_episodes=100, alpha=0.25, lr=5e-4),
+    "full": dict(demos=100, steps=4000, round_steps=4000, rounds=5, dagger_episodes=200, alpha=0.25, lr=5e-4),
+}
 EVAL_SEED = 1_000_000
 CALIB_SEED = 800_000
 
@@ -62,7 +73,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=sorted(SIZES), default="ci")
     ap.add_argument("--out", default="runs/metaworld_chain")
+    ap.add_argument("--more-from", metavar="RUN", help="continue this finished run's student (see above)")
     args = ap.parse_args(argv)
+    if args.more_from:
+        return more(Path(args.more_from), Path(args.out), argv)
     s = SIZES[args.size]
     from vla_lite.metaworld.tasks import MT10
 
@@ -92,8 +106,15 @@ def main(argv=None) -> int:
                                       "--dagger-episodes", str(s["dagger_episodes"]), "--batch", str(s["batch"]),
                                       "--replan-every", str(s["replan"]), "--dagger-dir", str(out / "dagger"),
                                       "--json"], log)
-    bundles = {"teacher": out / "teacher.vla"}
-    r["steps"]["export_teacher"] = sh(vla + ["export", str(teacher), "--calib", str(out / "calib"), "--format",
+    finish(r, out, tasks, s, student, log, t0)
+    return 0
+
+
+def finish(r: dict, out: Path, tasks: list[str], s: dict, student: Path, log: Path, t0: float) -> None:
+    """Export the teacher and each student graph, evaluate them on the held-out seeds beside a zero-action
+    policy, benchmark, write metaworld.json and print the figures."""
+    teacher, bundles = out / "teacher.safetensors", {"teacher": out / "teacher.vla"}
+    r["steps"]["export_teacher"] = sh(VLA + ["export", str(teacher), "--calib", str(out / "calib"), "--format",
                                              "onnx", "--precision", "fp32", "-o", str(bundles["teacher"]),
                                              "--json"], log)
     budget = ["--int8-budget", str(s["int8_budget"])] if "int8_budget" in s else []
@@ -104,7 +125,8 @@ def main(argv=None) -> int:
     suite = "metaworld-mt10" if s["tasks"] == "mt10" else "metaworld:" + ",".join(tasks)
     variants = [("teacher onnx fp32", "teacher", "onnx", "fp32", [])]
     variants += [(label, label, *label.split()[1:], []) for label in student_bundles]
-    r["eval"] = evaluate(bundles, variants, s["eval_episodes"] * len(tasks), EVAL_SEED, log, ["--suite", suite])
+    r["eval"] = evaluate(bundles, variants, s["eval_episodes"] * len(tasks), EVAL_SEED, log, ["--suite", suite],
+                         workers=2)  # two episodes' simulations at once on two cores; benchmarks run after, alone
     r["bench"] = bench(bundles, student, log)
     r["zero_action"] = zero_action(tasks, s["eval_episodes"])
     r["seconds"] = round(time.perf_counter() - t0, 1)
@@ -118,6 +140,41 @@ def main(argv=None) -> int:
             z = r["zero_action"][task]["success_rate"]
             print(f"  {task:<24} {100 * t['success_rate']:5.1f} %   zero-action {100 * z:5.1f} %")
     print(f"wrote {out / 'metaworld.json'} in {r['seconds']} s")
+
+
+def more(run: Path, out: Path, argv) -> int:
+    """The `--more-from RUN` continuation (MORE[RUN's size]): its settings, tasks and seeds are RUN's."""
+    import shutil
+
+    from vla_lite.export.dagger import first_episode_meta
+
+    before = json.loads((run / "metaworld.json").read_text())
+    s, tasks, m = before["settings"], before["tasks"], MORE[before["size"]]
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "chain.log"
+    r = {"size": f"{before['size']} + more", "settings": {**s, "more": m}, "tasks": tasks, "steps": {},
+         "continued_from": str(run), "command": "python benchmarks/metaworld_chain.py " + " ".join(
+             argv if argv is not None else sys.argv[1:])}
+    t0 = time.perf_counter()
+    first_new = s["demos"]  # RUN's demonstrations used seeds 0 .. demos-1
+    if not (out / "demos").exists():
+        r["steps"]["demos"] = sh(VLA + ["metaworld-demos", "--out", str(out / "demos"), "--tasks", ",".join(tasks),
+                                        "--episodes", str(m["demos"]), "--seed", str(first_new), "--noise", "1",
+                                        "--size", str(s["image"]), "--views", s["views"], "--json"], log)
+    for name in ("teacher.safetensors", "calib"):  # the same teacher and held-out calibration episodes
+        if not (out / name).exists():
+            (shutil.copytree if (run / name).is_dir() else shutil.copy)(run / name, out / name)
+    earlier = [str(d) for d in sorted((run / "dagger").glob("round_*")) if first_episode_meta(d)]
+    student = out / "student.safetensors"
+    r["steps"]["student"] = sh(VLA + [
+        "distill", "--teacher", str(out / "teacher.safetensors"), "--data", str(run / "demos"), "--data",
+        str(out / "demos"), *[a for d in earlier for a in ("--dagger-data", d)], "--init",
+        str(run / "student.safetensors"), "--out", str(student), "--steps", str(m["steps"]), "--round-steps",
+        str(m["round_steps"]), "--dagger-rounds", str(m["rounds"]), "--dagger-episodes",
+        str(m["dagger_episodes"]), "--dagger-allocation", "failures", "--alpha", str(m["alpha"]), "--lr",
+        str(m["lr"]), "--batch", str(s["batch"]), "--replan-every", str(s["replan"]), "--dagger-dir",
+        str(out / "dagger"), "--json"], log)
+    finish(r, out, tasks, s, student, log, t0)
     return 0
 
 

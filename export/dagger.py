@@ -13,6 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 SOURCES = {"vla-lite demo-data": "tabletop", "vla-lite metaworld demos": "metaworld"}  # recording info.source
 
 
@@ -41,10 +43,12 @@ class ExpertWorld:
         return None
 
     def record(self, out_dir, seed0: int, episodes: int, policy, *, size_px: int, chunk: int, rate_hz: float,
-               cameras: tuple[str, ...] = ("front",), progress: bool = False, extra_meta: dict | None = None) -> dict:
-        """Roll `policy(obs, env) -> action` out for about `episodes` episodes (Meta-World: spread evenly over the
-        tasks) from seed0; the expert labels every visited state. `cameras`: the policy's camera names (Meta-World
-        renders these views; the tabletop has its one camera). Returns the recorder's summary."""
+               cameras: tuple[str, ...] = ("front",), progress: bool = False, extra_meta: dict | None = None,
+               weights: dict[str, float] | None = None) -> dict:
+        """Roll `policy(obs, env) -> action` out for about `episodes` episodes (Meta-World: spread over the tasks,
+        evenly or in proportion to `weights` per task, at least one each) from seed0; the expert labels every
+        visited state. `cameras`: the policy's camera names (Meta-World renders these views; the tabletop has its
+        one camera). Returns the recorder's summary."""
         if self.kind == "tabletop":
             from .demo_data import record_episodes
 
@@ -53,15 +57,43 @@ class ExpertWorld:
                                    extra_meta=extra_meta)
         from vla_lite.metaworld.demos import record_metaworld_demos
 
-        per_task = max(1, math.ceil(episodes / len(self.tasks)))
-        return record_metaworld_demos(out_dir, self.tasks, range(seed0, seed0 + per_task), policy=policy,
-                                      size_px=size_px, views=cameras, label_source="expert", progress=progress,
-                                      extra_meta=extra_meta)
+        if weights is None:
+            per_task = max(1, math.ceil(episodes / len(self.tasks)))
+            return record_metaworld_demos(out_dir, self.tasks, range(seed0, seed0 + per_task), policy=policy,
+                                          size_px=size_px, views=cameras, label_source="expert",
+                                          progress=progress, extra_meta=extra_meta)
+        total: dict = {"episodes": 0, "successes": 0, "steps": 0, "outcomes": {}, "tasks": {}, "out": str(out_dir)}
+        for task, n in allocate(episodes, self.tasks, weights).items():  # one recording folder, numbered on
+            part = record_metaworld_demos(out_dir, [task], range(seed0, seed0 + n), policy=policy, size_px=size_px,
+                                          views=cameras, label_source="expert", progress=progress,
+                                          extra_meta=extra_meta)
+            for key in ("episodes", "successes", "steps"):
+                total[key] += part[key]
+            for outcome, k in part["outcomes"].items():
+                total["outcomes"][outcome] = total["outcomes"].get(outcome, 0) + k
+            total["tasks"].update(part["tasks"])
+        total["success_rate"] = total["successes"] / max(1, total["episodes"])
+        return total
 
     def success_rate(self, policy, seed0: int, episodes: int, **kw) -> float:
         """In-process success over `episodes` seeded placements (nothing kept)."""
         with tempfile.TemporaryDirectory() as tmp:
             return self.record(tmp, seed0, episodes, policy, **kw)["success_rate"]
+
+
+def allocate(episodes: int, tasks, weights: dict[str, float]) -> dict[str, int]:
+    """Rollouts per task: at least one each, the rest in proportion to the weights (largest remainders), so the
+    counts add up to max(episodes, len(tasks)). A task missing from `weights` weighs as much as the heaviest."""
+    tasks = list(tasks)
+    w = np.array([float(weights.get(t, max(weights.values(), default=1.0))) for t in tasks])
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"task weights must be finite, >= 0 and not all 0, got {weights}")
+    spare = max(0, episodes - len(tasks))
+    share = spare * w / w.sum()
+    counts = np.floor(share).astype(int)
+    for i in np.argsort(-(share - counts), kind="stable")[:spare - counts.sum()]:
+        counts[i] += 1
+    return {t: 1 + int(c) for t, c in zip(tasks, counts)}
 
 
 def first_episode_meta(path) -> dict:

@@ -41,6 +41,14 @@ def add_arguments(parser) -> None:
     a("--dagger-rounds", type=int, default=2)
     a("--dagger-episodes", type=int, default=100, help="student rollouts per round")
     a("--dagger-dir", help="keep the DAgger recordings here (default: a temporary folder)")
+    a("--dagger-data", action="append", default=[],
+      help="earlier DAgger recordings to train on too, failed rollouts included (their labels are the expert's); "
+           "repeatable")
+    a("--dagger-allocation", choices=("uniform", "failures"), default="uniform",
+      help="Meta-World: spread each round's rollouts evenly over the tasks, or, after the first round, in "
+           "proportion to each task's failure rate in the round before (at least one rollout per task)")
+    a("--init", help="start from this student checkpoint (same cameras, normalisation and chunk) instead of "
+                     "fresh weights: more rounds for a trained student; --size is then the checkpoint's")
     a("--alpha", type=float, default=0.5, help="weight of the teacher term (0: ground truth only)")
     a("--feature-weight", type=float, default=0.0, help="feature distillation weight (checkpoint teachers)")
     a("--batch", type=int, default=64)
@@ -55,6 +63,16 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from .checkpoint import CheckpointError
+
+    try:
+        return _run(args)
+    except CheckpointError as exc:  # a teacher or --init that cannot be used: say which and why, no traceback
+        print(f"vla-lite distill: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
     import torch
 
     from .checkpoint import load_checkpoint, save_checkpoint
@@ -67,6 +85,14 @@ def run(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.steps < 0 or args.round_steps < 1 or args.dagger_rounds < 0:
+        print(f"vla-lite distill: need --steps >= 0 (got {args.steps}), --round-steps >= 1 (got "
+              f"{args.round_steps}) and --dagger-rounds >= 0 (got {args.dagger_rounds})", file=sys.stderr)
+        return 2
+    if args.steps == 0 and not (args.init and args.dagger_rounds):
+        print("vla-lite distill: --steps 0 trains nothing before the rounds; it needs --init and "
+              "--dagger-rounds >= 1", file=sys.stderr)
+        return 2
     world = ExpertWorld.from_data(args.data)
     if args.dagger_rounds and world is None:
         print(f"vla-lite distill: DAgger needs a simulated world whose expert labels the states the student "
@@ -80,41 +106,65 @@ def run(args) -> int:
         lerobot = LeRobotTeacher(args.teacher.split(":", 1)[1])
     teacher = None if args.teacher == "expert" or lerobot else load_checkpoint(args.teacher)
     chunk = teacher.config.chunk_length if teacher else args.chunk
+    from vla_lite.bundle.manifest import CameraSpec
+
     cameras = None
     if teacher is not None:
-        from vla_lite.bundle.manifest import CameraSpec
         cameras = tuple(CameraSpec(**{**c, "pixel_range": tuple(c["pixel_range"])}) for c in teacher.train["cameras"])
     paraphrases = paraphrase_groups(world.kind if world else "auto", args.data)
+    init = load_checkpoint(args.init) if args.init else None
+    if init is not None and teacher is None:
+        cameras = tuple(CameraSpec(**{**c, "pixel_range": tuple(c["pixel_range"])}) for c in init.train["cameras"])
     ts, cameras, norm, data = load_training_data(
-        args.data, chunk, args.image_size, encoder.encode, paraphrases,
-        cameras=cameras, normalization=teacher.normalization if teacher else None, progress=not args.json)
+        args.data, chunk, args.image_size, encoder.encode, paraphrases, cameras=cameras,
+        normalization=teacher.normalization if teacher else init.normalization if init else None,
+        progress=not args.json)
+    if args.dagger_data:  # earlier rounds' rollouts: every visited state counts, failed ones most of all
+        earlier, *_ = load_training_data(args.dagger_data, chunk, None, encoder.encode, paraphrases,
+                                         cameras=cameras, normalization=norm, progress=False, keep_failed=True)
+        ts = ts.extend(earlier)
     cfg = PolicyConfig.preset(args.size, cameras=tuple((c.name, c.height, c.width) for c in cameras),
                               state_dim=ts.state.shape[1], action_dim=ts.actions.shape[2], chunk_length=chunk,
                               embedding_dim=ts.embeddings.shape[1],
                               residual=teacher.config.residual if teacher else residual_map(data))
     torch.manual_seed(args.seed)
-    student = Policy(cfg)
-    student.set_residual_stats(norm)
+    if init is None:
+        student = Policy(cfg)
+        student.set_residual_stats(norm)
+    else:
+        student, args.size = warm_start(init, cfg, norm), init.train.get("size", args.size)
     feats = teacher is not None and args.feature_weight > 0
     targets = teacher_targets(teacher.model, ts, feats, progress=not args.json) if teacher else \
         lerobot_targets(lerobot, ts, norm, chunk) if lerobot else None
     alpha = args.alpha if targets is not None else 0.0
     rate_hz = float(data["fps"])
-    rounds = []
-    total_steps = args.steps
-    fit_cfg = FitConfig(steps=total_steps, batch=args.batch, lr=args.lr, seed=args.seed, alpha=alpha,
-                        feature_weight=args.feature_weight if feats else 0.0,
-                        instruction_noise=args.instruction_noise)
-    history = [fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, progress=not args.json)]
+    # A warm start continues the checkpoint's step count and round numbering (so its rollout seeds are new ones)
+    # with a fresh learning-rate schedule from its step.
+    start = int(init.train.get("step", 0)) if init else 0
+    rounds = [dict(r, **{"from": str(args.init)}) for r in init.train.get("dagger", []) if "episodes" in r] \
+        if init else []
+    history = list(init.train.get("history", [])) if init else []
+    total_steps = start + args.steps
+    fit_kw = dict(batch=args.batch, lr=args.lr, alpha=alpha, feature_weight=args.feature_weight if feats else 0.0,
+                  instruction_noise=args.instruction_noise, schedule_start=start)
+    if args.steps > 0:
+        fit_cfg = FitConfig(steps=total_steps, seed=args.seed, warmup=min(200, max(1, args.steps // 10)), **fit_kw)
+        history.append(fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, start_step=start,
+                           progress=not args.json))
     dagger_root = Path(args.dagger_dir) if args.dagger_dir else Path(tempfile.mkdtemp(prefix="vla-dagger-"))
     roll = dict(size_px=cameras[0].height, chunk=chunk, rate_hz=rate_hz, cameras=tuple(c.name for c in cameras))
-    for r in range(args.dagger_rounds):
+    per_task = None  # the last round's success per task: what --dagger-allocation failures weighs by
+    for r in range(len(rounds), len(rounds) + args.dagger_rounds):
         runner = TorchPolicyRunner(student, cameras, norm, encoder.encode, args.replan_every)
         out_dir = dagger_root / f"round_{r + 1}"
-        summary = world.record(out_dir, DAGGER_SEED_BASE + r * args.dagger_episodes, args.dagger_episodes, runner,
-                               progress=not args.json, extra_meta={"dagger_round": r + 1}, **roll)
+        weights = failure_weights(per_task) if args.dagger_allocation == "failures" and per_task else None
+        seed0 = max([DAGGER_SEED_BASE + r * args.dagger_episodes] + [seed_end(p) for p in rounds])
+        summary = world.record(out_dir, seed0, args.dagger_episodes, runner, progress=not args.json,
+                               extra_meta={"dagger_round": r + 1}, weights=weights, **roll)
+        per_task = {t: v["successes"] / v["episodes"] for t, v in summary.get("tasks", {}).items()}
         rounds.append({"round": r, "student_success": summary["success_rate"], "episodes": summary["episodes"],
-                       "rows_before": len(ts)})
+                       "rows_before": len(ts), "per_task": per_task, "seed0": seed0,
+                       "seed_end": seed0 + summary["episodes"]})
         # Every visited state counts, failed rollouts most of all: keep them (the labels are the expert's).
         new_ts, *_ = load_training_data([out_dir], chunk, None, encoder.encode, paraphrases, cameras=cameras,
                                         normalization=norm, progress=False, keep_failed=True)
@@ -126,15 +176,13 @@ def run(args) -> int:
             if feats:
                 targets.features = np.concatenate([targets.features, new_t.features])
         total_steps += args.round_steps
-        fit_cfg = FitConfig(steps=total_steps, batch=args.batch, lr=args.lr, seed=args.seed + r + 1, alpha=alpha,
-                            feature_weight=fit_cfg.feature_weight, instruction_noise=fit_cfg.instruction_noise,
-                            warmup=0)
+        fit_cfg = FitConfig(steps=total_steps, seed=args.seed + r + 1, warmup=0, **fit_kw)
         history.append(fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, start_step=total_steps -
                            args.round_steps, progress=not args.json))
     if world is not None:
         final = world.success_rate(TorchPolicyRunner(student, cameras, norm, encoder.encode, args.replan_every),
                                    DAGGER_SEED_BASE + 90_000, args.dagger_episodes, **roll)
-        rounds.append({"round": args.dagger_rounds, "student_success": final, "rows_before": len(ts)})
+        rounds.append({"round": len(rounds), "student_success": final, "rows_before": len(ts)})
     train_meta = {"size": args.size, "replan_every": args.replan_every, "rate_hz": rate_hz, "data": data,
                   "cameras": [c.__dict__ | {"pixel_range": list(c.pixel_range)} for c in cameras],
                   "text_encoder": encoder.info, "teacher": str(args.teacher), "alpha": alpha,
@@ -149,6 +197,36 @@ def run(args) -> int:
           f"student {args.size} ({summary['parameters']:,} parameters): in-process success by DAgger round "
           f"{[round(r['student_success'], 3) for r in rounds]} -> {args.out}", file=sys.stdout)
     return 0
+
+
+def warm_start(init, cfg, normalization: dict):
+    """The --init checkpoint's model, after checking it takes the same inputs, outputs and statistics as the data
+    and teacher (a mismatch would train on rows normalised one way for a model that expects another)."""
+    from .checkpoint import CheckpointError
+
+    got, want = init.config, cfg
+    for field in ("cameras", "state_dim", "action_dim", "chunk_length", "embedding_dim", "residual"):
+        if getattr(got, field) != getattr(want, field):
+            raise CheckpointError(f"--init {init.path}: {field} is {getattr(got, field)!r}; the data and teacher "
+                                  f"give {getattr(want, field)!r}")
+    if init.normalization != normalization:
+        raise CheckpointError(f"--init {init.path} was trained with other normalisation statistics than the "
+                              "teacher's (or the data's); it cannot continue on these rows")
+    return init.model
+
+
+def seed_end(past_round: dict) -> int:
+    """One past the last placement seed a recorded round may have used (rounds from before seed0 was recorded
+    used DAGGER_SEED_BASE + round · episodes onwards, at most `episodes` per task)."""
+    if "seed_end" in past_round:
+        return int(past_round["seed_end"])
+    return DAGGER_SEED_BASE + (int(past_round["round"]) + 1) * int(past_round["episodes"])
+
+
+def failure_weights(success: dict[str, float], floor: float = 0.2) -> dict[str, float]:
+    """Rollout weight per task from its last success rate: 1 - success, plus a floor so solved tasks keep being
+    visited (a policy can unlearn them)."""
+    return {t: (1.0 - s) + floor for t, s in success.items()}
 
 
 def lerobot_targets(teacher, ts, normalization, chunk: int, batch: int = 32):

@@ -30,6 +30,9 @@ RUNTIMES, PRECISIONS = ("onnx", "tflite"), ("fp32", "int8")
 # gate is 0.1 and held-out observations have shown twice the calibration worst case) keep their most sensitive
 # layers in fp32.
 INT8_CALIBRATION_BUDGET = 0.04
+ONNX_INT8_SCHEMES = {  # --onnx-int8 -> what the manifest's provenance says was done
+    "dynamic": "dynamic: int8 per-channel MatMul/Gemm weights, activations quantised per inference",
+    "static": "static QDQ U8S8, per-channel weights, Conv/MatMul/Gemm"}
 
 
 def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
@@ -91,6 +94,8 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
     for p in precisions:
         if p not in PRECISIONS:
             raise ValueError(f"--precision {p!r} is unknown; expected a comma list of {list(PRECISIONS)}")
+    if onnx_int8 not in ONNX_INT8_SCHEMES:
+        raise ValueError(f"--onnx-int8 {onnx_int8!r} is unknown; expected one of {list(ONNX_INT8_SCHEMES)}")
     if not 0.0 < int8_budget <= 0.1:  # above the parity gate the search could only produce refused graphs
         raise ValueError(f"--int8-budget must be in (0, 0.1] (normalised action units), got {int8_budget!r}")
     if calib is None:
@@ -142,8 +147,7 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
     bundle_name = name or Path(out).stem
     manifest = build_manifest(ckpt, text, bundle_name, graphs, data)
     manifest["provenance"]["quantization"] = {
-        "onnx.int8": "static QDQ U8S8, per-channel weights, Conv/MatMul/Gemm" if onnx_int8 == "static" else
-        "dynamic: int8 per-channel MatMul/Gemm weights, activations quantised per inference",
+        "onnx.int8": ONNX_INT8_SCHEMES[onnx_int8],
         "tflite.int8": "dynamic range: int8 weights, float activations" if tflite_int8 == "dynamic" else
         "static PT2E int8 weights and activations, int8 inputs/outputs"}
     if kept_float:
@@ -238,7 +242,7 @@ def add_arguments(parser) -> None:
     a("--name", help="bundle name (default: the output file's stem)")
     a("--tflite-int8", choices=("static", "dynamic"), default="dynamic",
       help="dynamic (default): int8 weights, float activations; static: int8 weights and activations (int8 I/O)")
-    a("--onnx-int8", choices=("static", "dynamic"), default="dynamic",
+    a("--onnx-int8", choices=tuple(ONNX_INT8_SCHEMES), default="dynamic",
       help="dynamic (default): int8 weights, per-inference activation ranges; static: QDQ U8S8 calibrated on "
            "--calib (faster, but missed the 0.1 gate on small tabletop policies)")
     a("--int8-budget", type=float, default=INT8_CALIBRATION_BUDGET, metavar="ERR",

@@ -38,11 +38,14 @@ class FitConfig:
     seed: int = 0
     alpha: float = 0.5  # distillation: weight of the teacher term
     feature_weight: float = 0.0  # distillation: weight of the feature term (0: off)
+    schedule_start: int = 0  # the step warm-up and cosine decay count from (a warm-started model: its step)
 
     def __post_init__(self):
         for name in ("steps", "batch", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.schedule_start < self.steps:
+            raise ValueError(f"schedule_start must be in [0, steps={self.steps}), got {self.schedule_start}")
         if not 0.0 <= self.instruction_noise <= 1.0:
             raise ValueError(f"instruction_noise must be in [0, 1] (std per dimension of a unit vector), got "
                              f"{self.instruction_noise!r}")
@@ -70,9 +73,10 @@ def masked_l1(pred, target, mask):
 
 
 def lr_at(step: int, cfg: FitConfig) -> float:
+    step, steps = step - cfg.schedule_start, cfg.steps - cfg.schedule_start
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
-    frac = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    frac = (step - cfg.warmup) / max(1, steps - cfg.warmup)
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
 

@@ -4,6 +4,9 @@
 - ONNX int8: onnxruntime static QDQ, U8S8 (unsigned activations, signed per-channel weights), Conv/MatMul/Gemm
   only (shared/NOTES.md: S8S8 was 2.7x slower on x86; quantising LayerNorm/Softmax pushed error to 0.2-0.5),
   calibrated on real observations; or dynamic (int8 weights, per-inference activation ranges).
+- Both int8 ONNX modes store the float weights they leave (Convs in dynamic mode, layers kept in fp32) as fp16
+  behind a Cast: half the bytes, and onnxruntime folds the Cast at session start, so inference stays fp32 on
+  weights within fp16 rounding (relative 5e-4; the parity gate measures the result).
 - TFLite fp32: litert-torch (no TensorFlow), from keyword inputs so the signature keeps the contract names.
 - TFLite int8: dynamic-range (int8 weights, float activations; the default: full static int8 quantises the
   LayerNorms, softmax and residual path too and missed the 0.1 parity gate on the tabletop policies), or
@@ -51,13 +54,16 @@ def strip_onnx(blob: bytes) -> bytes:
     return model.SerializeToString()
 
 
+ONNX_INT8_MODES = ("static", "dynamic")
+
+
 def onnx_int8(fp32: bytes, calibration: list[dict], mode: str = "static", exclude: tuple[str, ...] = ()) -> bytes:
     """mode "static": QDQ with calibrated activation ranges; "dynamic": int8 weights for MatMul/Gemm, activation
     ranges computed per inference (more accurate on small, sensitive policies; Convs stay float). `exclude`:
     node names kept in fp32 (export/mixed_precision.py picks them)."""
 
-    if mode not in ("static", "dynamic"):
-        raise ValueError(f"onnx int8 mode must be 'static' or 'dynamic', got {mode!r}")
+    if mode not in ONNX_INT8_MODES:
+        raise ValueError(f"onnx int8 mode must be one of {list(ONNX_INT8_MODES)}, got {mode!r}")
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)  # onnxruntime.quantization advises pre-processing on the root logger, per call
     try:
@@ -66,28 +72,43 @@ def onnx_int8(fp32: bytes, calibration: list[dict], mode: str = "static", exclud
         logging.disable(previous)
 
 
+FP16_MIN_ELEMENTS = 1024  # smaller float tensors (biases, norms, scales) are not worth a Cast node each
+
+
+def fp16_weights(blob: bytes, min_elements: int = FP16_MIN_ELEMENTS) -> bytes:
+    """Store each float32 initializer of at least `min_elements` values as float16, restored by a Cast to float32
+    placed first in the graph (onnxruntime constant-folds it when the session starts: no per-inference cost)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load_from_string(blob)
+    graph = model.graph
+    inputs = {i.name for i in graph.input}
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT or init.name in inputs:
+            continue
+        value = numpy_helper.to_array(init)
+        if value.size < min_elements or not np.all(np.abs(value) < 60000):  # fp16 overflows beyond 65504
+            continue
+        stored = init.name + "_fp16"
+        init.CopyFrom(numpy_helper.from_array(value.astype(np.float16), stored))
+        casts.append(helper.make_node("Cast", [stored], [stored[:-len("_fp16")]], to=TensorProto.FLOAT,
+                                      name=stored + "_to_fp32"))
+    nodes = casts + list(graph.node)  # Casts of constants first keeps the graph topologically sorted
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return model.SerializeToString()
+
+
 def _onnx_int8(fp32: bytes, calibration: list[dict], mode: str, exclude: tuple[str, ...]) -> bytes:
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
-                                          quantize_dynamic, quantize_static)
+                                          quantize_static)
 
     if mode == "dynamic":
-        import onnx
-
-        with tempfile.TemporaryDirectory() as tmp:
-            src, out = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
-            model = onnx.load_from_string(fp32)
-            del model.graph.value_info[:]  # stale shape annotations break quantize_dynamic (shared/NOTES.md)
-            onnx.save(model, str(src))
-            # Dynamic quantisation first rewrites each Gemm as MatMul + Add, naming the MatMul "<gemm>_MatMul", and
-            # matches nodes_to_exclude against the rewritten graph: a Gemm excluded by its own name would be
-            # quantised anyway.
-            gemms = {n.name for n in model.graph.node if n.op_type == "Gemm"}
-            exclude = tuple(exclude) + tuple(f"{n}_MatMul" for n in exclude if n in gemms)
-            quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul", "Gemm"], nodes_to_exclude=list(exclude))
-            return strip_onnx(out.read_bytes())
+        return fp16_weights(_dynamic_matmuls(fp32, exclude))
     if not calibration:
-        raise ValueError("int8 ONNX needs calibration observations; got none")
+        raise ValueError("static int8 ONNX needs calibration observations; got none")
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -103,6 +124,27 @@ def _onnx_int8(fp32: bytes, calibration: list[dict], mode: str, exclude: tuple[s
         quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
                         op_types_to_quantize=["Conv", "MatMul", "Gemm"], nodes_to_exclude=list(exclude))
+        return fp16_weights(strip_onnx(out.read_bytes()))
+
+
+def _dynamic_matmuls(blob: bytes, exclude: tuple[str, ...]) -> bytes:
+    """int8 per-channel weights for every MatMul/Gemm with a constant weight not in `exclude`; activations
+    quantised per inference."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        model = onnx.load_from_string(blob)
+        del model.graph.value_info[:]  # stale shape annotations break quantize_dynamic (shared/NOTES.md)
+        onnx.save(model, str(src))
+        # Dynamic quantisation first rewrites each Gemm as MatMul + Add, naming the MatMul "<gemm>_MatMul", and
+        # matches nodes_to_exclude against the rewritten graph: a Gemm excluded by its own name would be
+        # quantised anyway.
+        gemms = {n.name for n in model.graph.node if n.op_type == "Gemm"}
+        exclude = tuple(exclude) + tuple(f"{n}_MatMul" for n in exclude if n in gemms)
+        quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul", "Gemm"], nodes_to_exclude=list(exclude))
         return strip_onnx(out.read_bytes())
 
 

@@ -1,8 +1,10 @@
 """The training set in memory: every window of every episode, preprocessed once, as compact arrays.
 
 Episodes are streamed (one at a time from any reader in export/datasets); each row's images go through the
-runtime's own preprocessing (`SampleMaker`) and are kept as float16, so an epoch costs no JPEG decoding and a
-100k-row dataset of one 96x96 camera takes ~5.5 GB. Instructions are kept as ids into a table of texts; their embeddings are looked up per batch, so
+runtime's own preprocessing (`SampleMaker`) and are kept as uint8 levels of the camera's pixel_range (the runtime
+maps 0..255 onto it, so at the recorded size the levels are exact; a resized image is rounded to the nearest level,
+at most 1/510 of the range), so an epoch costs no JPEG decoding and a 100k-row dataset of one 96x96 camera takes
+~2.8 GB (float16 took twice that, which ran a 250k-row MT10 DAgger aggregate out of 24 GB). Instructions are kept as ids into a table of texts; their embeddings are looked up per batch, so
 paraphrase augmentation is a choice of id, not a re-encoding.
 
     ts = TrainSet.build(episodes, cameras, normalization, chunk_length, embed)
@@ -19,7 +21,7 @@ import numpy as np
 
 @dataclass
 class TrainSet:
-    images: dict[str, np.ndarray]  # input name -> (M, H, W, 3) float16, preprocessed
+    images: dict[str, np.ndarray]  # input name -> (M, H, W, 3) uint8 levels (see levels), or float, preprocessed
     state: np.ndarray  # (M, S) float32, normalised
     actions: np.ndarray  # (M, T, D) float32, normalised
     action_mask: np.ndarray  # (M, T) bool: False where the episode had ended (padding)
@@ -28,6 +30,15 @@ class TrainSet:
     texts: list[str]
     embeddings: np.ndarray  # (K, E) float32, one per text
     paraphrases: list[np.ndarray] = field(default_factory=list)  # per text id: ids it may be swapped for
+    levels: dict[str, tuple[float, float]] = field(default_factory=dict)  # input -> (value of level 0, per level)
+
+    def decoded(self, name: str, rows) -> np.ndarray:
+        """The float32 graph input of these rows of image input `name`."""
+        arr = self.images[name][rows]
+        if arr.dtype != np.uint8:
+            return np.asarray(arr, np.float32)
+        lo, per_level = self.levels[name]
+        return lo + arr.astype(np.float32) * np.float32(per_level)
 
     def __len__(self) -> int:
         return len(self.state)
@@ -40,6 +51,12 @@ class TrainSet:
 
         make = SampleMaker(cameras, normalization, chunk_length, embed=lambda text: np.zeros(1, np.float32))
         names = [c.input_name for c in cameras]
+        levels = {c.input_name: (float(lo), (float(hi) - float(lo)) / 255.0)
+                  for c in cameras for lo, hi in [c.pixel_range]}
+
+        def to_levels(k: str, x: np.ndarray) -> np.ndarray:
+            lo, per_level = levels[k]
+            return np.clip(np.rint((x - lo) / per_level), 0, 255).astype(np.uint8)
         cols: dict[str, list] = {k: [] for k in names + ["state", "actions", "action_mask"]}
         text_ids: dict[str, int] = {}
         instruction_id, episode = [], []
@@ -47,7 +64,7 @@ class TrainSet:
             for t in range(len(ep)):
                 s = make(ep, t)
                 for k in cols:
-                    cols[k].append(s[k].astype(np.float16) if k in names else s[k])
+                    cols[k].append(to_levels(k, s[k]) if k in names else s[k])
                 instruction_id.append(text_ids.setdefault(ep.instruction_at(t), len(text_ids)))
                 episode.append(e)
             if progress is not None:
@@ -70,7 +87,7 @@ class TrainSet:
         images = {k: np.stack(cols[k]) for k in names}
         return cls(images, np.stack(cols["state"]).astype(np.float32), np.stack(cols["actions"]).astype(np.float32),
                    np.stack(cols["action_mask"]), np.array(instruction_id, np.int32), np.array(episode, np.int32),
-                   texts, embeddings, para)
+                   texts, embeddings, para, levels)
 
     def extend(self, other: "TrainSet") -> "TrainSet":
         """Aggregate (DAgger): rows of both; texts merged by content; episodes renumbered after this set's."""
@@ -88,11 +105,15 @@ class TrainSet:
         for j, p in enumerate(other.paraphrases):
             para[remap[j]] = np.union1d(para[remap[j]], remap[p]).astype(np.int32)
         first_ep = int(self.episode.max()) + 1 if len(self) else 0
+        if self.levels != other.levels:
+            raise ValueError(f"cannot aggregate training sets with different pixel ranges: {self.levels} and "
+                             f"{other.levels}")
         return TrainSet({k: np.concatenate([v, other.images[k]]) for k, v in self.images.items()},
                         np.concatenate([self.state, other.state]), np.concatenate([self.actions, other.actions]),
                         np.concatenate([self.action_mask, other.action_mask]),
                         np.concatenate([self.instruction_id, remap[other.instruction_id]]),
-                        np.concatenate([self.episode, other.episode + first_ep]), texts, np.stack(embeddings), para)
+                        np.concatenate([self.episode, other.episode + first_ep]), texts, np.stack(embeddings), para,
+                        dict(self.levels))
 
     def split(self, holdout_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(train rows, held-out rows), split by whole episodes so no held-out frame was seen in training."""
@@ -116,8 +137,8 @@ class TrainSet:
 
         rows = np.asarray(rows)
         out = {}
-        for k, arr in self.images.items():
-            x = torch.from_numpy(np.asarray(arr[rows], np.float32))
+        for k in self.images:
+            x = torch.from_numpy(self.decoded(k, rows))
             out[k] = random_shift(x, shift_px, rng) if augment and shift_px > 0 else x
         ids = self.instruction_id[rows]
         if augment and rng is not None:
@@ -136,7 +157,7 @@ class TrainSet:
         """Graph inputs of these rows, one dict of batch-1 float32 numpy arrays each (calibration, parity)."""
         out = []
         for r in np.asarray(rows):
-            d = {k: np.asarray(v[r:r + 1], np.float32) for k, v in self.images.items()}
+            d = {k: self.decoded(k, slice(r, r + 1)) for k in self.images}
             d["state"] = self.state[r:r + 1]
             d["instruction"] = self.embeddings[self.instruction_id[r]][None]
             out.append(d)

@@ -72,3 +72,30 @@ def test_small_metaworld_chain_beats_a_zero_action_policy_through_the_runtime(tm
         assert set(e["per_target"]) == set(r["tasks"]), label  # every task evaluated, through the runtime
         # Well above the zero-action policy on the same seeds: a Wilson 95 % lower bound above it.
         assert e["success_rate"] >= 0.25 and e["wilson95"][0] > 0.0, (label, e)
+    # --more-from: the same student warm-started on new demonstrations and its run's DAgger rows, given more
+    # rounds on new placements, exported and evaluated on the same held-out seeds.
+    more = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "metaworld_chain.py"), "--more-from",
+                           str(tmp_path / "mw"), "--out", str(tmp_path / "more")], capture_output=True, text=True,
+                          timeout=3 * 3600)
+    assert more.returncode == 0, (more.stdout[-2000:], more.stderr[-4000:])
+    m = json.loads((tmp_path / "more" / "metaworld.json").read_text())
+    assert m["continued_from"] == str(tmp_path / "mw") and m["tasks"] == r["tasks"]
+    demos = m["steps"]["demos"]
+    assert demos["episodes"] == m["settings"]["more"]["demos"] * len(r["tasks"])
+    before = {ep["seed"] for ep in _episode_infos(tmp_path / "mw" / "demos")}
+    assert before.isdisjoint(ep["seed"] for ep in _episode_infos(tmp_path / "more" / "demos"))
+    from vla_lite.export.checkpoint import load_checkpoint
+
+    first, cont = (load_checkpoint(p / "student.safetensors") for p in (tmp_path / "mw", tmp_path / "more"))
+    extra = m["settings"]["more"]
+    assert cont.train["step"] == first.train["step"] + extra["steps"] + extra["rounds"] * extra["round_steps"]
+    new_rounds = [d for d in cont.train["dagger"] if "episodes" in d and "from" not in d]
+    assert len(new_rounds) == extra["rounds"] and new_rounds[0]["round"] == r["settings"]["rounds"]
+    assert {"student onnx fp32"} <= set(m["eval"])
+    for label, e in m["eval"].items():
+        assert e["episodes"] == r["eval"][label]["episodes"] and e["seeds"] == r["eval"][label]["seeds"], label
+        assert e["success_rate"] >= 0.25 and e["wilson95"][0] > 0.0, (label, e)
+
+
+def _episode_infos(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text())["info"] for p in sorted(folder.glob("episode_*/meta.json"))]

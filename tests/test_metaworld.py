@@ -477,6 +477,14 @@ def test_dagger_world_is_recognised_from_the_demos_and_the_expert_labels_what_th
     raw = read_episode(list_episodes(tmp_path / "round")[0])
     assert np.all(raw.ticks["commanded"] == 0) and np.abs(raw.ticks["predicted"][:, :3]).max() > 1e-3
     assert raw.meta["info"]["seed"] == 500_000
+    # Weighted rounds put the rollouts where the student fails, at least one per task, all in one folder.
+    weighted = world.record(tmp_path / "weighted", 600_000, 3, lambda obs, env: np.zeros(4), size_px=SIZE,
+                            chunk=8, rate_hz=80.0, weights={"drawer-close-v3": 0.2, "reach-v3": 1.2})
+    assert {t: v["episodes"] for t, v in weighted["tasks"].items()} == {"drawer-close-v3": 1, "reach-v3": 2}
+    metas = [read_episode(p).meta["info"] for p in list_episodes(tmp_path / "weighted")]
+    assert weighted["episodes"] == len(metas) == 3
+    assert sorted((m["task"], m["seed"]) for m in metas) == [("drawer-close-v3", 600_000), ("reach-v3", 600_000),
+                                                             ("reach-v3", 600_001)]
 
 
 @needs_mw

@@ -46,25 +46,33 @@ def test_when_no_mix_meets_the_budget_the_best_found_is_returned_for_the_gate_to
     assert r.kept_float == ["head", "proj"] and r.calibration_max_abs == pytest.approx(0.015)
 
 
-def test_onnx_nodes_are_the_weighted_matmuls_and_gemms():
-    torch = pytest.importorskip("torch")
-    onnx = pytest.importorskip("onnx")
+def mlp_graph(torch, n_in: int, hidden: int, n_out: int) -> bytes:
+    """fp32 ONNX of Linear-ReLU-Linear with the policy graphs' contract: input "state", output "actions"."""
+    import numpy as np
 
     from vla_lite.export.graphs import onnx_fp32
 
-    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(n_in, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, n_out))
 
     class Wrap(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.net = model
+            self.net = net
 
         def forward(self, state):
             return {"actions": self.net(state)}
 
+    return onnx_fp32(Wrap().eval(), {"state": np.zeros((1, n_in), np.float32)})
+
+
+def test_onnx_nodes_are_the_weighted_matmuls_and_gemms():
+    torch = pytest.importorskip("torch")
+    onnx = pytest.importorskip("onnx")
+
     import numpy as np
 
-    blob = onnx_fp32(Wrap().eval(), {"state": np.zeros((1, 8), np.float32)})
+    blob = mlp_graph(torch, 8, 16, 4)
     nodes = onnx_nodes(blob, "dynamic")
     ops = {n.name: n.op_type for n in onnx.load_from_string(blob).graph.node}
     assert len(nodes) == 2 and all(ops[n] in ("MatMul", "Gemm") for n in nodes)
@@ -95,3 +103,35 @@ def test_an_int8_budget_outside_the_parity_gate_is_refused_by_value(budget, tmp_
 
     with pytest.raises(ValueError, match=r"--int8-budget must be in \(0, 0.1\].*got"):
         export(tmp_path / "missing.safetensors", tmp_path / "out.vla", calib=tmp_path, int8_budget=budget)
+
+
+def test_float_weights_left_by_int8_are_stored_as_fp16_and_run_as_fp32():
+    torch = pytest.importorskip("torch")
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto
+
+    from vla_lite.export.graphs import FP16_MIN_ELEMENTS, fp16_weights, onnx_int8
+
+    blob = mlp_graph(torch, 64, 128, 16)
+    x = {"state": np.random.default_rng(0).normal(size=(1, 64)).astype(np.float32)}
+
+    def run(b: bytes):
+        return ort.InferenceSession(b, providers=["CPUExecutionProvider"]).run(None, x)[0]
+
+    def big_float(b: bytes, dtype) -> list[str]:
+        return [i.name for i in onnx.load_from_string(b).graph.initializer
+                if i.data_type == dtype and np.prod(i.dims) >= FP16_MIN_ELEMENTS]
+
+    half = fp16_weights(blob)
+    assert len(big_float(blob, TensorProto.FLOAT)) == 2 and big_float(half, TensorProto.FLOAT) == []
+    assert len(big_float(half, TensorProto.FLOAT16)) == 2 and len(half) < 0.6 * len(blob)
+    # Biases (< FP16_MIN_ELEMENTS) stay float32; the outputs agree to fp16 weight rounding, not exactly.
+    np.testing.assert_allclose(run(half), run(blob), rtol=0, atol=2e-3)
+    assert not np.array_equal(run(half), run(blob))
+    # int8 with every layer kept in float: those weights are fp16 too, and its output that of `half`.
+    nodes = [n.name for n in onnx.load_from_string(blob).graph.node if n.op_type in ("Gemm", "MatMul")]
+    kept = onnx_int8(blob, [], "dynamic", tuple(nodes))
+    assert big_float(kept, TensorProto.FLOAT) == [] and len(big_float(kept, TensorProto.FLOAT16)) == 2
+    np.testing.assert_allclose(run(kept), run(half), rtol=0, atol=1e-6)

@@ -257,3 +257,91 @@ def test_dagger_world_comes_from_the_data_and_data_without_an_expert_is_refused_
               "--size", "nano", "--dagger-rounds", "1", "--json")
     assert out.returncode == 2 and "DAgger needs a simulated world" in out.stderr and "--dagger-rounds 0" in out.stderr
     assert not (tmp_path / "s.safetensors").exists()
+
+
+def test_rollouts_are_allocated_by_weight_with_one_per_task_and_bad_weights_are_refused():
+    from vla_lite.export.dagger import allocate
+    from vla_lite.export.distill import failure_weights
+
+    w = failure_weights({"a": 0.0, "b": 1.0, "c": 0.5})
+    assert w == pytest.approx({"a": 1.2, "b": 0.2, "c": 0.7})
+    counts = allocate(100, ["a", "b", "c"], w)
+    assert counts == {"a": 57, "b": 10, "c": 33} and sum(counts.values()) == 100
+    assert allocate(2, ["a", "b", "c"], w) == {"a": 1, "b": 1, "c": 1}  # never a task left out
+    assert allocate(4, ["a", "b"], {"a": 1.0}) == {"a": 2, "b": 2}  # an unknown task weighs as the heaviest
+    for bad in ({"a": -1.0, "b": 1.0}, {"a": 0.0, "b": 0.0}, {"a": float("nan"), "b": 1.0}):
+        with pytest.raises(ValueError, match="task weights"):
+            allocate(4, ["a", "b"], bad)
+
+
+def test_the_learning_rate_schedule_restarts_at_a_warm_start():
+    from vla_lite.export.fit import FitConfig, lr_at
+
+    fresh = FitConfig(steps=1000, warmup=100, lr=1e-3)
+    warm = FitConfig(steps=5000, warmup=100, lr=1e-3, schedule_start=4000)
+    for k in (0, 50, 100, 500, 999):
+        assert lr_at(4000 + k, warm) == pytest.approx(lr_at(k, fresh))
+    with pytest.raises(ValueError, match="schedule_start"):
+        FitConfig(steps=100, schedule_start=100)
+
+
+def test_distill_warm_starts_a_student_and_continues_its_rounds_on_new_seeds(tiny_run, tmp_path):
+    root, run = tiny_run
+    common = ["--data", str(root / "demos"), "--batch", "8", "--replan-every", "2", "--dagger-episodes", "2",
+              "--round-steps", "4", "--json"]
+    first = run("distill", "--teacher", str(root / "c.safetensors"), "--out", str(tmp_path / "s1.safetensors"),
+                "--size", "nano", "--steps", "6", "--dagger-rounds", "1", "--dagger-dir", str(tmp_path / "d1"),
+                *common)
+    assert first.returncode == 0, first.stderr[-3000:]
+    s1 = load_checkpoint(tmp_path / "s1.safetensors")
+    assert s1.train["step"] == 10
+    more = run("distill", "--teacher", str(root / "c.safetensors"), "--out", str(tmp_path / "s2.safetensors"),
+               "--init", str(tmp_path / "s1.safetensors"), "--steps", "0", "--dagger-rounds", "1",
+               "--dagger-data", str(tmp_path / "d1" / "round_1"), "--dagger-dir", str(tmp_path / "d2"), *common)
+    assert more.returncode == 0, more.stderr[-3000:]
+    s2 = load_checkpoint(tmp_path / "s2.safetensors")
+    assert s2.train["step"] == 14 and s2.train["size"] == "nano"
+    rounds = [r for r in s2.train["dagger"] if "episodes" in r]
+    assert [r["round"] for r in rounds] == [0, 1] and rounds[0]["from"] == str(tmp_path / "s1.safetensors")
+    assert rounds[1]["seed0"] >= rounds[0]["seed_end"]  # the new round's placements are new ones
+    assert (tmp_path / "d2" / "round_2").is_dir()
+    # The earlier round's rows were trained on: the aggregate is larger than demos + the new round alone.
+    assert rounds[1]["rows_before"] > rounds[0]["rows_before"]
+    changed = any(not torch.equal(a, b) for a, b in zip(s1.model.state_dict().values(),
+                                                        s2.model.state_dict().values()))
+    assert changed
+    # A student normalised differently (here: trained on other data by a different teacher) cannot continue.
+    other = run("train", "--data", str(root / "calib"), "--out", str(tmp_path / "t2.safetensors"), "--size", "nano",
+                "--steps", "2", "--batch", "8", "--chunk", "5", "--json")
+    assert other.returncode == 0, other.stderr[-2000:]
+    bad = run("distill", "--teacher", str(tmp_path / "t2.safetensors"), "--out", str(tmp_path / "s3.safetensors"),
+              "--init", str(tmp_path / "s1.safetensors"), "--steps", "2", "--dagger-rounds", "0", *common)
+    assert bad.returncode != 0 and "normalisation" in bad.stderr and not (tmp_path / "s3.safetensors").exists()
+    zero = run("distill", "--teacher", "expert", "--out", str(tmp_path / "s4.safetensors"), "--steps", "0",
+               *common)
+    assert zero.returncode == 2 and "--steps 0" in zero.stderr
+
+
+@pytest.mark.parametrize("pixel_range,size", [((0.0, 1.0), None), ((-1.0, 1.0), None), ((0.0, 1.0), 24)])
+def test_training_images_are_stored_as_one_byte_levels_and_decode_to_the_runtime_inputs(tiny_run, pixel_range,
+                                                                                         size):
+    from vla_lite.bundle.manifest import CameraSpec
+    from vla_lite.export.datasets import open_dataset
+    from vla_lite.export.datasets.windows import SampleMaker
+    from vla_lite.export.train import load_training_data
+
+    root, _ = tiny_run
+    cams = (CameraSpec("front", size or 32, size or 32, "RGB", pixel_range, "area", None),)
+    ts, _, norm, _ = load_training_data([root / "demos"], 5, None, lambda t: np.ones(4, np.float32), cameras=cams,
+                                        progress=False)
+    assert ts.images["image_front"].dtype == np.uint8 and ts.images["image_front"].shape[1:] == (size or 32, size or 32, 3)
+    ep = open_dataset(root / "demos").episode(0)
+    make = SampleMaker(cams, norm, 5, embed=lambda text: np.zeros(1, np.float32))
+    rows = [0, 3, len(ep) - 1]  # the first episode's rows come first
+    want = np.stack([make(ep, t)["image_front"] for t in rows]).astype(np.float32)
+    got = ts.batch(np.array(rows))["image_front"].numpy()
+    level = (pixel_range[1] - pixel_range[0]) / 255
+    # At the recorded size the levels are the runtime's own; resized, within half a level.
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 if size is None else level / 2 + 1e-6)
+    assert got.min() >= pixel_range[0] - 1e-6 and got.max() <= pixel_range[1] + 1e-6
+    np.testing.assert_array_equal(ts.inputs(np.array([3]))[0]["image_front"], got[1:2])
