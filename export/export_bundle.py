@@ -30,6 +30,7 @@ RUNTIMES, PRECISIONS = ("onnx", "tflite"), ("fp32", "int8")
 # gate is 0.1 and held-out observations have shown twice the calibration worst case) keep their most sensitive
 # layers in fp32.
 INT8_CALIBRATION_BUDGET = 0.04
+INT8_MAX_FLOAT = 1 / 3  # at most this fraction of the quantisable layers kept in fp32: beyond, int8 is not the point
 ONNX_INT8_SCHEMES = {  # --onnx-int8 -> what the manifest's provenance says was done
     "dynamic": "dynamic: int8 per-channel MatMul/Gemm weights, activations quantised per inference",
     "static": "static QDQ U8S8, per-channel weights, Conv/MatMul/Gemm"}
@@ -78,7 +79,8 @@ def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
 
 def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None, name: str | None = None,
            tflite_int8: str = "dynamic", onnx_int8: str = "dynamic", n_calibration: int = 128, n_parity: int = 64,
-           progress=print, int8_budget: float = INT8_CALIBRATION_BUDGET) -> dict:
+           progress=print, int8_budget: float = INT8_CALIBRATION_BUDGET,
+           int8_max_float: float = INT8_MAX_FLOAT) -> dict:
     from vla_lite.backends import open_backend
     from vla_lite.bundle import load_bundle, write_bundle
 
@@ -98,6 +100,9 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
         raise ValueError(f"--onnx-int8 {onnx_int8!r} is unknown; expected one of {list(ONNX_INT8_SCHEMES)}")
     if not 0.0 < int8_budget <= 0.1:  # above the parity gate the search could only produce refused graphs
         raise ValueError(f"--int8-budget must be in (0, 0.1] (normalised action units), got {int8_budget!r}")
+    if not 0.0 < int8_max_float <= 1.0:
+        raise ValueError(f"--int8-max-float must be a fraction of the quantisable layers in (0, 1], got "
+                         f"{int8_max_float!r}")
     if calib is None:
         raise ValueError("--calib DATA is required: held-out observations for int8 calibration and parity")
     ckpt = load_checkpoint(checkpoint)
@@ -137,7 +142,7 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
                 blob = fp32_onnx if runtime == "onnx" else g.tflite_fp32(model, example)
             elif runtime == "onnx":
                 mixed = _onnx_int8_within_budget(fp32_onnx, calibration, cal_reference, onnx_int8, probe, progress,
-                                                 int8_budget)
+                                                 int8_budget, int8_max_float)
                 blob, kept_float[runtime] = mixed.blob, mixed.kept_float
             else:
                 blob = g.tflite_int8(model, example, calibration, tflite_int8)
@@ -186,7 +191,7 @@ def _torch_actions(model, inputs: list[dict]) -> np.ndarray:
 
 
 def _onnx_int8_within_budget(fp32_onnx: bytes, calibration: list[dict], reference: np.ndarray, mode: str, probe,
-                             progress, budget: float):
+                             progress, budget: float, max_float: float = 1 / 3):
     """The int8 ONNX graph, with its most sensitive layers kept in fp32 when needed (mixed_precision.py)."""
     from . import graphs as g
     from . import mixed_precision as mp
@@ -200,7 +205,8 @@ def _onnx_int8_within_budget(fp32_onnx: bytes, calibration: list[dict], referenc
     def ranking() -> list:
         return mp.solo_ranking(mp.onnx_nodes(fp32_onnx, mode), quantize, error)
 
-    return mp.keep_sensitive_in_float(quantize, error, ranking, budget, progress=progress,
+    cap = max(1, int(len(mp.onnx_nodes(fp32_onnx, mode)) * max_float))
+    return mp.keep_sensitive_in_float(quantize, error, ranking, budget, max_float=cap, progress=progress,
                                       label="onnx int8")
 
 
@@ -249,6 +255,9 @@ def add_arguments(parser) -> None:
       help="onnx int8: worst-case action error on the calibration set (normalised units) above which the most "
            f"sensitive layers are kept in fp32 (default {INT8_CALIBRATION_BUDGET}; lower it when the held-out "
            "parity gate at 0.1 refuses the graph)")
+    a("--int8-max-float", type=float, default=INT8_MAX_FLOAT, metavar="FRACTION",
+      help="onnx int8: at most this fraction of the quantisable layers kept in fp32 to meet --int8-budget "
+           "(default 1/3)")
     a("--json", action="store_true")
 
 
@@ -260,7 +269,8 @@ def run(args) -> int:
         with stdout_to_stderr() if args.json else contextlib.nullcontext():
             summary = export(args.checkpoint, args.out, [f.strip() for f in args.format.split(",") if f.strip()],
                              [p.strip() for p in args.precision.split(",") if p.strip()], args.calib, args.name,
-                             args.tflite_int8, args.onnx_int8, progress=log, int8_budget=args.int8_budget)
+                             args.tflite_int8, args.onnx_int8, progress=log, int8_budget=args.int8_budget,
+                             int8_max_float=args.int8_max_float)
     except ParityGateFailed as exc:
         print(f"vla-lite export: PARITY GATE FAILED, no bundle written: {exc}", file=sys.stderr)
         return 3

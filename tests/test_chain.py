@@ -53,6 +53,7 @@ def test_small_chain_learns_the_task_well_above_a_hold_still_policy(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the chain, then its --more-from continuation: ~12 min on an idle 2-core machine
 @pytest.mark.skipif(importlib.util.find_spec("metaworld") is None,
                     reason="Meta-World is not installed (CI installs it)")
 def test_small_metaworld_chain_beats_a_zero_action_policy_through_the_runtime(tmp_path):

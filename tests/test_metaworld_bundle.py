@@ -1,5 +1,5 @@
-"""The committed MT10 student (benchmarks/metaworld/, made by `benchmarks/metaworld_chain.py --size mid`): it loads
-and verifies, is the two-camera end-effector-delta policy its page describes, knows every
+"""The committed MT10 student (benchmarks/metaworld/, made by `benchmarks/metaworld_chain.py --more-from` on a
+`--size mid` run): it loads and verifies, is the two-camera end-effector-delta policy its page describes, knows every
 MT10 task's trained phrasings, and solves tasks through the runtime on placements no part of training used."""
 
 import importlib.util

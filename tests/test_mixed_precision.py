@@ -135,3 +135,11 @@ def test_float_weights_left_by_int8_are_stored_as_fp16_and_run_as_fp32():
     kept = onnx_int8(blob, [], "dynamic", tuple(nodes))
     assert big_float(kept, TensorProto.FLOAT) == [] and len(big_float(kept, TensorProto.FLOAT16)) == 2
     np.testing.assert_allclose(run(kept), run(half), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("fraction", [0.0, -0.5, 1.5, float("nan")])
+def test_an_int8_float_fraction_outside_0_1_is_refused_by_value(fraction, tmp_path):
+    from vla_lite.export.export_bundle import export
+
+    with pytest.raises(ValueError, match=r"--int8-max-float must be a fraction .* in \(0, 1\], got"):
+        export(tmp_path / "missing.safetensors", tmp_path / "out.vla", calib=tmp_path, int8_max_float=fraction)
