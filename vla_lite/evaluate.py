@@ -157,6 +157,9 @@ def add_arguments(parser) -> None:
     a("--threads", type=int, default=1)
     a("--execution", choices=("replan", "refill", "ensemble"), default="replan")
     a("--episode-timeout", type=float, default=10.0, help="simulated seconds before an episode is a failure")
+    a("--ramp-s", type=float, help="the safety filter's ramp-in at each episode's start, s (default: as `vla-lite "
+                                   "run`, 0.3; 0: none, as the scripted demonstrations and in-process DAgger "
+                                   "rollouts move)")
     a("--json", action="store_true", help="print one JSON object")
     a("--out", help="also write the JSON result to this file")
 
@@ -164,7 +167,10 @@ def add_arguments(parser) -> None:
 def evaluate(bundle_path, episodes: int, seed: int, instructions: str = "train", runtime: str = "onnx",
              precision: str | None = None, threads: int = 1, execution: str = "replan",
              episode_timeout_s: float = 10.0, progress=None, suite: str = "tabletop",
-             instruction_grounding: bool = True, min_instruction_similarity: float = MIN_SIMILARITY) -> dict:
+             instruction_grounding: bool = True, min_instruction_similarity: float = MIN_SIMILARITY,
+             ramp_s: float | None = None) -> dict:
+    """ramp_s: the safety filter's ramp-in from the measured pose at each episode's start (None: the runtime's
+    default, what `vla-lite run` does)."""
     from .runtime import RunConfig, Runtime
 
     if episodes < 1:
@@ -173,7 +179,8 @@ def evaluate(bundle_path, episodes: int, seed: int, instructions: str = "train",
     cfg = RunConfig(port=suite_port(suite), model=bundle_path, runtime=runtime, precision=precision, threads=threads,
                     execution=execution, sim_camera_fps=None, episode_timeout_s=episode_timeout_s,
                     sim_split=instructions, instruction_grounding=instruction_grounding,
-                    min_instruction_similarity=min_instruction_similarity)
+                    min_instruction_similarity=min_instruction_similarity,
+                    **({} if ramp_s is None else {"ramp_s": ramp_s}))
     rt = Runtime.open(cfg, clock=clock)
     try:
         t0 = time.perf_counter()
@@ -185,7 +192,7 @@ def evaluate(bundle_path, episodes: int, seed: int, instructions: str = "train",
     return {"bundle": str(rt.config.bundle_path()), "name": rt.bundle.manifest.name, "backend": rt.backend,
             "suite": suite, "trained": rt.bundle.manifest.trained, "instructions": instructions,
             "instruction_grounding": isinstance(rt.loop.encoder, InstructionGrounding),
-            "seeds": [seed, seed + episodes - 1], "execution": execution,
+            "seeds": [seed, seed + episodes - 1], "execution": execution, "ramp_s": rt.config.ramp_s,
             **summarize(results, by_target=suite != "tabletop"), "wall_s": round(wall_s, 2),
             "inference_ms": report["inference_ms"], "holds": report["holds"], "faults": report["faults"],
             "results": [r.__dict__ for r in results]}
@@ -211,7 +218,7 @@ def run(args) -> int:
     try:
         out = evaluate(args.model_opt or args.bundle, args.episodes, args.seed, args.instructions, args.runtime,
                        args.precision, args.threads, args.execution, args.episode_timeout, progress, args.suite,
-                       args.instruction_grounding, args.min_instruction_similarity)
+                       args.instruction_grounding, args.min_instruction_similarity, args.ramp_s)
     except (ValueError, BundleError, OSError) as exc:
         print(f"vla-lite eval: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
