@@ -254,7 +254,8 @@ def ramp_note(d: dict, label: str) -> list[str]:
 def recipe(d: dict) -> str:
     """How a Meta-World chain's student was made, in a sentence."""
     s = d["settings"]
-    first = (f"size `{d['size'].split()[0]}`: {s['demos']} expert demonstrations per task, teacher `{s['teacher']}`, student `{s['student']}` distilled with {s['rounds']} DAgger rounds "
+    first = (f"size `{d['size'].split()[0]}`: {s['demos']} expert demonstrations per task, teacher "
+             f"`{s['teacher']}`, student `{s['student']}` distilled with {s['rounds']} DAgger rounds "
              "against the scripted experts")
     m = s.get("more")
     if not m:

@@ -37,6 +37,13 @@ class Checkpoint:
     optimizer_state: dict  # tensor name -> tensor (optim.*), for resume
     path: Path
 
+    @property
+    def cameras(self) -> tuple:
+        """The CameraSpecs the policy was trained on (train["cameras"]), in its input order."""
+        from vla_lite.bundle.manifest import CameraSpec
+
+        return tuple(CameraSpec(**{**c, "pixel_range": tuple(c["pixel_range"])}) for c in self.train["cameras"])
+
 
 def save_checkpoint(path, model: Policy, normalization: dict, train: dict, role: str = "student",
                     optimizer=None) -> Path:

@@ -57,23 +57,12 @@ class ExpertWorld:
                                    extra_meta=extra_meta)
         from vla_lite.metaworld.demos import record_metaworld_demos
 
-        if weights is None:
-            per_task = max(1, math.ceil(episodes / len(self.tasks)))
-            return record_metaworld_demos(out_dir, self.tasks, range(seed0, seed0 + per_task), policy=policy,
-                                          size_px=size_px, views=cameras, label_source="expert",
-                                          progress=progress, extra_meta=extra_meta)
-        total: dict = {"episodes": 0, "successes": 0, "steps": 0, "outcomes": {}, "tasks": {}, "out": str(out_dir)}
-        for task, n in allocate(episodes, self.tasks, weights).items():  # one recording folder, numbered on
-            part = record_metaworld_demos(out_dir, [task], range(seed0, seed0 + n), policy=policy, size_px=size_px,
-                                          views=cameras, label_source="expert", progress=progress,
-                                          extra_meta=extra_meta)
-            for key in ("episodes", "successes", "steps"):
-                total[key] += part[key]
-            for outcome, k in part["outcomes"].items():
-                total["outcomes"][outcome] = total["outcomes"].get(outcome, 0) + k
-            total["tasks"].update(part["tasks"])
-        total["success_rate"] = total["successes"] / max(1, total["episodes"])
-        return total
+        n = allocate(episodes, self.tasks, weights) if weights is not None else \
+            dict.fromkeys(self.tasks, max(1, math.ceil(episodes / len(self.tasks))))
+        # Rollouts go through the runtime's safety filter at its default ramp-in (record_metaworld_demos).
+        return record_metaworld_demos(out_dir, self.tasks, {t: range(seed0, seed0 + k) for t, k in n.items()},
+                                      policy=policy, size_px=size_px, views=cameras, label_source="expert",
+                                      progress=progress, extra_meta=extra_meta)
 
     def success_rate(self, policy, seed0: int, episodes: int, **kw) -> float:
         """In-process success over `episodes` seeded placements (nothing kept)."""

@@ -106,15 +106,9 @@ def _run(args) -> int:
         lerobot = LeRobotTeacher(args.teacher.split(":", 1)[1])
     teacher = None if args.teacher == "expert" or lerobot else load_checkpoint(args.teacher)
     chunk = teacher.config.chunk_length if teacher else args.chunk
-    from vla_lite.bundle.manifest import CameraSpec
-
-    cameras = None
-    if teacher is not None:
-        cameras = tuple(CameraSpec(**{**c, "pixel_range": tuple(c["pixel_range"])}) for c in teacher.train["cameras"])
     paraphrases = paraphrase_groups(world.kind if world else "auto", args.data)
     init = load_checkpoint(args.init) if args.init else None
-    if init is not None and teacher is None:
-        cameras = tuple(CameraSpec(**{**c, "pixel_range": tuple(c["pixel_range"])}) for c in init.train["cameras"])
+    cameras = teacher.cameras if teacher is not None else init.cameras if init is not None else None
     ts, cameras, norm, data = load_training_data(
         args.data, chunk, args.image_size, encoder.encode, paraphrases, cameras=cameras,
         normalization=teacher.normalization if teacher else init.normalization if init else None,

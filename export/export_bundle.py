@@ -107,9 +107,7 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
         raise ValueError("--calib DATA is required: held-out observations for int8 calibration and parity")
     ckpt = load_checkpoint(checkpoint)
     text = training_text_encoder(ckpt.train.get("text_encoder", {}).get("max_tokens", 32))
-    from vla_lite.bundle.manifest import CameraSpec
-    cameras = tuple(CameraSpec(**{**c, "pixel_range": tuple(c["pixel_range"])}) for c in ckpt.train["cameras"])
-    ts, _, _, data = load_training_data([calib], ckpt.config.chunk_length, None, text.encode, cameras=cameras,
+    ts, _, _, data = load_training_data([calib], ckpt.config.chunk_length, None, text.encode, cameras=ckpt.cameras,
                                         normalization=ckpt.normalization, progress=False, keep_failed=True)
     cal_rows, parity_rows = ts.split(0.5, seed=1)  # disjoint episodes: parity is never calibration data
     rng = np.random.default_rng(0)

@@ -3,7 +3,8 @@
 The policy is fed exactly what the runtime feeds its graph — the runtime's image preprocessing, the bundle's
 normalisation, the instruction embedding — and its chunks are executed the runtime's way (an executor from
 vla_lite.execution, replanning every k steps), with targets clipped to the joint limits as the safety filter
-would. The official closed-loop figure is `vla-lite eval`, through the runtime itself.
+would (the Meta-World recorder then applies the runtime's whole safety filter, ramp-in included). The official
+closed-loop figure is `vla-lite eval`, through the runtime itself.
 """
 
 from __future__ import annotations

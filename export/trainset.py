@@ -4,7 +4,8 @@ Episodes are streamed (one at a time from any reader in export/datasets); each r
 runtime's own preprocessing (`SampleMaker`) and are kept as uint8 levels of the camera's pixel_range (the runtime
 maps 0..255 onto it, so at the recorded size the levels are exact; a resized image is rounded to the nearest level,
 at most 1/510 of the range), so an epoch costs no JPEG decoding and a 100k-row dataset of one 96x96 camera takes
-~2.8 GB (float16 took twice that, which ran a 250k-row MT10 DAgger aggregate out of 24 GB). Instructions are kept as ids into a table of texts; their embeddings are looked up per batch, so
+~2.8 GB (float16 took twice that, which ran a 250k-row MT10 DAgger aggregate out of 24 GB). Instructions are
+kept as ids into a table of texts; their embeddings are looked up per batch, so
 paraphrase augmentation is a choice of id, not a re-encoding.
 
     ts = TrainSet.build(episodes, cameras, normalization, chunk_length, embed)

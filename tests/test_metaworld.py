@@ -461,6 +461,30 @@ def test_demos_are_readable_by_the_offline_dataset_reader(tmp_path):
 
 
 @needs_mw
+def test_demos_move_through_the_runtimes_safety_ramp_in_and_record_it(tmp_path):
+    """The runtime ramps its first commands in (vla-lite run --ramp-s 0.3): demonstrations and DAgger rollouts
+    execute the same, so a student trains on the starts it will meet; the labels stay the expert's."""
+    from vla_lite.metaworld import EE_DELTA_HIGH, record_metaworld_demos
+    from vla_lite.recording import list_episodes, read_episode
+
+    record_metaworld_demos(tmp_path / "ramped", ["reach-v3"], [3], size_px=SIZE, progress=False)
+    record_metaworld_demos(tmp_path / "none", ["reach-v3"], [3], size_px=SIZE, progress=False, ramp_s=0.0)
+    ramped, none = (read_episode(list_episodes(tmp_path / d)[0]) for d in ("ramped", "none"))
+    assert ramped.meta["info"]["ramp_s"] == 0.3 and none.meta["info"]["ramp_s"] == 0.0
+    cmd, label = ramped.ticks["commanded"], ramped.ticks["predicted"]
+    ticks = np.arange(1, 25)[:, None]  # the k-th tick may move k / 24 of the step bound (0.3 s at 80 Hz)
+    assert np.all(np.abs(cmd[:24, :3]) <= EE_DELTA_HIGH[:3] * ticks / 24 + 1e-12)
+    assert np.abs(cmd[0, :3]).max() < np.abs(label[0, :3]).max()  # the expert asked for more than the ramp gave
+    np.testing.assert_array_equal(cmd[:, 3], label[:, 3])  # the gripper command is absolute: never ramped
+    np.testing.assert_allclose(none.ticks["commanded"][0], np.clip(none.ticks["predicted"][0], -1, 1))
+    assert np.abs(none.ticks["commanded"][0, :3]).max() > np.abs(cmd[0, :3]).max()
+    with pytest.raises(ValueError, match="ramp_s must be >= 0"):
+        record_metaworld_demos(tmp_path / "bad", ["reach-v3"], [3], size_px=SIZE, progress=False, ramp_s=-1)
+    with pytest.raises(ValueError, match=r"seeds name tasks \['push-v3'\]; expected seeds for each of"):
+        record_metaworld_demos(tmp_path / "bad", ["reach-v3"], {"push-v3": [0]}, size_px=SIZE, progress=False)
+
+
+@needs_mw
 def test_dagger_world_is_recognised_from_the_demos_and_the_expert_labels_what_the_student_visits(tmp_path):
     from vla_lite.export.dagger import ExpertWorld
     from vla_lite.metaworld import record_metaworld_demos

@@ -158,8 +158,8 @@ def add_arguments(parser) -> None:
     a("--execution", choices=("replan", "refill", "ensemble"), default="replan")
     a("--episode-timeout", type=float, default=10.0, help="simulated seconds before an episode is a failure")
     a("--ramp-s", type=float, help="the safety filter's ramp-in at each episode's start, s (default: as `vla-lite "
-                                   "run`, 0.3; 0: none, as the scripted demonstrations and in-process DAgger "
-                                   "rollouts move)")
+                                   "run`, 0.3; 0: none; demonstrations and DAgger rollouts record the ramp-in they "
+                                   "were made with, meta ramp_s)")
     a("--json", action="store_true", help="print one JSON object")
     a("--out", help="also write the JSON result to this file")
 

@@ -16,6 +16,7 @@ import threading
 
 from .report import build_report, format_report, write_json
 from .runtime import RunConfig, Runtime
+from .safety import DEFAULT_RAMP_S
 from .text import grounding
 
 
@@ -44,7 +45,7 @@ def add_arguments(parser) -> None:
     a("--async-inference", action="store_true", help="infer in a worker thread; the tick only submits/collects")
     a("--max-frame-age-ms", type=float, default=500.0, help="older camera frames are stale: the arm holds")
     a("--speed-scale", type=float, default=1.0, help="scale the controller's velocity/acceleration limits (0, 1]")
-    a("--ramp-s", type=float, default=0.3, help="ramp-in time from the measured position, s")
+    a("--ramp-s", type=float, default=DEFAULT_RAMP_S, help="ramp-in time from the measured position, s")
     a("--clear-faults", action="store_true", help="send CLEAR_FAULT at start if the controller has faults latched")
     a("--rt-priority", type=int, metavar="N", help="SCHED_FIFO priority 1..99 (needs privilege)")
     a("--cpus", help="CPU affinity, e.g. 1 or 0,1")

@@ -17,6 +17,7 @@ from .bundle import check_compatible, load_bundle
 from .firmware_bridge import protocol as p
 from .firmware_bridge.link import ArmLink
 from .loop import ControlLoop, LoopConfig
+from .safety import DEFAULT_RAMP_S
 from .text.grounding import MIN_SIMILARITY
 
 DEMO_BUNDLE = Path(__file__).parent / "data" / "demo.vla"
@@ -39,7 +40,7 @@ class RunConfig:
     async_inference: bool = False
     max_frame_age_s: float = 0.5
     speed_scale: float = 1.0
-    ramp_s: float = 0.3
+    ramp_s: float = DEFAULT_RAMP_S
     clear_faults: bool = False
     baudrate: int = 1_000_000
     record_dir: str | None = None

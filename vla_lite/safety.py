@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+DEFAULT_RAMP_S = 0.3  # `vla-lite run --ramp-s`: the first commands leave the measured pose over this long
+
+
 class ActionMode(str, enum.Enum):
     JOINT_POSITION = "joint_position"
     JOINT_VELOCITY = "joint_velocity"

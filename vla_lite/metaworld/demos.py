@@ -2,8 +2,10 @@
 
 The same layout export/demo_data.py writes for the tabletop, so the offline path reads both unchanged: `predicted`
 holds the expert's label, `commanded` what was executed (label, or a DAgger policy's action, plus optional
-Gaussian noise on the hand motion: DART), meta `label_field: "predicted"`; `action_mode: "ee_delta"` and the
-per-step bounds `action_low/high` go to the exported bundle. Time is the env's simulated clock (80 Hz steps), so
+Gaussian noise on the hand motion: DART) passed through the runtime's own SafetyFilter, ramp-in included, so the
+states recorded are the ones `vla-lite run` meets (the 0.3 s ramp-in alone took a student trained without it
+from 8/8 to 0/8 on door-open); meta `label_field: "predicted"`; `action_mode: "ee_delta"` and the per-step bounds
+`action_low/high` go to the exported bundle. Time is the env's simulated clock (80 Hz steps), so
 the files are the same on every run. State: hand x, y, z and gripper opening (m), the controller's joints.
 """
 
@@ -13,11 +15,12 @@ import json
 import sys
 import zlib
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..progress import progress_bar
+from ..safety import DEFAULT_RAMP_S, ActionMode, SafetyFilter, SafetyLimits
 from .camera import VIEWS
 from .scene import MAX_STEPS
 from .tasks import MT10
@@ -26,13 +29,15 @@ NOISE_STD_M = 0.002  # per hand axis and step at noise 1 (20 % of the 10 mm larg
 DEMO_SEED_BASE = 0  # demonstrations use seeds from here; evaluate from vla_lite.evaluate.EVAL_SEED_BASE
 
 
-def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float = 0.0,
-                           policy: Callable[[dict, object], np.ndarray] | None = None, size_px: int = 96,
-                           split: str = "train", max_steps: int = MAX_STEPS, views: Sequence[str] = ("front",),
-                           label_source: str = "expert", progress: bool = True,
-                           extra_meta: dict | None = None) -> dict:
-    """One episode per (task, seed) into out_dir. `policy(obs, env) -> (4,) EE_DELTA` drives when given (DAgger),
-    else the expert does; the expert always labels. One recorded camera per view (camera.VIEWS), named after it.
+def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] | Mapping[str, Sequence[int]], *,
+                           noise: float = 0.0, policy: Callable[[dict, object], np.ndarray] | None = None,
+                           size_px: int = 96, split: str = "train", max_steps: int = MAX_STEPS,
+                           views: Sequence[str] = ("front",), label_source: str = "expert", progress: bool = True,
+                           extra_meta: dict | None = None, ramp_s: float = DEFAULT_RAMP_S) -> dict:
+    """One episode per (task, seed) into out_dir; `seeds` is one list for every task, or a {task: seeds} mapping
+    (a weighted DAgger round). `policy(obs, env) -> (4,) EE_DELTA` drives when given (DAgger), else the expert
+    does; the expert always labels. What is executed goes through the runtime's safety filter with a ramp-in of
+    `ramp_s` (as `vla-lite run --ramp-s`; 0: none). One recorded camera per view (camera.VIEWS), named after it.
     Returns a JSON-able summary."""
     from vla_lite.cameras.base import Frame
     from vla_lite.recording import EpisodeRecorder
@@ -41,11 +46,18 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float
 
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0, got {noise!r}")
-    tasks, seeds = [tasks] if isinstance(tasks, str) else list(tasks), [int(s) for s in seeds]
-    if not tasks or not seeds:
-        raise ValueError(f"need at least one task and one seed, got tasks {tasks} and {len(seeds)} seeds")
+    tasks = [tasks] if isinstance(tasks, str) else list(tasks)
+    per_task = {t: [int(s) for s in (seeds[t] if isinstance(seeds, Mapping) else seeds)] for t in tasks} \
+        if not isinstance(seeds, Mapping) or set(tasks) <= set(seeds) else None
+    if per_task is None:
+        raise ValueError(f"seeds name tasks {sorted(seeds)}; expected seeds for each of {tasks}")
+    if not tasks or not any(per_task.values()):
+        raise ValueError(f"need at least one task and one seed, got tasks {tasks} and seeds {dict(per_task)}")
+    ramp_s = float(ramp_s)
+    if not ramp_s >= 0:
+        raise ValueError(f"ramp_s must be >= 0 s, got {ramp_s!r}")
     summary = {"episodes": 0, "successes": 0, "steps": 0, "outcomes": {}, "tasks": {}, "out": str(out_dir)}
-    bar = progress_bar(len(tasks) * len(seeds), progress, unit="ep")
+    bar = progress_bar(sum(map(len, per_task.values())), progress, unit="ep")
     env = None
 
     def clock() -> float:  # the current env's simulated time: the recordings are timed in it
@@ -60,13 +72,14 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float
                              meta={"source": "vla-lite metaworld demos", "label_field": "predicted",
                                    "label_source": label_source, "action_mode": "ee_delta",
                                    "action_low": env.low.tolist(), "action_high": env.high.tolist(),
-                                   **(extra_meta or {})}) as rec:
+                                   "ramp_s": ramp_s, **(extra_meta or {})}) as rec:
+            safety = SafetyFilter(ee_delta_limits(env), env.period_s, ramp_s)
             for task in tasks:
-                if env.task != task:
+                if env.task != task and per_task[task]:
                     env.close()
                     env = MetaWorldEnv(task, size_px=size_px, max_steps=max_steps, split=split, views=views)
-                for seed in seeds:
-                    _record_one(rec, env, Frame, seed, noise, policy)
+                for seed in per_task[task]:
+                    _record_one(rec, env, Frame, seed, noise, policy, safety)
                     _count(summary, task, env)
                     if bar is not None:
                         bar.update(1)
@@ -80,17 +93,25 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds, *, noise: float
     return summary
 
 
-def _record_one(rec, env, Frame, seed: int, noise: float, policy) -> None:
+def ee_delta_limits(env) -> SafetyLimits:
+    """The limits `vla-lite run` derives for a Meta-World bundle: the env's per-step bounds, gripper last."""
+    inf = np.full(len(env.action_names), np.inf)
+    return SafetyLimits(ActionMode.EE_DELTA, env.action_names, env.low, env.high, inf, inf, inf,
+                        gripper=len(env.action_names) - 1)
+
+
+def _record_one(rec, env, Frame, seed: int, noise: float, policy, safety: SafetyFilter) -> None:
     # Noise repeatable per episode, whatever the order episodes are recorded in.
     rng = np.random.default_rng([0xDA77, zlib.crc32(env.task.encode()), seed])
     obs = env.reset(seed)
+    safety.start(None)
     rec.start_episode(obs["instruction"], {"seed": seed, "task": env.task, "split": env.split, "noise": noise})
     while not obs["done"]:
         label = env.expert_ee_delta()
         act = label if policy is None else np.asarray(policy(obs, env), np.float64)
         if noise > 0:
             act = act + np.append(rng.normal(0.0, NOISE_STD_M * noise, 3), 0.0)
-        act = np.clip(act, env.low, env.high)
+        act = safety.filter(act, obs["positions"]).command  # a non-finite action holds (zero motion)
         t_s = obs["t_s"]
         frames = {v: Frame(image, t_s, obs["step"]) for v, image in obs["images"].items()}
         rec.record_tick(step=obs["step"], t_s=t_s, frames=frames,
@@ -123,6 +144,8 @@ def add_arguments(parser) -> None:
                                        "two views place a point in 3-D)")
     a("--noise", type=float, default=1.0, help=f"hand-motion noise, x {NOISE_STD_M * 1e3:g} mm per step (0: none)")
     a("--split", choices=("train", "paraphrase", "heldout"), default="train", help="instruction phrasings")
+    a("--ramp-s", type=float, default=DEFAULT_RAMP_S,
+      help="the safety filter's ramp-in at each episode's start, s, as `vla-lite run --ramp-s` (0: none)")
     a("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -135,7 +158,7 @@ def run(args) -> int:
         summary = record_metaworld_demos(Path(args.out), tasks, range(args.seed, args.seed + args.episodes),
                                          noise=args.noise, size_px=args.size, split=args.split,
                                          views=[v.strip() for v in args.views.split(",") if v.strip()],
-                                         progress=not args.json)
+                                         progress=not args.json, ramp_s=args.ramp_s)
     except (ValueError, ImportError) as exc:
         print(f"vla-lite metaworld-demos: {exc}", file=sys.stderr)
         return 2

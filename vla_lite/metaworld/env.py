@@ -23,8 +23,9 @@ COMMAND_VALID_MS = math.ceil(3 * STEP_S * 1000)  # like the runtime: a COMMAND e
 
 class MetaWorldEnv:
     """`reset(seed) -> obs`, `step(ee_delta) -> obs`. obs: images {view name: (H, W, 3) uint8 RGB} for each of
-    `views` ({} when render=False), image: the first view's (None when render=False), positions (4,) hand xyz + gripper opening (m), obs39 (39,) Meta-World's observation, instruction str,
-    success, done (bool), step int, t_s float. `expert_ee_delta()` labels the current state."""
+    `views` ({} when render=False), image: the first view's (None when render=False), positions (4,) hand xyz +
+    gripper opening (m), obs39 (39,) Meta-World's observation, instruction str, success, done (bool), step int,
+    t_s float. `expert_ee_delta()` labels the current state."""
 
     rate_hz = 1.0 / STEP_S
     period_s = STEP_S
@@ -108,8 +109,8 @@ class MetaWorldEnv:
 
     def _obs(self) -> dict:
         images = {v: self.controller.with_scene(r.render_scene) for v, r in self.renderers.items()}
-        return {"images": images, "image": images.get(self.views[0]), "positions": self.controller.positions(), "obs39": self.controller.observation(),
-                "instruction": self.instruction, "success": self.success, "done": self.done, "step": self.steps,
+        return {"images": images, "image": images.get(self.views[0]), "positions": self.controller.positions(),
+                "obs39": self.controller.observation(), "instruction": self.instruction, "success": self.success, "done": self.done, "step": self.steps,
                 "t_s": self.steps * STEP_S}
 
     def close(self) -> None:
