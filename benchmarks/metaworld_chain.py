@@ -7,6 +7,7 @@ simulated time, on placements (seeds) never used for training.
     python benchmarks/metaworld_chain.py --size mid     # MT10, small models (about 70 min on 2 cores)
     python benchmarks/metaworld_chain.py --size full    # MT10 (hours on 2 cores)
     python benchmarks/metaworld_chain.py --more-from runs/mw_mid --out runs/mw_more   # continue a run's student
+    python benchmarks/metaworld_chain.py --more-from runs/mw_more --out runs/mw_ramp  # and continue that one
 
 `--more-from RUN` continues a finished run instead of starting over (MORE below): more demonstrations on new
 placements, then the run's student warm-started (`distill --init`) on everything the run recorded (its DAgger
@@ -48,6 +49,11 @@ MORE = {  # --more-from: by the continued run's size; "ci" keeps CI's continuati
     "mid": dict(demos=50, steps=3000, round_steps=3000, rounds=5, dagger_episodes=100, alpha=0.25, lr=5e-4,
                 int8_max_float=0.5),
     "full": dict(demos=100, steps=4000, round_steps=4000, rounds=5, dagger_episodes=200, alpha=0.25, lr=5e-4),
+    # a second continuation: DAgger rounds only, now that rollouts move through the runtime's safety ramp-in
+    # (the first continuation's student had never met it: door-open 8/8 without the ramp, 0/8 with it)
+    "ci + more": dict(demos=0, steps=0, round_steps=200, rounds=1, dagger_episodes=4, alpha=0.25, lr=3e-4),
+    "mid + more": dict(demos=0, steps=0, round_steps=3000, rounds=3, dagger_episodes=100, alpha=0.25, lr=3e-4,
+                       int8_max_float=0.5),
 }
 EVAL_SEED = 1_000_000
 CALIB_SEED = 800_000
@@ -146,41 +152,72 @@ def finish(r: dict, out: Path, tasks: list[str], s: dict, student: Path, log: Pa
     print(f"wrote {out / 'metaworld.json'} in {r['seconds']} s")
 
 
-def more(run: Path, out: Path, argv) -> int:
-    """The `--more-from RUN` continuation (MORE[RUN's size]): its settings, tasks and seeds are RUN's."""
-    import shutil
+def lineage(run: Path) -> list[tuple[Path, dict]]:
+    """RUN and the runs it continued (`continued_from`), oldest first, each with its metaworld.json."""
+    chain, seen = [], set()
+    while run is not None:
+        if run.resolve() in seen:
+            raise ValueError(f"{run}: its metaworld.json continues a run it came from (a loop)")
+        seen.add(run.resolve())
+        result = json.loads((run / "metaworld.json").read_text())
+        chain.insert(0, (run, result))
+        came = Path(result["continued_from"]) if result.get("continued_from") else None
+        run = came if came is None or came.exists() else run.parent / came.name  # recorded from elsewhere: a sibling
+    return chain
 
+
+def training_folders(runs: list[tuple[Path, dict]]) -> tuple[list[str], list[str]]:
+    """(demonstration folders, DAgger round folders) of the runs, in order: each run's demos*/ and dagger/round_*
+    that hold episodes."""
     from vla_lite.export.dagger import first_episode_meta
 
-    before = json.loads((run / "metaworld.json").read_text())
+    def having_episodes(pattern):
+        return [str(d) for run, _ in runs for d in sorted(run.glob(pattern)) if first_episode_meta(d)]
+
+    return having_episodes("demos*"), having_episodes("dagger/round_*")
+
+
+def more(run: Path, out: Path, argv) -> int:
+    """The `--more-from RUN` continuation (MORE[RUN's size]): its settings, tasks and seeds are RUN's. RUN may
+    itself be a continuation: the demonstrations (demos*/) and DAgger rounds of every run it came from are trained
+    on."""
+    import shutil
+
+    runs = lineage(run)
+    before = runs[-1][1]
+    if before["size"] not in MORE:
+        raise ValueError(f"{run}: size {before['size']!r} has no continuation; expected one of {sorted(MORE)}")
     # settings the run recorded, and any it predates (int8_budget) from its size as defined now
-    s, tasks, m = {**SIZES[before["size"]], **before["settings"]}, before["tasks"], MORE[before["size"]]
+    base = before["size"].split(" + ")[0]
+    s = {**SIZES[base], **{k: v for k, v in before["settings"].items() if k != "more"}}
+    tasks, m = before["tasks"], MORE[before["size"]]
     s.update({k: m[k] for k in ("int8_budget", "int8_max_float") if k in m})  # the export of the new student
     out.mkdir(parents=True, exist_ok=True)
     log = out / "chain.log"
     r = {"size": f"{before['size']} + more", "settings": {**s, "more": m}, "tasks": tasks, "steps": {},
          "continued_from": str(run), "command": "python benchmarks/metaworld_chain.py " + " ".join(
              argv if argv is not None else sys.argv[1:])}
-    r["steps"]["teacher"] = {**before["steps"]["teacher"], "_note": "the continued run's teacher (copied)"}
+    trained = next(r_["steps"]["teacher"] for _, r_ in reversed(runs) if "teacher" in r_.get("steps", {}))
+    r["steps"]["teacher"] = {**trained, "_note": "the continued run's teacher (copied)"}
     t0 = time.perf_counter()
-    first_new = s["demos"]  # RUN's demonstrations used seeds 0 .. demos-1
-    if not (out / "demos").exists():
+    # Demonstration seeds so far: the first run's 0 .. demos-1, then each continuation's, in order.
+    first_new = runs[0][1]["settings"]["demos"] + sum(r_["settings"]["more"]["demos"] for _, r_ in runs[1:])
+    if m["demos"] and not (out / "demos").exists():
         r["steps"]["demos"] = sh(VLA + ["metaworld-demos", "--out", str(out / "demos"), "--tasks", ",".join(tasks),
                                         "--episodes", str(m["demos"]), "--seed", str(first_new), "--noise", "1",
                                         "--size", str(s["image"]), "--views", s["views"], "--json"], log)
     for name in ("teacher.safetensors", "calib"):  # the same teacher and held-out calibration episodes
         if not (out / name).exists():
             (shutil.copytree if (run / name).is_dir() else shutil.copy)(run / name, out / name)
-    earlier = [str(d) for d in sorted((run / "dagger").glob("round_*")) if first_episode_meta(d)]
+    demos, earlier = training_folders(runs + [(out, r)])
     student = out / "student.safetensors"
     r["steps"]["student"] = sh(VLA + [
-        "distill", "--teacher", str(out / "teacher.safetensors"), "--data", str(run / "demos"), "--data",
-        str(out / "demos"), *[a for d in earlier for a in ("--dagger-data", d)], "--init",
-        str(run / "student.safetensors"), "--out", str(student), "--steps", str(m["steps"]), "--round-steps",
-        str(m["round_steps"]), "--dagger-rounds", str(m["rounds"]), "--dagger-episodes",
-        str(m["dagger_episodes"]), "--dagger-allocation", "failures", "--alpha", str(m["alpha"]), "--lr",
-        str(m["lr"]), "--batch", str(s["batch"]), "--replan-every", str(s["replan"]), "--dagger-dir",
-        str(out / "dagger"), "--json"], log)
+        "distill", "--teacher", str(out / "teacher.safetensors"), *[a for d in demos for a in ("--data", d)],
+        *[a for d in earlier for a in ("--dagger-data", d)], "--init", str(run / "student.safetensors"), "--out",
+        str(student), "--steps", str(m["steps"]), "--round-steps", str(m["round_steps"]), "--dagger-rounds",
+        str(m["rounds"]), "--dagger-episodes", str(m["dagger_episodes"]), "--dagger-allocation", "failures",
+        "--alpha", str(m["alpha"]), "--lr", str(m["lr"]), "--batch", str(s["batch"]), "--replan-every",
+        str(s["replan"]), "--dagger-dir", str(out / "dagger"), "--json"], log)
     finish(r, out, tasks, s, student, log, t0)
     return 0
 

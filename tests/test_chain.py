@@ -92,6 +92,9 @@ def test_small_metaworld_chain_beats_a_zero_action_policy_through_the_runtime(tm
     assert cont.train["step"] == first.train["step"] + extra["steps"] + extra["rounds"] * extra["round_steps"]
     new_rounds = [d for d in cont.train["dagger"] if "episodes" in d and "from" not in d]
     assert len(new_rounds) == extra["rounds"] and new_rounds[0]["round"] == r["settings"]["rounds"]
+    # The new rounds' rollouts moved as `vla-lite run` moves: through its safety filter, ramp-in included.
+    assert {ep["ramp_s"] for ep in _episode_infos(tmp_path / "more" / "dagger" / f"round_{r['settings']['rounds']}")} \
+        == {0.3}
     assert {"student onnx fp32"} <= set(m["eval"])
     for label, e in m["eval"].items():
         assert e["episodes"] == r["eval"][label]["episodes"] and e["seeds"] == r["eval"][label]["seeds"], label
@@ -100,3 +103,31 @@ def test_small_metaworld_chain_beats_a_zero_action_policy_through_the_runtime(tm
 
 def _episode_infos(folder: Path) -> list[dict]:
     return [json.loads(p.read_text())["info"] for p in sorted(folder.glob("episode_*/meta.json"))]
+
+
+def test_a_continuation_trains_on_every_run_it_came_from(tmp_path, monkeypatch):
+    """--more-from a run that itself continued one: its lineage, oldest first, found where the runs sit even when
+    recorded from another directory; demos*/ and DAgger rounds of each; a loop of continuations is refused."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import metaworld_chain as chain
+
+    def run(name, came_from=None, folders=()):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "metaworld.json").write_text(json.dumps({"size": "mid", **({"continued_from": came_from}
+                                                                        if came_from else {})}))
+        for f in folders:
+            (d / f / "episode_000001").mkdir(parents=True)
+            (d / f / "episode_000001" / "meta.json").write_text(json.dumps({"info": {"source": "x"}}))
+        return d
+
+    first = run("mw_mid", folders=("demos", "demos2", "dagger/round_1"))
+    second = run("mw_more", "elsewhere/runs/mw_mid", folders=("dagger/round_2",))  # recorded from another cwd
+    (second / "demos").mkdir()  # empty: no episodes, not trained on
+    third = run("mw_ramp", str(second))
+    assert [d for d, _ in chain.lineage(third)] == [first, second, third]
+    assert chain.training_folders(chain.lineage(third)) == (
+        [str(first / "demos"), str(first / "demos2")], [str(first / "dagger/round_1"), str(second / "dagger/round_2")])
+    (first / "metaworld.json").write_text(json.dumps({"size": "mid", "continued_from": str(third)}))
+    with pytest.raises(ValueError, match="a loop"):
+        chain.lineage(third)

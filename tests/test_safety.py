@@ -297,6 +297,18 @@ def test_ee_delta_bounds_ramp_and_hold():
     np.testing.assert_array_equal(f.hold("stale camera").command, [0.0, 0.0, 0.0, 0.3])  # stop, gripper unchanged
 
 
+
+def test_ee_delta_command_never_rounds_past_its_bound():
+    """prev + (target - prev) is not target in floating point: -0.00997 then 0.01 gave 0.010000000000000002,
+    which the Meta-World controller refuses as out of range."""
+    lim = SafetyLimits(ActionMode.EE_DELTA, ("dx", "dy", "dz", "grip"), [-0.01] * 3 + [-1.0], [0.01] * 3 + [1.0],
+                       np.inf, np.inf, np.inf, gripper=3)
+    f = SafetyFilter(lim, DT, ramp_s=0.0)
+    f.start(None)
+    f.filter(np.array([-0.00997, 0.0, 0.0, 0.0]), None)
+    r = f.filter(np.array([0.01, 0.0, 0.0, 0.0]), None)
+    assert r.command[0] == 0.01 and not r.held
+
 def test_filter_reports_clamps_by_kind_and_dimension():
     f = SafetyFilter(position_limits(max_step=0.01), DT, ramp_s=0.0)
     f.start(np.zeros(3))

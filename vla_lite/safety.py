@@ -319,7 +319,8 @@ class SafetyFilter:
         scale[g] = 1.0  # the gripper command is absolute, not a motion: not ramped
         inside = clamp_to_limits(t, lim.low * scale, lim.high * scale)
         prev = self._last if self._last is not None else np.where(np.arange(self.dim) == g, inside, 0.0)
-        cmd = limit_step(inside, prev, lim.max_step)
+        # prev + (inside - prev) can round past the bound (0.01 -> 0.010000000000000002): keep it inside
+        cmd = clamp_to_limits(limit_step(inside, prev, lim.max_step), lim.low * scale, lim.high * scale)
         ranged = inside != clamp_to_limits(t, lim.low, lim.high)
         return cmd, self._report(("range", (inside != t) & ~ranged), ("ramp", ranged), ("step", cmd != inside))
 
