@@ -130,10 +130,13 @@ def metaworld_sim() -> str:
 
 
 def chain_command(name: str) -> str:
-    """The command that writes results/<name>.json (metaworld_chain_<size>, or _more: the continued mid run)."""
+    """The command that writes results/<name>.json (metaworld_chain_<size>; _more: the continued mid run; _ramp:
+    that one continued with the runtime's ramp-in in its rollouts)."""
     size = name.rsplit("_", 1)[-1]
-    return ("python benchmarks/metaworld_chain.py --more-from runs/mw_mid --out runs/mw_more" if size == "more"
-            else f"python benchmarks/metaworld_chain.py --size {size}")
+    continued = {"more": ("mw_mid", "mw_more"), "ramp": ("mw_more", "mw_ramp")}
+    if size in continued:
+        return "python benchmarks/metaworld_chain.py --more-from runs/{} --out runs/{}".format(*continued[size])
+    return f"python benchmarks/metaworld_chain.py --size {size}"
 
 
 def per_task(name: str) -> str:
@@ -178,7 +181,7 @@ def per_task(name: str) -> str:
 
 
 PUBLISHED_BUNDLE = HERE / "metaworld" / "mt10-student-int8.vla"
-PUBLISHED_FROM = "metaworld_chain_more"  # the results file of the run the committed bundle comes from
+PUBLISHED_FROM = "metaworld_chain_ramp"  # the results file of the run the committed bundle comes from
 
 
 def published_bundle(name: str = "metaworld_chain_mid", label: str = "student onnx int8") -> str:
@@ -260,6 +263,11 @@ def recipe(d: dict) -> str:
     m = s.get("more")
     if not m:
         return first
+    if d["size"].count("+ more") > 1:  # a continuation of a continuation: DAgger rounds only
+        return (f"continuing the `{d['size'].rsplit(' + ', 1)[0]}` run (a run of {first}, continued once) on "
+                f"everything it recorded: {m['rounds']} more DAgger rounds of {m['dagger_episodes']} rollouts, "
+                "spread over the tasks by their failure rate, whose rollouts (and so the states the expert labels) "
+                "now move through the runtime's own safety filter, its 0.3 s ramp-in included")
     return (f"continuing a run of {first}: its student warm-started on {m['demos']} more demonstrations per task on "
             f"new placements ({s['demos'] + m['demos']} in all), its teacher (weight {m['alpha']}) and its DAgger "
             f"rollouts, then {m['rounds']} more rounds of {m['dagger_episodes']} rollouts, each round's spread over the "
@@ -366,6 +374,9 @@ def main() -> int:
         "### MT10, the same student given more",
         chain("metaworld_chain_more", chain_command("metaworld_chain_more")),
         per_task("metaworld_chain_more"),
+        "### MT10, trained with the runtime's ramp-in",
+        chain("metaworld_chain_ramp", chain_command("metaworld_chain_ramp")),
+        per_task("metaworld_chain_ramp"),
         "### The committed MT10 bundle", published_bundle(PUBLISHED_FROM),
         "### Published figures, for context",
         table(["policy", "Meta-World MT50 success"], [list(p) for p in PUBLISHED]),
