@@ -4,9 +4,10 @@
 - ONNX int8: onnxruntime static QDQ, U8S8 (unsigned activations, signed per-channel weights), Conv/MatMul/Gemm
   only (shared/NOTES.md: S8S8 was 2.7x slower on x86; quantising LayerNorm/Softmax pushed error to 0.2-0.5),
   calibrated on real observations; or dynamic (int8 weights, per-inference activation ranges).
-- Both int8 ONNX modes store the float weights they leave (Convs in dynamic mode, layers kept in fp32) as fp16
-  behind a Cast: half the bytes, and onnxruntime folds the Cast at session start, so inference stays fp32 on
-  weights within fp16 rounding (relative 5e-4; the parity gate measures the result).
+- Both int8 ONNX modes store the float weights they leave (Convs in dynamic mode, layers kept in fp32) as int8
+  per output channel (other float tensors as fp16) behind constant nodes onnxruntime folds at session start:
+  a quarter of the bytes, and inference stays fp32 on weights within 1/254 of each channel's largest (the parity
+  gate measures the result; the layers kept in float are kept for their activations).
 - TFLite fp32: litert-torch (no TensorFlow), from keyword inputs so the signature keeps the contract names.
 - TFLite int8: dynamic-range (int8 weights, float activations; the default: full static int8 quantises the
   LayerNorms, softmax and residual path too and missed the 0.1 parity gate on the tabletop policies), or
@@ -72,30 +73,59 @@ def onnx_int8(fp32: bytes, calibration: list[dict], mode: str = "static", exclud
         logging.disable(previous)
 
 
-FP16_MIN_ELEMENTS = 1024  # smaller float tensors (biases, norms, scales) are not worth a Cast node each
+STORE_MIN_ELEMENTS = 1024  # smaller float tensors (biases, norms, scales) are not worth a restoring node each
 
 
-def fp16_weights(blob: bytes, min_elements: int = FP16_MIN_ELEMENTS) -> bytes:
-    """Store each float32 initializer of at least `min_elements` values as float16, restored by a Cast to float32
-    placed first in the graph (onnxruntime constant-folds it when the session starts: no per-inference cost)."""
+def _weight_axes(graph) -> dict[str, int]:
+    """initializer name -> its output-channel axis, for the weights of Conv (W: Cout, Cin, kh, kw), MatMul (B: K,
+    N) and Gemm (B: K, N, or N, K with transB)."""
+    axes = {}
+    for node in graph.node:
+        if node.op_type not in ("Conv", "MatMul", "Gemm") or len(node.input) < 2:
+            continue
+        trans_b = any(a.name == "transB" and a.i for a in node.attribute)
+        axes.setdefault(node.input[1], 0 if node.op_type == "Conv" or trans_b else -1)
+    return axes
+
+
+def compact_float_weights(blob: bytes, min_elements: int = STORE_MIN_ELEMENTS) -> bytes:
+    """Store the float32 initializers of at least `min_elements` values in fewer bytes, restored by nodes placed
+    first in the graph that onnxruntime constant-folds when the session starts (no per-inference cost; inference
+    stays fp32):
+    - layer weights (Conv/MatMul/Gemm) as int8, symmetric per output channel, restored by Cast + Mul(scale): the
+      layers int8 leaves in float are there for their *activations* (per-inference ranges), not their weights;
+      per-channel weight rounding is at most 1/254 of the channel's largest weight;
+    - any other float tensor (position embeddings, queries) as float16, restored by a Cast (relative 5e-4)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     model = onnx.load_from_string(blob)
     graph = model.graph
     inputs = {i.name for i in graph.input}
-    casts = []
+    axes = _weight_axes(graph)
+    restore = []
     for init in graph.initializer:
         if init.data_type != TensorProto.FLOAT or init.name in inputs:
             continue
-        value = numpy_helper.to_array(init)
-        if value.size < min_elements or not np.all(np.abs(value) < 60000):  # fp16 overflows beyond 65504
+        value, name = numpy_helper.to_array(init), init.name
+        if value.size < min_elements or not np.all(np.isfinite(value)):
             continue
-        stored = init.name + "_fp16"
-        init.CopyFrom(numpy_helper.from_array(value.astype(np.float16), stored))
-        casts.append(helper.make_node("Cast", [stored], [stored[:-len("_fp16")]], to=TensorProto.FLOAT,
-                                      name=stored + "_to_fp32"))
-    nodes = casts + list(graph.node)  # Casts of constants first keeps the graph topologically sorted
+        if name in axes and value.ndim >= 2:
+            axis = axes[name] % value.ndim
+            reduce = tuple(i for i in range(value.ndim) if i != axis)
+            peak = np.abs(value).max(axis=reduce, keepdims=True)
+            scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)  # broadcasts along `axis`
+            codes = np.clip(np.round(value / scale), -127, 127).astype(np.int8)
+            init.CopyFrom(numpy_helper.from_array(codes, name + "_int8"))
+            graph.initializer.append(numpy_helper.from_array(scale, name + "_scale"))
+            restore += [helper.make_node("Cast", [name + "_int8"], [name + "_cast"], to=TensorProto.FLOAT,
+                                         name=name + "_int8_to_fp32"),
+                        helper.make_node("Mul", [name + "_cast", name + "_scale"], [name], name=name + "_rescale")]
+        elif np.all(np.abs(value) < 60000):  # fp16 overflows beyond 65504
+            init.CopyFrom(numpy_helper.from_array(value.astype(np.float16), name + "_fp16"))
+            restore.append(helper.make_node("Cast", [name + "_fp16"], [name], to=TensorProto.FLOAT,
+                                            name=name + "_fp16_to_fp32"))
+    nodes = restore + list(graph.node)  # restoring constants first keeps the graph topologically sorted
     del graph.node[:]
     graph.node.extend(nodes)
     return model.SerializeToString()
@@ -106,7 +136,7 @@ def _onnx_int8(fp32: bytes, calibration: list[dict], mode: str, exclude: tuple[s
                                           quantize_static)
 
     if mode == "dynamic":
-        return fp16_weights(_dynamic_matmuls(fp32, exclude))
+        return compact_float_weights(_dynamic_matmuls(fp32, exclude))
     if not calibration:
         raise ValueError("static int8 ONNX needs calibration observations; got none")
 
@@ -124,7 +154,7 @@ def _onnx_int8(fp32: bytes, calibration: list[dict], mode: str, exclude: tuple[s
         quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
                         op_types_to_quantize=["Conv", "MatMul", "Gemm"], nodes_to_exclude=list(exclude))
-        return fp16_weights(strip_onnx(out.read_bytes()))
+        return compact_float_weights(strip_onnx(out.read_bytes()))
 
 
 def _dynamic_matmuls(blob: bytes, exclude: tuple[str, ...]) -> bytes:

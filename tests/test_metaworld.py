@@ -113,6 +113,28 @@ def test_seeds_select_placements_and_runs_are_deterministic():
     assert c1.episode_steps == 30
 
 
+@needs_mw
+def test_the_first_frame_of_an_episode_shows_its_own_goal_not_the_previous_ones():
+    from vla_lite.metaworld import SceneRenderer, TaskScene
+    from vla_lite.metaworld.scene import import_metaworld
+
+    _, mujoco = import_metaworld()
+    used, fresh = TaskScene("reach-v3"), TaskScene("reach-v3")
+    renderer = SceneRenderer(SIZE)
+    try:
+        used.reset(5)
+        used.step(np.zeros(4))
+        obs = used.reset(1_000_000)  # the floating goal moves from about (0.10, 0.87, 0.11) to (0.05, 0.88, 0.16)
+        goal = mujoco.mj_name2id(used.model, mujoco.mjtObj.mjOBJ_SITE, "goal")
+        np.testing.assert_allclose(used.data.site_xpos[goal], obs[36:39], atol=1e-9)  # the marker MuJoCo draws
+        fresh.reset(1_000_000)
+        np.testing.assert_array_equal(renderer.render_scene(used), renderer.render_scene(fresh))
+    finally:
+        renderer.close()
+        used.close()
+        fresh.close()
+
+
 # --- the controller over a real pty, spoken to by the host's ArmLink ----------------------------------------
 
 @pytest.fixture

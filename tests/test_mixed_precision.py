@@ -1,6 +1,8 @@
 """Accuracy-aware int8 (export/mixed_precision.py): the search logic, with stand-in quantise/error functions
 whose error is known per layer, and the ONNX node list on a real exported graph."""
 
+from pathlib import Path
+
 import pytest
 
 from vla_lite.export.mixed_precision import keep_sensitive_in_float, onnx_nodes, solo_ranking
@@ -105,36 +107,69 @@ def test_an_int8_budget_outside_the_parity_gate_is_refused_by_value(budget, tmp_
         export(tmp_path / "missing.safetensors", tmp_path / "out.vla", calib=tmp_path, int8_budget=budget)
 
 
-def test_float_weights_left_by_int8_are_stored_as_fp16_and_run_as_fp32():
+def conv_graph(torch) -> bytes:
+    """fp32 ONNX of Conv -> Linear plus a learned (1, 8, 128) table added after it: a conv weight, a Gemm/MatMul
+    weight and a float tensor that is no layer's weight."""
+    import numpy as np
+
+    from vla_lite.export.graphs import onnx_fp32
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 64, 3, stride=2, padding=1)
+            self.lin = torch.nn.Linear(64, 128)
+            self.table = torch.nn.Parameter(torch.randn(1, 8, 128))
+
+        def forward(self, image):  # (1, 8, 8, 3) NHWC
+            x = torch.relu(self.conv(image.permute(0, 3, 1, 2))).flatten(2).transpose(1, 2)  # (1, 16, 64)
+            return {"actions": self.lin(x)[:, :8] + self.table}
+
+    return onnx_fp32(Net().eval(), {"image": np.zeros((1, 8, 8, 3), np.float32)})
+
+
+def test_float_weights_left_by_int8_are_stored_as_int8_or_fp16_and_folded_to_fp32_at_load(tmp_path):
     torch = pytest.importorskip("torch")
     onnx = pytest.importorskip("onnx")
     import numpy as np
     import onnxruntime as ort
     from onnx import TensorProto
 
-    from vla_lite.export.graphs import FP16_MIN_ELEMENTS, fp16_weights, onnx_int8
+    from vla_lite.export.graphs import STORE_MIN_ELEMENTS, compact_float_weights, onnx_int8
 
-    blob = mlp_graph(torch, 64, 128, 16)
-    x = {"state": np.random.default_rng(0).normal(size=(1, 64)).astype(np.float32)}
+    blob = conv_graph(torch)
+    x = {"image": np.random.default_rng(0).uniform(size=(1, 8, 8, 3)).astype(np.float32)}
 
-    def run(b: bytes):
-        return ort.InferenceSession(b, providers=["CPUExecutionProvider"]).run(None, x)[0]
+    def run(b: bytes, optimized: Path | None = None):
+        so = ort.SessionOptions()
+        if optimized is not None:
+            so.optimized_model_filepath = str(optimized)
+        return ort.InferenceSession(b, so, providers=["CPUExecutionProvider"]).run(None, x)[0]
 
-    def big_float(b: bytes, dtype) -> list[str]:
-        return [i.name for i in onnx.load_from_string(b).graph.initializer
-                if i.data_type == dtype and np.prod(i.dims) >= FP16_MIN_ELEMENTS]
+    def big(b: bytes, dtype) -> list[str]:
+        return sorted(i.name for i in onnx.load_from_string(b).graph.initializer
+                      if i.data_type == dtype and np.prod(i.dims) >= STORE_MIN_ELEMENTS)
 
-    half = fp16_weights(blob)
-    assert len(big_float(blob, TensorProto.FLOAT)) == 2 and big_float(half, TensorProto.FLOAT) == []
-    assert len(big_float(half, TensorProto.FLOAT16)) == 2 and len(half) < 0.6 * len(blob)
-    # Biases (< FP16_MIN_ELEMENTS) stay float32; the outputs agree to fp16 weight rounding, not exactly.
-    np.testing.assert_allclose(run(half), run(blob), rtol=0, atol=2e-3)
-    assert not np.array_equal(run(half), run(blob))
-    # int8 with every layer kept in float: those weights are fp16 too, and its output that of `half`.
+    small = compact_float_weights(blob)
+    assert len(big(blob, TensorProto.FLOAT)) == 3 and big(small, TensorProto.FLOAT) == []
+    assert len(big(small, TensorProto.INT8)) == 2 and len(big(small, TensorProto.FLOAT16)) == 1  # conv + linear
+    assert big(small, TensorProto.FLOAT16)[0].startswith("table")
+    assert len(small) < 0.45 * len(blob)
+    # Per-channel int8 rounding: close to fp32, not equal (biases < STORE_MIN_ELEMENTS stay float32).
+    ref = run(blob)
+    np.testing.assert_allclose(run(small), ref, rtol=0, atol=0.02 * np.abs(ref).max())
+    assert not np.array_equal(run(small), ref)
+    # onnxruntime folds the restoring Cast/Mul nodes into fp32 constants when the session starts.
+    run(small, tmp_path / "optimized.onnx")
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "optimized.onnx")).graph.node]
+    assert "Cast" not in ops and ops.count("Mul") == 0 and "Conv" in ops
+    # int8 with every layer kept in float: their weights are stored this way too, and compute what `small` does.
     nodes = [n.name for n in onnx.load_from_string(blob).graph.node if n.op_type in ("Gemm", "MatMul")]
     kept = onnx_int8(blob, [], "dynamic", tuple(nodes))
-    assert big_float(kept, TensorProto.FLOAT) == [] and len(big_float(kept, TensorProto.FLOAT16)) == 2
-    np.testing.assert_allclose(run(kept), run(half), rtol=0, atol=1e-6)
+    assert big(kept, TensorProto.FLOAT) == [] and len(big(kept, TensorProto.INT8)) == 2
+    np.testing.assert_allclose(run(kept), run(small), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("fraction", [0.0, -0.5, 1.5, float("nan")])

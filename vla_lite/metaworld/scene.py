@@ -45,7 +45,7 @@ class TaskScene:
     """One task's env: `reset(seed)`, `step(action)`; `obs` (39,), `success` (any step since reset), `steps`."""
 
     def __init__(self, task: str):
-        import_metaworld()
+        _, self._mujoco = import_metaworld()
         from metaworld.env_dict import ALL_V3_ENVIRONMENTS, ML1_ARGS_KWARGS
         from metaworld.types import Task
 
@@ -82,6 +82,10 @@ class TaskScene:
         env.seeded_rand_vec = True  # ... from env.np_random, seeded here, not numpy's global generator
         env.seed(seed)
         obs, _ = env.reset()
+        # Meta-World moves the goal marker (model.site("goal").pos) after its last mj_forward, so until the first
+        # step the world positions MuJoCo renders from still show the previous episode's goal: recompute them
+        # (positions and velocities are untouched), or the first frame of every episode lies about the goal.
+        self._mujoco.mj_forward(env.model, env.data)
         self.seed, self.obs, self.success, self.steps = seed, np.asarray(obs, np.float64), False, 0
         return self.obs
 
