@@ -34,6 +34,10 @@ INT8_MAX_FLOAT = 1 / 3  # at most this fraction of the quantisable layers kept i
 ONNX_INT8_SCHEMES = {  # --onnx-int8 -> what the manifest's provenance says was done
     "dynamic": "dynamic: int8 per-channel MatMul/Gemm weights, activations quantised per inference",
     "static": "static QDQ U8S8, per-channel weights, Conv/MatMul/Gemm"}
+TFLITE_INT8_SCHEMES = {  # --tflite-int8 -> what the manifest's provenance says was done
+    "dynamic": "dynamic range (ai-edge-quantizer): int8 per-channel FULLY_CONNECTED/CONV_2D/BATCH_MATMUL weights, "
+               "activations quantised per inference, float inputs/outputs",
+    "static": "static PT2E int8 weights and activations, int8 inputs/outputs"}
 
 
 def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
@@ -98,6 +102,8 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
             raise ValueError(f"--precision {p!r} is unknown; expected a comma list of {list(PRECISIONS)}")
     if onnx_int8 not in ONNX_INT8_SCHEMES:
         raise ValueError(f"--onnx-int8 {onnx_int8!r} is unknown; expected one of {list(ONNX_INT8_SCHEMES)}")
+    if tflite_int8 not in TFLITE_INT8_SCHEMES:
+        raise ValueError(f"--tflite-int8 {tflite_int8!r} is unknown; expected one of {list(TFLITE_INT8_SCHEMES)}")
     if not 0.0 < int8_budget <= 0.1:  # above the parity gate the search could only produce refused graphs
         raise ValueError(f"--int8-budget must be in (0, 0.1] (normalised action units), got {int8_budget!r}")
     if not 0.0 < int8_max_float <= 1.0:
@@ -129,21 +135,27 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
             draft = load_bundle(write_bundle(Path(tmp) / "probe.vla", m, {**text.members(), member: blob}))
             return _infer_all(open_backend(draft, runtime, precision, threads=1), calibration)
 
-    members, graphs, kept_float = text.members(), {}, {}
-    fp32_onnx = None
+    members, graphs, kept_float, int8_stored = text.members(), {}, {}, {}
+    fp32_onnx = fp32_tflite = None
     for runtime in formats:
         for precision in precisions:
             progress(f"exporting {runtime} {precision} ...")
             if runtime == "onnx":
                 fp32_onnx = fp32_onnx or g.onnx_fp32(model, example)
+            elif precision == "fp32" or tflite_int8 == "dynamic":  # dynamic int8 rewrites the fp32 flatbuffer
+                fp32_tflite = fp32_tflite or g.tflite_fp32(model, example)
             if precision == "fp32":
-                blob = fp32_onnx if runtime == "onnx" else g.tflite_fp32(model, example)
+                blob = fp32_onnx if runtime == "onnx" else fp32_tflite
             elif runtime == "onnx":
                 mixed = _onnx_int8_within_budget(fp32_onnx, calibration, cal_reference, onnx_int8, probe, progress,
                                                  int8_budget, int8_max_float)
+                blob, kept_float[runtime], int8_stored[runtime] = mixed.blob, mixed.kept_float, mixed.int8_stored
+            elif tflite_int8 == "dynamic":
+                mixed = _tflite_int8_within_budget(fp32_tflite, cal_reference, probe, progress, int8_budget,
+                                                   int8_max_float)
                 blob, kept_float[runtime] = mixed.blob, mixed.kept_float
             else:
-                blob = g.tflite_int8(model, example, calibration, tflite_int8)
+                blob = g.tflite_int8(model, example, calibration, "static")
             member = f"policy/{precision}.{'onnx' if runtime == 'onnx' else 'tflite'}"
             members[member] = blob
             graphs.setdefault(runtime, {})[precision] = member
@@ -151,10 +163,11 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
     manifest = build_manifest(ckpt, text, bundle_name, graphs, data)
     manifest["provenance"]["quantization"] = {
         "onnx.int8": ONNX_INT8_SCHEMES[onnx_int8],
-        "tflite.int8": "dynamic range: int8 weights, float activations" if tflite_int8 == "dynamic" else
-        "static PT2E int8 weights and activations, int8 inputs/outputs"}
-    if kept_float:
-        manifest["provenance"]["quantization"]["kept_fp32"] = kept_float  # runtime -> node names left in float
+        "tflite.int8": TFLITE_INT8_SCHEMES[tflite_int8]}
+    if kept_float:  # runtime -> names left in float: ONNX node names, TFLite op output tensor names
+        manifest["provenance"]["quantization"]["kept_fp32"] = kept_float
+    if any(int8_stored.values()):  # runtime -> float weights stored as int8 (computed in fp32)
+        manifest["provenance"]["quantization"]["int8_stored_fp32_weights"] = int8_stored
     with tempfile.TemporaryDirectory() as tmp:
         draft = load_bundle(write_bundle(Path(tmp) / "draft.vla", manifest, members))
         figures = {}
@@ -172,7 +185,8 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
             "graphs": {f"{r}.{p}": bundle.sizes[bundle.manifest.graph_member(r, p)] for r, p in bundle.available()},
             "text_encoder_bytes": len(text.onnx_bytes), "parity": figures,
             "calibration_observations": len(calibration), "parity_observations": len(parity_inputs),
-            "int8_schemes": {"onnx": onnx_int8, "tflite": tflite_int8}, "kept_fp32": kept_float}
+            "int8_schemes": {"onnx": onnx_int8, "tflite": tflite_int8}, "kept_fp32": kept_float,
+            "int8_stored_fp32_weights": int8_stored}
 
 
 def _infer_all(policy, inputs: list[dict]) -> np.ndarray:
@@ -204,8 +218,28 @@ def _onnx_int8_within_budget(fp32_onnx: bytes, calibration: list[dict], referenc
         return mp.solo_ranking(mp.onnx_nodes(fp32_onnx, mode), quantize, error)
 
     cap = max(1, int(len(mp.onnx_nodes(fp32_onnx, mode)) * max_float))
-    return mp.keep_sensitive_in_float(quantize, error, ranking, budget, max_float=cap, progress=progress,
-                                      label="onnx int8")
+    mixed = mp.keep_sensitive_in_float(quantize, error, ranking, budget, max_float=cap, progress=progress,
+                                       label="onnx int8")
+    # The weights left in float are stored as fp16; as int8 (a quarter of the bytes) where that keeps the
+    # calibration error within the budget (or within the float-stored graph's own, when even that missed it).
+    kept = tuple(mixed.kept_float)
+    mixed.blob, mixed.int8_stored, mixed.calibration_max_abs = mp.store_int8_within(
+        lambda stored: g.onnx_int8(fp32_onnx, calibration, mode, kept, stored), error,
+        g.onnx_int8_float_weights(fp32_onnx, calibration, mode, kept), max(budget, mixed.calibration_max_abs),
+        progress, label="onnx int8")
+    return mixed
+
+
+def _tflite_int8_within_budget(fp32_tflite: bytes, reference: np.ndarray, probe, progress, budget: float,
+                               max_float: float = 1 / 3):
+    """The dynamic-range int8 TFLite graph, with its most sensitive ops kept in fp32 when needed (tflite_mixed.py),
+    each trial measured like ONNX's: the runtime's LiteRT backend on the calibration inputs."""
+    from . import tflite_mixed
+
+    def error(blob: bytes) -> float:
+        return float(np.abs(probe("tflite", "int8", blob) - reference).max())
+
+    return tflite_mixed.within_budget(fp32_tflite, error, budget, max_float, progress)
 
 
 @contextlib.contextmanager
@@ -244,18 +278,19 @@ def add_arguments(parser) -> None:
     a("--precision", default="fp32,int8", help="comma list: fp32, int8")
     a("--calib", required=True, help="held-out dataset for int8 calibration and parity")
     a("--name", help="bundle name (default: the output file's stem)")
-    a("--tflite-int8", choices=("static", "dynamic"), default="dynamic",
-      help="dynamic (default): int8 weights, float activations; static: int8 weights and activations (int8 I/O)")
+    a("--tflite-int8", choices=tuple(TFLITE_INT8_SCHEMES), default="dynamic",
+      help="dynamic (default): int8 weights, activations quantised per inference, float I/O, the most sensitive "
+           "ops kept in fp32 to meet --int8-budget; static: int8 weights and activations (int8 I/O), no fallback")
     a("--onnx-int8", choices=tuple(ONNX_INT8_SCHEMES), default="dynamic",
       help="dynamic (default): int8 weights, per-inference activation ranges; static: QDQ U8S8 calibrated on "
            "--calib (faster, but missed the 0.1 gate on small tabletop policies)")
     a("--int8-budget", type=float, default=INT8_CALIBRATION_BUDGET, metavar="ERR",
-      help="onnx int8: worst-case action error on the calibration set (normalised units) above which the most "
-           f"sensitive layers are kept in fp32 (default {INT8_CALIBRATION_BUDGET}; lower it when the held-out "
-           "parity gate at 0.1 refuses the graph)")
+      help="int8 (onnx, and tflite dynamic): worst-case action error on the calibration set (normalised units) "
+           f"above which the most sensitive layers are kept in fp32 (default {INT8_CALIBRATION_BUDGET}; lower it "
+           "when the held-out parity gate at 0.1 refuses the graph)")
     a("--int8-max-float", type=float, default=INT8_MAX_FLOAT, metavar="FRACTION",
-      help="onnx int8: at most this fraction of the quantisable layers kept in fp32 to meet --int8-budget "
-           "(default 1/3)")
+      help="int8 (onnx, and tflite dynamic): at most this fraction of the quantisable layers kept in fp32 to "
+           "meet --int8-budget (default 1/3)")
     a("--json", action="store_true")
 
 

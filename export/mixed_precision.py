@@ -1,13 +1,14 @@
-"""Accuracy-aware int8 for ONNX: quantise everything, and if the graph strays too far from the PyTorch model on the
-calibration observations, keep the most sensitive layers in fp32 until it does not.
+"""Accuracy-aware int8 for ONNX and LiteRT: quantise everything, and if the graph strays too far from the PyTorch
+model on the calibration observations, keep the most sensitive layers in fp32 until it does not.
 
 Small policies often have one to three layers (the action head, a projection into the transformer) whose int8
 error dominates the worst case; keeping just those in float costs little speed and size. Everything here is
 measured on the calibration set, never on the parity set, so the parity gate that follows stays an honest
 held-out check.
 
-Sensitivity ranking: each layer alone in int8, run by onnxruntime (a fraction of a second per layer). LiteRT has
-no equivalent: see export/graphs.py tflite_int8.
+Sensitivity ranking: each layer alone in int8, run by the runtime's own backend (a fraction of a second per layer);
+the LiteRT graphs are rewritten per trial by export/tflite_mixed.py. Then, for ONNX, `store_int8_within` stores as
+int8 (computed in fp32) whichever float weights it can without leaving the budget: bytes, not speed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class MixedPrecisionResult:
     blob: bytes
     kept_float: list[str] = field(default_factory=list)  # layers left in fp32, most sensitive first
     calibration_max_abs: float = 0.0  # worst-case action error on the calibration set (normalised units)
+    int8_stored: list[str] = field(default_factory=list)  # float weights stored as int8 (ONNX), restored at load
 
 
 def keep_sensitive_in_float(quantize: Callable[[tuple], bytes], error: Callable[[bytes], float],
@@ -56,6 +58,25 @@ def keep_sensitive_in_float(quantize: Callable[[tuple], bytes], error: Callable[
         progress(f"{label}: {len(best.kept_float)} layer(s) kept in fp32 {best.kept_float}; calibration worst case "
                  f"{best.calibration_max_abs:.3f}")
     return best
+
+
+def store_int8_within(build: Callable[[tuple], bytes], error: Callable[[bytes], float], candidates: list[str],
+                      bound: float, progress=None, label: str = "int8") -> tuple[bytes, list[str], float]:
+    """build(stored names) -> graph with those float weights stored as int8. Greedy over `candidates` in order
+    (largest first: the most bytes saved per trial): a weight joins the stored set when the calibration error
+    stays within `bound`. Returns (graph, stored names, its error)."""
+    stored: list[str] = []
+    blob = build(())
+    err = error(blob)
+    for name in candidates:
+        trial = build(tuple(stored + [name]))
+        trial_err = error(trial)
+        if trial_err <= bound:
+            stored, blob, err = stored + [name], trial, trial_err
+    if progress and candidates:
+        progress(f"{label}: {len(stored)} of {len(candidates)} float weight(s) stored as int8; calibration worst "
+                 f"case {err:.3f}")
+    return blob, stored, err
 
 
 def onnx_nodes(fp32: bytes, mode: str) -> list[str]:

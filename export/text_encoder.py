@@ -8,13 +8,17 @@ fp32 is 90 MB; a bundle must stay <= 10 MB. `compact=True` (CompactSpec) stores:
 - the 36 transformer matrices as 4-bit GPTQ codes (act-order, static groups of 128, asymmetric; Hessians from
   instruction-like sentences) run by onnxruntime's MatMulNBits (weight-only, fp32 arithmetic, ~40 MB RAM);
 - the word-embedding table as product quantisation: each row cut into 384/sub slices, each a uint8 index into a
-  256-entry fp16 codebook of its slice; only the L looked-up rows are decoded per call;
+  256-entry fp16 codebook of its slice; only the L looked-up rows are decoded per call. Two tiers: the rows of
+  WordPiece's earlier, commoner entries (ids below 20000) at 2 bits per weight, the rarer rest at 1 (their own
+  codebooks); a rare word keeps its own token, with a coarser vector;
 - the vocabulary pruned to ASCII tokens plus single punctuation/symbol characters (30522 -> 27898 rows); vocab.txt
   is written to match, so ids stay consistent.
 
-Measured (200 instruction sentences, cosine to fp32): 4-bit layers in groups of 128 + 2-bit embeddings (default)
-8.6 MB, mean 0.978; groups of 64: 8.8 MB, 0.979; with 4-bit embeddings 11.5 MB, 0.994; with 1-bit embeddings
-7.3 MB, 0.902. Round-to-nearest 4-bit layers
+- the remaining float tensors (biases, norms, positions) as fp16 behind Casts folded at session start.
+
+Measured (200 instruction sentences, cosine to fp32): 4-bit layers in groups of 128 + two-tier embeddings from id
+20000 (default) 8.3 MB, mean 0.974; from id 15000: -0.24 MB, 0.971; one 2-bit tier: 8.6 MB, 0.978; groups of 64:
++0.2 MB, +0.001; all embeddings at 4 bits 11.5 MB, 0.994; all at 1 bit 7.3 MB, 0.902. Round-to-nearest 4-bit layers
 lose 3-8x more than GPTQ; the embedding table has a flat spectrum (low rank fails) and needs ~4 bits for 0.995.
 `python -m vla_lite.export.text_encoder --out DIR` exports and prints the report.
 """
@@ -43,6 +47,8 @@ class CompactSpec:
     layer_bits: int = 4  # GPTQ bits per transformer weight: 4 or 8 (what MatMulNBits runs)
     layer_group: int = 128  # weights per (scale, zero point) along the input dimension (64: +0.2 MB, cosine +0.001)
     embedding_subvector: int = 4  # dims per PQ code: 8 / sub bits per embedding weight
+    coarse_from_id: int | None = 20000  # vocabulary ids from here on (rarer entries) in a coarser tier; None: one
+    coarse_subvector: int = 8  # dims per PQ code in the coarse tier (1 bit per weight)
     prune_vocab: bool = True  # keep ASCII tokens and single punctuation/symbol characters only
     calibration: int = 384  # instruction-like sentences for the GPTQ Hessians
 
@@ -51,8 +57,12 @@ class CompactSpec:
             raise ValueError(f"layer_bits must be 4 or 8 (onnxruntime MatMulNBits), got {self.layer_bits!r}")
         if self.layer_group not in (16, 32, 64, 128):  # MatMulNBits: a power of two >= 16; 384 = 3 * 128
             raise ValueError(f"layer_group must be 16, 32, 64 or 128, got {self.layer_group!r}")
-        if self.embedding_subvector not in (1, 2, 3, 4, 6, 8, 12, 16):
-            raise ValueError(f"embedding_subvector must divide 384 and be <= 16, got {self.embedding_subvector!r}")
+        for name in ("embedding_subvector", "coarse_subvector"):
+            if getattr(self, name) not in (1, 2, 3, 4, 6, 8, 12, 16):
+                raise ValueError(f"{name} must divide 384 and be <= 16, got {getattr(self, name)!r}")
+        if self.coarse_from_id is not None and (isinstance(self.coarse_from_id, bool) or
+                                                not isinstance(self.coarse_from_id, int) or self.coarse_from_id < 1):
+            raise ValueError(f"coarse_from_id must be a vocabulary id >= 1 or None, got {self.coarse_from_id!r}")
 
 
 # --- the pretrained model ------------------------------------------------------------------------------------
@@ -116,6 +126,16 @@ def _torch_modules():
             m, k, sub = self.books.shape
             return self.books.reshape(m * k, sub).float().index_select(0, flat.reshape(-1)).reshape(-1, m * sub)
 
+    class TieredPQTable(nn.Module):  # rows [0, n_fine) from `fine`, the rest (rarer tokens) from `coarse`
+        def __init__(self, fine, coarse):
+            super().__init__()
+            self.fine, self.coarse, self.n_fine = fine, coarse, int(fine.codes.shape[0])
+
+        def forward(self, ids):  # both tiers decode every looked-up row (L of them); the id picks one
+            f = self.fine(ids.clamp(max=self.n_fine - 1))
+            c = self.coarse((ids - self.n_fine).clamp(min=0))
+            return torch.where((ids < self.n_fine).unsqueeze(-1), f, c)
+
     class Layer(nn.Module):
         def __init__(self, d, ff, heads):
             super().__init__()
@@ -155,7 +175,7 @@ def _torch_modules():
             pooled = (x * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp(min=1e-9)
             return F.normalize(pooled, dim=-1)
 
-    return MiniLM, PQTable
+    return MiniLM, PQTable, TieredPQTable
 
 
 _HF = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
@@ -197,6 +217,9 @@ def to_onnx(model, max_tokens: int, quantized: dict | None = None, spec: Compact
     del proto.graph.value_info[:]
     if quantized:
         matmul_nbits(proto, quantized, spec.layer_bits, spec.layer_group)
+        from .graphs import compact_float_weights
+
+        return compact_float_weights(proto.SerializeToString(), min_elements=256)  # biases, norms, positions
     return proto.SerializeToString()
 
 
@@ -354,7 +377,7 @@ def compact_model(model, tokens: list[str], spec: CompactSpec, max_tokens: int):
 
     from vla_lite.text.tokenizer import WordPieceTokenizer
 
-    PQTable = _torch_modules()[1]
+    _, PQTable, TieredPQTable = _torch_modules()
     H = _hessians(model, WordPieceTokenizer(tokens), calibration_set(spec.calibration), max_tokens)
     quantized = {}
     for name, lin in [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]:
@@ -362,7 +385,13 @@ def compact_model(model, tokens: list[str], spec: CompactSpec, max_tokens: int):
         groups = (codes.float().reshape(*scale.shape, -1) - zero.float()[..., None]) * scale.float()[..., None]
         lin.weight.data = groups.reshape(lin.weight.shape)  # what MatMulNBits computes with
     keep = prune_vocab(tokens) if spec.prune_vocab else list(range(len(tokens)))
-    model.word = PQTable(*product_quantize(model.word.weight[keep], spec.embedding_subvector))
+    table = model.word.weight[keep]
+    fine = PQTable(*product_quantize(table, spec.embedding_subvector))  # fitted on every row, as with one tier
+    n_fine = len(keep) if spec.coarse_from_id is None else sum(1 for i in keep if i < spec.coarse_from_id)
+    if 0 < n_fine < len(keep):
+        fine = TieredPQTable(PQTable(fine.codes[:n_fine], fine.books),
+                             PQTable(*product_quantize(table[n_fine:], spec.coarse_subvector)))
+    model.word = fine
     return model, [tokens[i] for i in keep], quantized
 
 
@@ -485,9 +514,13 @@ def main(argv=None) -> int:
     p.add_argument("--layer-bits", type=int, default=d.layer_bits)
     p.add_argument("--layer-group", type=int, default=d.layer_group)
     p.add_argument("--embedding-subvector", type=int, default=d.embedding_subvector)
+    p.add_argument("--coarse-from-id", type=int, default=d.coarse_from_id,
+                   help="vocabulary ids from here on in the coarse tier (0: one tier)")
+    p.add_argument("--coarse-subvector", type=int, default=d.coarse_subvector)
     p.add_argument("--keep-vocab", action="store_true", help="do not prune the vocabulary")
     a = p.parse_args(argv)
-    spec = CompactSpec(a.layer_bits, a.layer_group, a.embedding_subvector, not a.keep_vocab)
+    spec = CompactSpec(a.layer_bits, a.layer_group, a.embedding_subvector, a.coarse_from_id or None,
+                       a.coarse_subvector, not a.keep_vocab)
     onnx_bytes, vocab, report = export_text_encoder(a.max_tokens, compact=not a.fp32, spec=spec)
     print(json.dumps(report, indent=2))
     if a.out:

@@ -130,14 +130,15 @@ def conv_graph(torch) -> bytes:
     return onnx_fp32(Net().eval(), {"image": np.zeros((1, 8, 8, 3), np.float32)})
 
 
-def test_float_weights_left_by_int8_are_stored_as_int8_or_fp16_and_folded_to_fp32_at_load(tmp_path):
+def test_float_weights_left_by_int8_are_stored_as_fp16_or_chosen_int8_and_folded_to_fp32_at_load(tmp_path):
     torch = pytest.importorskip("torch")
     onnx = pytest.importorskip("onnx")
     import numpy as np
     import onnxruntime as ort
     from onnx import TensorProto
 
-    from vla_lite.export.graphs import STORE_MIN_ELEMENTS, compact_float_weights, onnx_int8
+    from vla_lite.export.graphs import (STORE_MIN_ELEMENTS, compact_float_weights, float_layer_weights, onnx_int8,
+                                        onnx_int8_float_weights)
 
     blob = conv_graph(torch)
     x = {"image": np.random.default_rng(0).uniform(size=(1, 8, 8, 3)).astype(np.float32)}
@@ -152,24 +153,48 @@ def test_float_weights_left_by_int8_are_stored_as_int8_or_fp16_and_folded_to_fp3
         return sorted(i.name for i in onnx.load_from_string(b).graph.initializer
                       if i.data_type == dtype and np.prod(i.dims) >= STORE_MIN_ELEMENTS)
 
-    small = compact_float_weights(blob)
-    assert len(big(blob, TensorProto.FLOAT)) == 3 and big(small, TensorProto.FLOAT) == []
-    assert len(big(small, TensorProto.INT8)) == 2 and len(big(small, TensorProto.FLOAT16)) == 1  # conv + linear
-    assert big(small, TensorProto.FLOAT16)[0].startswith("table")
-    assert len(small) < 0.45 * len(blob)
-    # Per-channel int8 rounding: close to fp32, not equal (biases < STORE_MIN_ELEMENTS stay float32).
-    ref = run(blob)
+    layers = float_layer_weights(blob)  # the conv and the linear weight, largest first; not the table
+    assert len(layers) == 2 and len(big(blob, TensorProto.FLOAT)) == 3
+    half = compact_float_weights(blob)  # by default every float tensor as fp16
+    assert big(half, TensorProto.FLOAT) == [] and len(big(half, TensorProto.FLOAT16)) == 3
+    small = compact_float_weights(blob, int8_names=layers)  # the layer weights as int8, the table fp16
+    assert len(big(small, TensorProto.INT8)) == 2 and big(small, TensorProto.FLOAT16)[0].startswith("table")
+    assert len(small) < 0.45 * len(blob) < len(half)
+    ref = run(blob)  # fp16: to 5e-4 relative; per-channel int8: to a few 1e-3 of the output range, not equal
+    np.testing.assert_allclose(run(half), ref, rtol=0, atol=2e-3 * np.abs(ref).max())
     np.testing.assert_allclose(run(small), ref, rtol=0, atol=0.02 * np.abs(ref).max())
-    assert not np.array_equal(run(small), ref)
+    assert not np.array_equal(run(small), ref) and not np.array_equal(run(small), run(half))
+    with pytest.raises(ValueError, match=r"int8 storage asked for \['table'\]"):
+        compact_float_weights(blob, int8_names=["table"])
     # onnxruntime folds the restoring Cast/Mul nodes into fp32 constants when the session starts.
     run(small, tmp_path / "optimized.onnx")
     ops = [n.op_type for n in onnx.load(str(tmp_path / "optimized.onnx")).graph.node]
-    assert "Cast" not in ops and ops.count("Mul") == 0 and "Conv" in ops
-    # int8 with every layer kept in float: their weights are stored this way too, and compute what `small` does.
+    assert "Cast" not in ops and "Mul" not in ops and "Conv" in ops
+    # int8 with every layer kept in float leaves both weights float: stored as asked, computing what `small` does.
     nodes = [n.name for n in onnx.load_from_string(blob).graph.node if n.op_type in ("Gemm", "MatMul")]
-    kept = onnx_int8(blob, [], "dynamic", tuple(nodes))
+    assert onnx_int8_float_weights(blob, [], "dynamic", tuple(nodes)) == layers
+    kept = onnx_int8(blob, [], "dynamic", tuple(nodes), int8_stored=tuple(layers))
     assert big(kept, TensorProto.FLOAT) == [] and len(big(kept, TensorProto.INT8)) == 2
     np.testing.assert_allclose(run(kept), run(small), rtol=0, atol=1e-6)
+
+
+def test_int8_storage_takes_the_weights_whose_rounding_stays_within_the_bound():
+    from vla_lite.export.mixed_precision import store_int8_within
+
+    cost = {"conv": 0.001, "mlp": 0.05, "head": 0.002}  # stand-in: calibration error each adds when stored int8
+    built = []
+
+    def build(stored):
+        built.append(stored)
+        return ",".join(stored).encode()
+
+    def error(blob):
+        return 0.01 + sum(cost[n] for n in blob.decode().split(",") if n)
+
+    blob, stored, err = store_int8_within(build, error, ["mlp", "conv", "head"], bound=0.02)
+    assert stored == ["conv", "head"] and blob == b"conv,head" and err == pytest.approx(0.013)
+    assert built == [(), ("mlp",), ("conv",), ("conv", "head")]  # one trial per candidate, in the given order
+    assert store_int8_within(build, error, ["mlp"], bound=0.005)[1:] == ([], 0.01)  # nothing fits: as float
 
 
 @pytest.mark.parametrize("fraction", [0.0, -0.5, 1.5, float("nan")])

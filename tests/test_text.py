@@ -185,7 +185,7 @@ def test_fp32_encoder_matches_transformers(fp32_graph, reference):
 
 def test_compact_encoder_size_and_fidelity(compact_graph, reference):
     onnx_bytes, vocab, report = compact_graph
-    assert len(onnx_bytes) <= 8.7e6 and report["bytes"] == len(onnx_bytes)  # 8.62 MB: groups of 128
+    assert len(onnx_bytes) <= 8.4e6 and report["bytes"] == len(onnx_bytes)  # 8.27 MB: two embedding tiers
     assert report["vocab_size"] == len(vocab.splitlines()) < 30522  # pruned, and vocab.txt written to match
     f = report["fidelity_vs_fp32"]
     assert f["n"] == 200 and f["cosine_mean"] >= 0.97 and f["pairwise_rank_corr"] >= 0.95
@@ -347,6 +347,24 @@ def test_matmul_nbits_computes_the_dequantised_product(bits):
     np.testing.assert_allclose(y, x @ w.T, rtol=1e-4, atol=1e-4)
 
 
+def test_two_tier_table_decodes_common_rows_finely_and_rare_rows_coarsely():
+    import torch
+
+    _, PQTable, TieredPQTable = te._torch_modules()
+    rng = np.random.default_rng(0)
+    table = torch.from_numpy(rng.standard_normal((3000, 16)).astype(np.float32))  # more rows than centroids
+    fine = PQTable(*te.product_quantize(table, 2))  # (3000, 8) codes: 4 bits per weight
+    tiered = TieredPQTable(PQTable(fine.codes[:1000], fine.books), PQTable(*te.product_quantize(table[1000:], 8)))
+    ids = torch.tensor([0, 999, 1000, 2999])
+    out = tiered(ids)
+    np.testing.assert_array_equal(out[:2], fine(ids[:2]))  # common rows: exactly the one-tier decoding
+    np.testing.assert_array_equal(out[2:], tiered.coarse(ids[2:] - 1000))  # rare rows: their own tier ...
+    err = lambda rows, got: float(((got - table[rows]) ** 2).mean())  # noqa: E731
+    rare = torch.arange(1000, 3000)
+    assert err(rare, tiered(rare)) > 1.5 * err(rare, fine(rare))  # ... at a quarter of the bits, coarser
+    assert tiered.coarse.codes.shape == (2000, 2) and tiered.fine.codes.shape == (1000, 8)
+
+
 def test_bad_compact_specs_and_export_patterns_are_refused():
     import torch
     from onnx import TensorProto, helper, numpy_helper
@@ -357,6 +375,10 @@ def test_bad_compact_specs_and_export_patterns_are_refused():
         te.CompactSpec(layer_group=96)
     with pytest.raises(ValueError, match="embedding_subvector must divide 384.*got 5"):
         te.CompactSpec(embedding_subvector=5)
+    with pytest.raises(ValueError, match="coarse_subvector must divide 384.*got 7"):
+        te.CompactSpec(coarse_subvector=7)
+    with pytest.raises(ValueError, match="coarse_from_id must be a vocabulary id >= 1 or None, got 0"):
+        te.CompactSpec(coarse_from_id=0)
     graph = helper.make_graph([helper.make_node("MatMul", ["x", "lin.weight"], ["y"])], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
