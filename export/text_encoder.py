@@ -8,17 +8,18 @@ fp32 is 90 MB; a bundle must stay <= 10 MB. `compact=True` (CompactSpec) stores:
 - the 36 transformer matrices as 4-bit GPTQ codes (act-order, static groups of 128, asymmetric; Hessians from
   instruction-like sentences) run by onnxruntime's MatMulNBits (weight-only, fp32 arithmetic, ~40 MB RAM);
 - the word-embedding table as product quantisation: each row cut into 384/sub slices, each a uint8 index into a
-  256-entry fp16 codebook of its slice; only the L looked-up rows are decoded per call. Two tiers: the rows of
-  WordPiece's earlier, commoner entries (ids below 20000) at 2 bits per weight, the rarer rest at 1 (their own
-  codebooks); a rare word keeps its own token, with a coarser vector;
+  256-entry fp16 codebook of its slice; only the L looked-up rows are decoded per call. Two tiers: whole words
+  among WordPiece's later, rarer entries (ids from 20000) at 1 bit per weight (their own codebooks), everything
+  else (pieces, characters, commoner words) at 2; a rare word keeps its own token, with a coarser vector;
 - the vocabulary pruned to ASCII tokens plus single punctuation/symbol characters (30522 -> 27898 rows); vocab.txt
   is written to match, so ids stay consistent.
 
 - the remaining float tensors (biases, norms, positions) as fp16 behind Casts folded at session start.
 
-Measured (200 instruction sentences, cosine to fp32): 4-bit layers in groups of 128 + two-tier embeddings from id
-20000 (default) 8.3 MB, mean 0.974; from id 15000: -0.24 MB, 0.971; one 2-bit tier: 8.6 MB, 0.978; groups of 64:
-+0.2 MB, +0.001; all embeddings at 4 bits 11.5 MB, 0.994; all at 1 bit 7.3 MB, 0.902. Round-to-nearest 4-bit layers
+Measured (200 instruction sentences, cosine to fp32): 4-bit layers in groups of 128 + two-tier embeddings (default)
+8.4 MB, mean 0.975 (worst 0.938); coarse from id 15000: -0.19 MB, 0.971 (worst 0.885); ## pieces coarse too: -0.12
+MB, 0.974 (worst 0.919, "hand me the screwdriver"); one 2-bit tier: 8.6 MB, 0.978; groups of 64: +0.2 MB, +0.001;
+all embeddings at 4 bits 11.5 MB, 0.994; all at 1 bit 7.3 MB, 0.902. Round-to-nearest 4-bit layers
 lose 3-8x more than GPTQ; the embedding table has a flat spectrum (low rank fails) and needs ~4 bits for 0.995.
 `python -m vla_lite.export.text_encoder --out DIR` exports and prints the report.
 """
@@ -47,7 +48,7 @@ class CompactSpec:
     layer_bits: int = 4  # GPTQ bits per transformer weight: 4 or 8 (what MatMulNBits runs)
     layer_group: int = 128  # weights per (scale, zero point) along the input dimension (64: +0.2 MB, cosine +0.001)
     embedding_subvector: int = 4  # dims per PQ code: 8 / sub bits per embedding weight
-    coarse_from_id: int | None = 20000  # vocabulary ids from here on (rarer entries) in a coarser tier; None: one
+    coarse_from_id: int | None = 20000  # whole words from this vocabulary id on (rarer) in a coarser tier; None: one
     coarse_subvector: int = 8  # dims per PQ code in the coarse tier (1 bit per weight)
     prune_vocab: bool = True  # keep ASCII tokens and single punctuation/symbol characters only
     calibration: int = 384  # instruction-like sentences for the GPTQ Hessians
@@ -318,10 +319,10 @@ def matmul_nbits(proto, quantized: dict, bits: int, group: int) -> None:
         proto.opset_import.append(helper.make_opsetid("com.microsoft", 1))
 
 
-def product_quantize(table, sub: int, iters: int = 20, sample: int = 8192, seed: int = 0):
-    """k-means (256 centroids) per sub-dimensional slice of the rows, fitted on `sample` random rows (then every
-    row takes its nearest centroid). table (V, d) float32 -> codes (V, d/sub) uint8, codebooks (d/sub, 256, sub)
-    float16."""
+def product_quantize(table, sub: int, iters: int = 20, sample: int = 8192, seed: int = 0, centroids: int = 256):
+    """k-means (`centroids` <= 256) per sub-dimensional slice of the rows, fitted on `sample` random rows (then every
+    row takes its nearest centroid). table (V, d) float32 -> codes (V, d/sub) uint8, codebooks (d/sub, centroids,
+    sub) float16."""
     import torch
 
     V, d = table.shape
@@ -331,13 +332,13 @@ def product_quantize(table, sub: int, iters: int = 20, sample: int = 8192, seed:
     g = torch.Generator().manual_seed(seed)
     fit = torch.randperm(V, generator=g)[:sample]
     books, codes = [], []
-    step = max(1, (1 << 26) // (V * 256))  # subspaces per pass: (step, V, 256) float32 distances <= 256 MB
+    step = max(1, (1 << 26) // (V * centroids))  # subspaces per pass: (step, V, k) float32 distances <= 256 MB
     for j in range(0, X.shape[0], step):
         x = X[j:j + step]
-        def nearest(pts, C):  # (m, n, sub), (m, 256, sub) -> (m, n) centroid index; |x|^2 dropped
+        def nearest(pts, C):  # (m, n, sub), (m, k, sub) -> (m, n) centroid index; |x|^2 dropped
             return ((C * C).sum(-1)[:, None, :] - 2 * pts @ C.transpose(1, 2)).argmin(-1)
         xs = x[:, fit]
-        C = xs[:, :256].clone()  # initial centroids: random rows
+        C = xs[:, :centroids].clone()  # initial centroids: random rows
         for _ in range(iters):
             a = nearest(xs, C)
             sums = torch.zeros_like(C).scatter_add_(1, a[..., None].expand(-1, -1, sub), xs)
@@ -385,14 +386,25 @@ def compact_model(model, tokens: list[str], spec: CompactSpec, max_tokens: int):
         groups = (codes.float().reshape(*scale.shape, -1) - zero.float()[..., None]) * scale.float()[..., None]
         lin.weight.data = groups.reshape(lin.weight.shape)  # what MatMulNBits computes with
     keep = prune_vocab(tokens) if spec.prune_vocab else list(range(len(tokens)))
-    table = model.word.weight[keep]
-    fine = PQTable(*product_quantize(table, spec.embedding_subvector))  # fitted on every row, as with one tier
-    n_fine = len(keep) if spec.coarse_from_id is None else sum(1 for i in keep if i < spec.coarse_from_id)
-    if 0 < n_fine < len(keep):
-        fine = TieredPQTable(PQTable(fine.codes[:n_fine], fine.books),
-                             PQTable(*product_quantize(table[n_fine:], spec.coarse_subvector)))
-    model.word = fine
+    codes, books = product_quantize(model.word.weight[keep], spec.embedding_subvector)  # every row, in id order
+    fine = [k for k, i in enumerate(keep) if not is_coarse(tokens, i, spec)]  # positions in `keep`
+    coarse = [k for k, i in enumerate(keep) if is_coarse(tokens, i, spec)]
+    word = PQTable(codes, books)
+    if coarse and fine:  # vocab.txt order: the fine tier first
+        word = TieredPQTable(PQTable(codes[fine], books),
+                             PQTable(*product_quantize(model.word.weight[[keep[k] for k in coarse]],
+                                                       spec.coarse_subvector)))
+        keep = [keep[k] for k in fine + coarse]
+    model.word = word
     return model, [tokens[i] for i in keep], quantized
+
+
+def is_coarse(tokens: list[str], i: int, spec: CompactSpec) -> bool:
+    """Whether vocabulary id i goes to the coarse tier: a whole word (not a ## piece, not one character) from
+    `coarse_from_id` on. Pieces stay fine: they spell out every word the vocabulary lacks ("screw ##drive ##r"),
+    and in the coarse tier took such sentences to 0.92 cosine."""
+    t = tokens[i]
+    return spec.coarse_from_id is not None and i >= spec.coarse_from_id and not t.startswith("##") and len(t) > 1
 
 
 # --- sentences, fidelity, the entry point ---------------------------------------------------------------------
