@@ -114,7 +114,9 @@ def main(argv=None) -> int:
     r["steps"]["teacher"] = sh(vla + ["train", *data, "--out", str(teacher), "--size",
                                       s["teacher"], "--steps", str(s["teacher_steps"]), "--batch", str(s["batch"]),
                                       "--chunk", str(s["chunk"]), "--replan-every", str(s["replan"]),
-                                      "--image-size", str(s["image"]), "--json"], log)
+                                      "--image-size", str(s["image"]),
+                                      # a rerun of a chain stopped during its teacher (~40 min at "full") goes on
+                                      *(["--resume"] if teacher.exists() else []), "--json"], log)
     optional = [a for key in ("alpha", "allocation") if key in s
                 for a in ("--" + {"allocation": "dagger-allocation"}.get(key, key), str(s[key]))]
     r["steps"]["student"] = sh(vla + ["distill", "--teacher", str(teacher), *data, "--out",
