@@ -14,6 +14,10 @@ placements, then the run's student warm-started (`distill --init`) on everything
 rounds too) and given more DAgger rounds, each round's rollouts spread by the tasks' failure rates; then export,
 evaluation on the same held-out seeds, and benchmarks as for a size.
 
+Rerun into the same --out, a stopped chain goes on where it stopped: recorded demonstrations are kept, the teacher
+and the student resume from their last checkpoints (`train --resume`, `distill --resume`: the DAgger rounds already
+recorded are read back, not recorded again).
+
 Writes <out>/metaworld.json and prints success per task with Wilson 95 % intervals, beside a zero-action policy
 measured on the same seeds.
 """
@@ -124,6 +128,7 @@ def main(argv=None) -> int:
                                       "--round-steps", str(s["round_steps"]), "--dagger-rounds", str(s["rounds"]),
                                       "--dagger-episodes", str(s["dagger_episodes"]), "--batch", str(s["batch"]),
                                       "--replan-every", str(s["replan"]), "--dagger-dir", str(out / "dagger"),
+                                      "--resume",  # a rerun goes on from the student's last checkpoint
                                       *optional, "--json"], log)
     finish(r, out, tasks, s, student, log, t0)
     return 0

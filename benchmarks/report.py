@@ -210,7 +210,8 @@ def published_bundle(name: str = "metaworld_chain_mid", label: str = "student on
         f"{export['text_encoder_bytes'] / 1e6:.2f} MB and the policy graph "
         f"{sum(export['graphs'].values()) / 1e6:.2f} MB (int8 weights and activations except the convolutions "
         f"and the {len((export.get('kept_fp32') or {}).get('onnx', []))} most sensitive layers, which compute in "
-        "fp32 on weights stored as int8 per output channel).",
+        f"fp32; {len((export.get('int8_stored_fp32_weights') or {}).get('onnx', []))} of their weights stored as int8 "
+        "per output channel where the calibration error allowed it, the others as fp16).",
         f"Made by `{d['command']}` ({recipe(d)}), then exported by `{made_by}`.",
         "## Success on held-out placements, through the runtime",
         table(["task", "successes", "rate"], rows),

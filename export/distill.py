@@ -11,11 +11,15 @@ the runtime's chunk execution), has that world's scripted expert label every sta
 checkpoint predict there), aggregates, and trains on. Seeds for rollouts start at DAGGER_SEED_BASE: disjoint
 from demonstrations and from evaluation seeds.
 A LeRobot policy can be the teacher where `lerobot` is installed: see export/teachers/lerobot_teacher.py.
+An interrupted run goes on with `--resume` (hours of training on a robot computer's CPU): the checkpoint written
+every --checkpoint-every steps carries the step, the optimiser's moments and the rounds recorded so far, whose rollouts are read
+back from --dagger-dir rather than recorded again.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -47,6 +51,11 @@ def add_arguments(parser) -> None:
     a("--dagger-allocation", choices=("uniform", "failures"), default="uniform",
       help="Meta-World: spread each round's rollouts evenly over the tasks, or, after the first round, in "
            "proportion to each task's failure rate in the round before (at least one rollout per task)")
+    a("--resume", action="store_true",
+      help="continue the interrupted run that writes --out (same arguments; --dagger-dir needed with rounds): from "
+           "its last checkpoint and the DAgger rounds it recorded; a finished run is left as is")
+    a("--checkpoint-every", type=int, default=500, help="write the resumable checkpoint (and log the loss) every N "
+                                                         "training steps")
     a("--init", help="start from this student checkpoint (same cameras, normalisation and chunk) instead of "
                      "fresh weights: more rounds for a trained student; --size is then the checkpoint's")
     a("--alpha", type=float, default=0.5, help="weight of the teacher term (0: ground truth only)")
@@ -75,7 +84,7 @@ def run(args) -> int:
 def _run(args) -> int:
     import torch
 
-    from .checkpoint import load_checkpoint, save_checkpoint
+    from .checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
     from .dagger import ExpertWorld
     from .fit import FitConfig, fit, teacher_targets
     from .model import Policy, PolicyConfig, parameter_count
@@ -89,6 +98,18 @@ def _run(args) -> int:
         print(f"vla-lite distill: need --steps >= 0 (got {args.steps}), --round-steps >= 1 (got "
               f"{args.round_steps}) and --dagger-rounds >= 0 (got {args.dagger_rounds})", file=sys.stderr)
         return 2
+    if args.resume and args.dagger_rounds and not args.dagger_dir:
+        print("vla-lite distill: --resume with DAgger rounds needs the --dagger-dir the interrupted run recorded "
+              "its rounds in", file=sys.stderr)
+        return 2
+    resume = load_checkpoint(args.out) if args.resume and Path(args.out).exists() else None
+    if resume is not None and not resume.train.get("partial"):
+        print(f"vla-lite distill: {args.out} is a finished run (step {resume.train.get('step')}); nothing to "
+              "resume", file=sys.stderr)
+        summary = Path(args.out).with_suffix(".json")
+        if args.json and summary.exists():
+            print(json.dumps({k: v for k, v in json.loads(summary.read_text()).items() if k != "history"}, indent=1))
+        return 0
     if args.steps == 0 and not (args.init and args.dagger_rounds):
         print("vla-lite distill: --steps 0 trains nothing before the rounds; it needs --init and "
               "--dagger-rounds >= 1", file=sys.stderr)
@@ -122,7 +143,10 @@ def _run(args) -> int:
                               embedding_dim=ts.embeddings.shape[1],
                               residual=teacher.config.residual if teacher else residual_map(data))
     torch.manual_seed(args.seed)
-    if init is None:
+    if resume is not None:
+        student = warm_start(resume, cfg, norm, "--resume")
+        args.size = resume.train.get("size", args.size)
+    elif init is None:
         student = Policy(cfg)
         student.set_residual_stats(norm)
     else:
@@ -138,27 +162,67 @@ def _run(args) -> int:
     rounds = [dict(r, **{"from": str(args.init)}) for r in init.train.get("dagger", []) if "episodes" in r] \
         if init else []
     history = list(init.train.get("history", [])) if init else []
+    done = start  # the step the student has trained to (a resumed run: its checkpoint's)
+    if resume is not None:
+        rounds, history, done = list(resume.train["dagger"]), list(resume.train["history"]), int(resume.train["step"])
+    own = [r for r in rounds if "from" not in r]  # this run's recorded rounds (a resumed run: those done so far)
     total_steps = start + args.steps
     fit_kw = dict(batch=args.batch, lr=args.lr, alpha=alpha, feature_weight=args.feature_weight if feats else 0.0,
-                  instruction_noise=args.instruction_noise, schedule_start=start)
+                  instruction_noise=args.instruction_noise, schedule_start=start, eval_every=args.checkpoint_every)
+    train_meta = {"size": args.size, "replan_every": args.replan_every, "rate_hz": rate_hz, "data": data,
+                  "cameras": [c.__dict__ | {"pixel_range": list(c.pixel_range)} for c in cameras],
+                  "text_encoder": encoder.info, "teacher": str(args.teacher), "alpha": alpha,
+                  "instructions": list(ts.texts)}  # every phrasing trained on: the bundle's instruction.known
+
+    def save_partial(step: int, optimizer=None, fit_history=None) -> None:
+        """What --resume goes on from: the step, the rounds recorded, the optimiser's moments within a fit."""
+        save_checkpoint(args.out, student, norm, {**train_meta, "dagger": rounds, "step": step, "partial": True,
+                                                  "history": history + ([fit_history] if fit_history else [])},
+                        role="student", optimizer=optimizer)
+
+    def train_to(end: int, length: int, seed: int, warmup: int) -> None:
+        """The fit of `length` steps that ends at step `end`, from the step reached (a resumed run: its
+        checkpoint's, with its optimiser moments), checkpointing every --checkpoint-every steps."""
+        nonlocal done
+        if done >= end:
+            return
+        begun = done > end - length  # a resumed run interrupted within this fit
+        optimizer = None
+        if begun and resume is not None and not feats:  # (feature distillation's projector is not saved)
+            optimizer = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=FitConfig.weight_decay)
+            restore_optimizer(optimizer, student, resume.optimizer_state)
+        partial = history[-1] if begun and history else None  # the interrupted fit's record, continued below
+        fit_cfg = FitConfig(steps=end, seed=seed, warmup=warmup, **fit_kw)
+        if partial is not None:
+            history.pop()
+        record = fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, start_step=done, optimizer=optimizer,
+                     on_checkpoint=save_partial, progress=not args.json)
+        if partial is not None:
+            record = {**record, "resumed_at": done, "before_resume": partial}
+        history.append(record)
+        done = end
+
     if args.steps > 0:
-        fit_cfg = FitConfig(steps=total_steps, seed=args.seed, warmup=min(200, max(1, args.steps // 10)), **fit_kw)
-        history.append(fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, start_step=start,
-                           progress=not args.json))
+        train_to(total_steps, args.steps, args.seed, min(200, max(1, args.steps // 10)))
     dagger_root = Path(args.dagger_dir) if args.dagger_dir else Path(tempfile.mkdtemp(prefix="vla-dagger-"))
     roll = dict(size_px=cameras[0].height, chunk=chunk, rate_hz=rate_hz, cameras=tuple(c.name for c in cameras))
-    per_task = None  # the last round's success per task: what --dagger-allocation failures weighs by
-    for r in range(len(rounds), len(rounds) + args.dagger_rounds):
-        runner = TorchPolicyRunner(student, cameras, norm, encoder.encode, args.replan_every)
+    per_task = own[-1]["per_task"] if own else None  # the last round's success per task: what failures weighs by
+    first = len(rounds) - len(own)  # the first round this run records (a warm start numbers on from its rounds)
+    for j, r in enumerate(range(first, first + args.dagger_rounds)):
         out_dir = dagger_root / f"round_{r + 1}"
-        weights = failure_weights(per_task) if args.dagger_allocation == "failures" and per_task else None
-        seed0 = max([DAGGER_SEED_BASE + r * args.dagger_episodes] + [seed_end(p) for p in rounds])
-        summary = world.record(out_dir, seed0, args.dagger_episodes, runner, progress=not args.json,
-                               extra_meta={"dagger_round": r + 1}, weights=weights, **roll)
-        per_task = {t: v["successes"] / v["episodes"] for t, v in summary.get("tasks", {}).items()}
-        rounds.append({"round": r, "student_success": summary["success_rate"], "episodes": summary["episodes"],
-                       "rows_before": len(ts), "per_task": per_task, "seed0": seed0,
-                       "seed_end": seed0 + summary["episodes"]})
+        if j >= len(own):  # not recorded yet
+            if resume is not None and out_dir.exists():  # an interrupted recording: record it again, whole
+                shutil.rmtree(out_dir)
+            runner = TorchPolicyRunner(student, cameras, norm, encoder.encode, args.replan_every)
+            weights = failure_weights(per_task) if args.dagger_allocation == "failures" and per_task else None
+            seed0 = max([DAGGER_SEED_BASE + r * args.dagger_episodes] + [seed_end(p) for p in rounds])
+            summary = world.record(out_dir, seed0, args.dagger_episodes, runner, progress=not args.json,
+                                   extra_meta={"dagger_round": r + 1}, weights=weights, **roll)
+            per_task = {t: v["successes"] / v["episodes"] for t, v in summary.get("tasks", {}).items()}
+            rounds.append({"round": r, "student_success": summary["success_rate"], "episodes": summary["episodes"],
+                           "rows_before": len(ts), "per_task": per_task, "seed0": seed0,
+                           "seed_end": seed0 + summary["episodes"]})
+            save_partial(done)  # the round's rollouts are on disk: a resumed run reads them back
         # Every visited state counts, failed rollouts most of all: keep them (the labels are the expert's).
         new_ts, *_ = load_training_data([out_dir], chunk, None, encoder.encode, paraphrases, cameras=cameras,
                                         normalization=norm, progress=False, keep_failed=True)
@@ -170,22 +234,17 @@ def _run(args) -> int:
             if feats:
                 targets.features = np.concatenate([targets.features, new_t.features])
         total_steps += args.round_steps
-        fit_cfg = FitConfig(steps=total_steps, seed=args.seed + r + 1, warmup=0, **fit_kw)
-        history.append(fit(student, ts, *ts.split(0.0), fit_cfg, teacher=targets, start_step=total_steps -
-                           args.round_steps, progress=not args.json))
+        train_to(total_steps, args.round_steps, args.seed + r + 1, 0)
     if world is not None:
         final = world.success_rate(TorchPolicyRunner(student, cameras, norm, encoder.encode, args.replan_every),
                                    DAGGER_SEED_BASE + 90_000, args.dagger_episodes, **roll)
         rounds.append({"round": len(rounds), "student_success": final, "rows_before": len(ts)})
-    train_meta = {"size": args.size, "replan_every": args.replan_every, "rate_hz": rate_hz, "data": data,
-                  "cameras": [c.__dict__ | {"pixel_range": list(c.pixel_range)} for c in cameras],
-                  "text_encoder": encoder.info, "teacher": str(args.teacher), "alpha": alpha,
-                  "dagger": rounds, "step": total_steps, "history": history,
-                  "instructions": list(ts.texts)}  # every phrasing trained on: the bundle's instruction.known
+    train_meta = {**train_meta, "dagger": rounds, "step": total_steps, "history": history,
+                  "instructions": list(ts.texts)}
     save_checkpoint(args.out, student, norm, train_meta, role="student")
     summary = {"checkpoint": str(args.out), "parameters": parameter_count(student),
                "teacher_parameters": parameter_count(teacher.model) if teacher else None,
-               "rows": len(ts), "dagger": rounds, "seconds": round(sum(h["seconds"] for h in history), 1)}
+               "rows": len(ts), "dagger": rounds, "seconds": round(sum(h.get("seconds", 0) for h in history), 1)}
     Path(args.out).with_suffix(".json").write_text(json.dumps({**summary, "history": history}, indent=1) + "\n")
     print(json.dumps(summary, indent=1) if args.json else
           f"student {args.size} ({summary['parameters']:,} parameters): in-process success by DAgger round "
@@ -193,7 +252,7 @@ def _run(args) -> int:
     return 0
 
 
-def warm_start(init, cfg, normalization: dict):
+def warm_start(init, cfg, normalization: dict, flag: str = "--init"):
     """The --init checkpoint's model, after checking it takes the same inputs, outputs and statistics as the data
     and teacher (a mismatch would train on rows normalised one way for a model that expects another)."""
     from .checkpoint import CheckpointError
@@ -201,10 +260,10 @@ def warm_start(init, cfg, normalization: dict):
     got, want = init.config, cfg
     for field in ("cameras", "state_dim", "action_dim", "chunk_length", "embedding_dim", "residual"):
         if getattr(got, field) != getattr(want, field):
-            raise CheckpointError(f"--init {init.path}: {field} is {getattr(got, field)!r}; the data and teacher "
+            raise CheckpointError(f"{flag} {init.path}: {field} is {getattr(got, field)!r}; the data and teacher "
                                   f"give {getattr(want, field)!r}")
     if init.normalization != normalization:
-        raise CheckpointError(f"--init {init.path} was trained with other normalisation statistics than the "
+        raise CheckpointError(f"{flag} {init.path} was trained with other normalisation statistics than the "
                               "teacher's (or the data's); it cannot continue on these rows")
     return init.model
 

@@ -322,6 +322,55 @@ def test_distill_warm_starts_a_student_and_continues_its_rounds_on_new_seeds(tin
     assert zero.returncode == 2 and "--steps 0" in zero.stderr
 
 
+def test_an_interrupted_distillation_resumes_where_it_stopped_without_recording_its_rounds_again(tiny_run, tmp_path):
+    """Killed (SIGKILL) first within its first fit, then after its first DAgger round was recorded: --resume goes on
+    from the checkpoint's step and optimiser moments, reads the recorded round back and ends where an uninterrupted
+    run ends."""
+    import signal
+    import time
+
+    from safetensors import safe_open
+
+    root, _ = tiny_run
+    out, dagger = tmp_path / "s.safetensors", tmp_path / "dagger"
+    cmd = [sys.executable, "-m", "vla_lite", "distill", "--teacher", str(root / "c.safetensors"), "--data",
+           str(root / "demos"), "--out", str(out), "--size", "nano", "--batch", "8", "--replan-every", "2",
+           "--steps", "200", "--round-steps", "200", "--dagger-rounds", "2", "--dagger-episodes", "2",
+           "--dagger-dir", str(dagger), "--checkpoint-every", "5", "--json"]
+
+    def kill_when(ready) -> dict:
+        proc = subprocess.Popen(cmd + ["--resume"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.exists():
+                with safe_open(str(out), "np") as f:
+                    train = json.loads(f.metadata()["train"])
+                if ready(train):
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    return train
+            time.sleep(0.01)
+        proc.kill()
+        raise AssertionError(f"the run ended before it could be interrupted: {proc.stderr.read()[-2000:]!r}")
+
+    first = kill_when(lambda t: t["partial"] and 0 < t["step"] < 200)
+    second = kill_when(lambda t: t["partial"] and len(t["dagger"]) == 1 and t["step"] < 400)
+    assert second["step"] >= first["step"] and not (dagger / "round_2").exists()
+    recorded = {p: p.stat().st_mtime_ns for p in (dagger / "round_1").rglob("*") if p.is_file()}
+    last = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=900)
+    assert last.returncode == 0, last.stderr[-3000:]
+    done = load_checkpoint(out).train
+    assert done["step"] == 600 and "partial" not in done
+    assert [r["round"] for r in done["dagger"] if "episodes" in r] == [0, 1]
+    assert recorded and {p: p.stat().st_mtime_ns for p in (dagger / "round_1").rglob("*") if p.is_file()} == recorded
+    fits = done["history"]
+    assert len(fits) == 3 and 0 < fits[0]["resumed_at"] < 200 and fits[0]["before_resume"]["train_loss"]
+    # Nothing left to do: a second --resume leaves the finished run as it is.
+    again = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "nothing to resume" in again.stderr
+    assert load_checkpoint(out).train["step"] == 600
+
+
 @pytest.mark.parametrize("pixel_range,size", [((0.0, 1.0), None), ((-1.0, 1.0), None), ((0.0, 1.0), 24)])
 def test_training_images_are_stored_as_one_byte_levels_and_decode_to_the_runtime_inputs(tiny_run, pixel_range,
                                                                                          size):
