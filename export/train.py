@@ -13,6 +13,7 @@ checkpoint. `--resume` continues from the checkpoint's step with its optimiser s
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -116,6 +117,13 @@ def run(args) -> int:
     encoder = training_text_encoder()
     groups = paraphrase_groups(args.paraphrases, args.data)
     resume = load_checkpoint(args.out) if args.resume and Path(args.out).exists() else None
+    if resume is not None and int(resume.train.get("step", 0)) >= args.steps:  # keep its summary and history
+        print(f"vla-lite train: {args.out} has trained {resume.train.get('step')} of --steps {args.steps}; nothing "
+              "to resume", file=sys.stderr)
+        summary = Path(args.out).with_suffix(".json")
+        if args.json and summary.exists():
+            print(json.dumps({k: v for k, v in json.loads(summary.read_text()).items() if k != "history"}, indent=1))
+        return 0
     ts, cameras, norm, data = load_training_data(
         args.data, args.chunk, args.image_size, encoder.encode, groups,
         normalization=resume.normalization if resume else None, progress=rank == 0 and not args.json)

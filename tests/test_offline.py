@@ -208,6 +208,12 @@ def test_train_summary_and_resume(tiny_run):
               "--steps", "60", "--batch", "16", "--chunk", "5", "--resume", "--json")
     assert out.returncode == 0, out.stderr[-3000:]
     assert load_checkpoint(root / "c.safetensors").train["step"] == 60
+    kept = (root / "c.json").read_text()
+    again = run("train", "--data", str(root / "demos"), "--out", str(root / "c.safetensors"), "--size", "nano",
+                "--steps", "60", "--batch", "16", "--chunk", "5", "--resume", "--json")
+    assert again.returncode == 0 and "nothing to resume" in again.stderr, again.stderr[-3000:]
+    assert json.loads(again.stdout)["final_train_loss"] == json.loads(kept)["final_train_loss"] is not None
+    assert (root / "c.json").read_text() == kept  # the finished run's summary and loss history stay
 
 
 def test_export_all_four_graphs_with_parity_recorded_and_a_bundle_that_runs(tiny_run):
