@@ -134,3 +134,16 @@ def restore_optimizer(optimizer, model: Policy, optimizer_state: dict) -> None:
             step = optimizer.state[p]["step"]
             import torch
             optimizer.state[p]["step"] = torch.tensor(float(step.item()) if step is not None else 0.0)
+
+
+def nothing_to_resume(command: str, out, why: str, as_json: bool) -> int:
+    """A --resume of a finished run: say so, and print its kept summary (the .json beside the checkpoint, without
+    its loss history) as the run printed it. Returns the exit code, 0."""
+    import json
+    import sys
+
+    print(f"vla-lite {command}: {out} {why}; nothing to resume", file=sys.stderr)
+    summary = Path(out).with_suffix(".json")
+    if as_json and summary.exists():
+        print(json.dumps({k: v for k, v in json.loads(summary.read_text()).items() if k != "history"}, indent=1))
+    return 0

@@ -84,7 +84,7 @@ def run(args) -> int:
 def _run(args) -> int:
     import torch
 
-    from .checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
+    from .checkpoint import load_checkpoint, nothing_to_resume, restore_optimizer, save_checkpoint
     from .dagger import ExpertWorld
     from .fit import FitConfig, fit, teacher_targets
     from .model import Policy, PolicyConfig, parameter_count
@@ -104,12 +104,8 @@ def _run(args) -> int:
         return 2
     resume = load_checkpoint(args.out) if args.resume and Path(args.out).exists() else None
     if resume is not None and not resume.train.get("partial"):
-        print(f"vla-lite distill: {args.out} is a finished run (step {resume.train.get('step')}); nothing to "
-              "resume", file=sys.stderr)
-        summary = Path(args.out).with_suffix(".json")
-        if args.json and summary.exists():
-            print(json.dumps({k: v for k, v in json.loads(summary.read_text()).items() if k != "history"}, indent=1))
-        return 0
+        return nothing_to_resume("distill", args.out, f"is a finished run (step {resume.train.get('step')})",
+                                 args.json)
     if args.steps == 0 and not (args.init and args.dagger_rounds):
         print("vla-lite distill: --steps 0 trains nothing before the rounds; it needs --init and "
               "--dagger-rounds >= 1", file=sys.stderr)

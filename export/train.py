@@ -13,7 +13,6 @@ checkpoint. `--resume` continues from the checkpoint's step with its optimiser s
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -106,7 +105,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import torch
 
-    from .checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
+    from .checkpoint import load_checkpoint, nothing_to_resume, restore_optimizer, save_checkpoint
     from .fit import FitConfig, distributed, fit
     from .model import Policy, PolicyConfig, parameter_count
     from .text_cache import training_text_encoder
@@ -114,16 +113,12 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     rank, _ = distributed()
-    encoder = training_text_encoder()
-    groups = paraphrase_groups(args.paraphrases, args.data)
     resume = load_checkpoint(args.out) if args.resume and Path(args.out).exists() else None
     if resume is not None and int(resume.train.get("step", 0)) >= args.steps:  # keep its summary and history
-        print(f"vla-lite train: {args.out} has trained {resume.train.get('step')} of --steps {args.steps}; nothing "
-              "to resume", file=sys.stderr)
-        summary = Path(args.out).with_suffix(".json")
-        if args.json and summary.exists():
-            print(json.dumps({k: v for k, v in json.loads(summary.read_text()).items() if k != "history"}, indent=1))
-        return 0
+        return nothing_to_resume("train", args.out, f"has trained {resume.train.get('step')} of --steps "
+                                 f"{args.steps}", args.json)
+    encoder = training_text_encoder()
+    groups = paraphrase_groups(args.paraphrases, args.data)
     ts, cameras, norm, data = load_training_data(
         args.data, args.chunk, args.image_size, encoder.encode, groups,
         normalization=resume.normalization if resume else None, progress=rank == 0 and not args.json)
