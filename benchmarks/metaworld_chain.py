@@ -119,8 +119,8 @@ def main(argv=None) -> int:
                                       s["teacher"], "--steps", str(s["teacher_steps"]), "--batch", str(s["batch"]),
                                       "--chunk", str(s["chunk"]), "--replan-every", str(s["replan"]),
                                       "--image-size", str(s["image"]),
-                                      # a rerun of a chain stopped during its teacher (~40 min at "full") goes on
-                                      *(["--resume"] if teacher.exists() else []), "--json"], log)
+                                      "--resume",  # a rerun goes on from the teacher's last checkpoint
+                                      "--json"], log)
     optional = [a for key in ("alpha", "allocation") if key in s
                 for a in ("--" + {"allocation": "dagger-allocation"}.get(key, key), str(s[key]))]
     r["steps"]["student"] = sh(vla + ["distill", "--teacher", str(teacher), *data, "--out",
