@@ -11,9 +11,9 @@ simulated time, on placements (seeds) never used for training.
     python benchmarks/metaworld_chain.py --more-from runs/mw_full --out runs/mw_full_more  # the committed bundle's
 
 `--more-from RUN` continues a finished run instead of starting over (MORE below): more demonstrations on new
-placements (where its MORE entry asks for them), then the run's student warm-started (`distill --init`) on everything the run recorded (its DAgger
-rounds too) and given more DAgger rounds, each round's rollouts spread by the tasks' failure rates; then export,
-evaluation on the same held-out seeds, and benchmarks as for a size.
+placements (where its MORE entry asks for them), then the run's student warm-started (`distill --init`) on
+everything the run recorded (its DAgger rounds too) and given more DAgger rounds, each round's rollouts spread by
+the tasks' failure rates; then export, evaluation on the same held-out seeds, and benchmarks as for a size.
 
 Rerun into the same --out, a stopped chain goes on where it stopped: recorded demonstrations are kept, the teacher
 and the student resume from their last checkpoints (`train --resume`, `distill --resume`: the DAgger rounds already
@@ -62,7 +62,7 @@ MORE = {  # --more-from: by the continued run's size; "ci" keeps CI's continuati
     # ramp-in its rollouts met: 82.5 % before, with the ramp-in off). The full run's student (77.5 %) fails reach,
     # push, pick-place and peg-insert, which the failure-weighted rounds revisit most. int8 budget 0.03: at 0.02 the
     # continued student's bundle stored 5 of its 17 float weights as int8 and came to 10,029,141 bytes (over the
-    # 10 MB a bundle may take); at 0.03, 7 of 17: 9,922,803 bytes, held-out parity 0.063 (gate 0.1).
+    # 10 MB a bundle may take); at 0.03, 7 of 17: 9,922,809 bytes, held-out parity 0.063 (gate 0.1).
     "full": dict(demos=0, steps=0, round_steps=3000, rounds=4, dagger_episodes=150, alpha=0.25, lr=3e-4,
                  int8_budget=0.03),
     # a second continuation: DAgger rounds only, now that rollouts move through the runtime's safety ramp-in
@@ -250,8 +250,8 @@ def more(run: Path, out: Path, argv) -> int:
     for name in ("teacher.safetensors", "calib"):  # the same teacher and held-out calibration episodes
         if not (out / name).exists():
             (shutil.copytree if (run / name).is_dir() else shutil.copy)(run / name, out / name)
-    demos, _ = training_folders(runs + [(out, r)])
-    _, earlier = training_folders(runs)  # this run's own rounds a resumed distill reads back from --dagger-dir
+    demos, earlier = training_folders(runs)  # not this run's own rounds: a resumed distill reads those back
+    demos += training_folders([(out, r)])[0]  # from its --dagger-dir
     student = out / "student.safetensors"
     r["steps"]["student"] = sh(VLA + [
         "distill", "--resume",  # a rerun goes on from its last checkpoint (a finished one: nothing to do)
