@@ -131,9 +131,11 @@ def metaworld_sim() -> str:
 
 def chain_command(name: str) -> str:
     """The command that writes results/<name>.json (metaworld_chain_<size>; _more: the continued mid run; _ramp:
-    that one continued with the runtime's ramp-in in its rollouts; _fullmore: the full run given DAgger rounds)."""
+    that one continued with the runtime's ramp-in in its rollouts; _fullmore: the full run given DAgger rounds;
+    _polish: that one given a longer fit, no new rounds)."""
     size = name.rsplit("_", 1)[-1]
-    continued = {"more": ("mw_mid", "mw_more"), "ramp": ("mw_more", "mw_ramp"), "fullmore": ("mw_full", "mw_full_more")}
+    continued = {"more": ("mw_mid", "mw_more"), "ramp": ("mw_more", "mw_ramp"), "fullmore": ("mw_full", "mw_full_more"),
+                 "polish": ("mw_full_more", "mw_polish")}
     if size in continued:
         return "python benchmarks/metaworld_chain.py --more-from runs/{} --out runs/{}".format(*continued[size])
     return f"python benchmarks/metaworld_chain.py --size {size}"
@@ -180,8 +182,30 @@ def per_task(name: str) -> str:
             f"(`python benchmarks/bench_metaworld_sim.py`).\n\n![per task](results/{name}_tasks.png)")
 
 
+def misses() -> str:
+    """Where the committed student's misses end (benchmarks/metaworld_misses.py): per task, how many misses never
+    moved the object, and the median closest approach and per-axis error of the misses."""
+    d = load("metaworld_misses")
+    if d is None:
+        return missing("python benchmarks/metaworld_misses.py STUDENT.safetensors")
+
+    def cm(x) -> str:
+        return "–" if x is None else f"{100 * x:.1f}"
+
+    rows = []
+    for task, t in d["summary"].items():
+        err = t["misses_median_abs_error_xyz_m"] or [None] * 3
+        still = "–" if t["misses_object_still"] is None else t["misses_object_still"]
+        rows.append([task, f"{t['successes']}/{t['episodes']}", t["episodes"] - t["successes"], still,
+                     cm(t["misses_median_closest_m"]), *(cm(e) for e in err)])
+    return (table(["task", "successes", "misses", "misses, object never moved", "misses: median closest, cm",
+                   "median abs x error, cm", "y, cm", "z, cm"], rows) +
+            f"\n\nSeeds {d['seeds'][0]}-{d['seeds'][1]}, the student in-process in PyTorch: `{d['command']}`."
+            "\n\n![misses](results/metaworld_misses.png)")
+
+
 PUBLISHED_BUNDLE = HERE / "metaworld" / "mt10-student-int8.vla"
-PUBLISHED_FROM = "metaworld_chain_fullmore"  # the results file of the run the committed bundle comes from
+PUBLISHED_FROM = "metaworld_chain_polish"  # the results file of the run the committed bundle comes from
 
 
 def published_bundle(name: str = "metaworld_chain_mid", label: str = "student onnx int8") -> str:
@@ -218,6 +242,7 @@ def published_bundle(name: str = "metaworld_chain_mid", label: str = "student on
         "lockstep through the runtime loop: bundle, onnxruntime, chunk execution, safety filter, the firmware "
         "bridge over a pty, the Meta-World controller. The full report: [benchmarks/README.md](../README.md).",
         *ramp_note(d, label),
+        *fresh_seeds(rel),
         "## Evaluate it on placements of your own",
         "```\n"
         f"vla-lite eval {rel} --suite metaworld-mt10 --episodes 100 --seed 2000000 --json\n"
@@ -232,8 +257,20 @@ def published_bundle(name: str = "metaworld_chain_mid", label: str = "student on
         "The controller behind the pty steps the simulated Sawyer at 80 Hz and renders both cameras.",
     ])
     (PUBLISHED_BUNDLE.parent / "README.md").write_text(page + "\n")
-    return (f"[`{rel}`](metaworld/README.md): {len(data) / 2 ** 20:.2f} MiB, {params:,} parameters, "
-            f"{wilson(e)} on MT10's held-out placements.")
+    return "\n\n".join([f"[`{rel}`](metaworld/README.md): {len(data) / 2 ** 20:.2f} MiB, {params:,} parameters, "
+                        f"{wilson(e)} on MT10's held-out placements.", *fresh_seeds(rel)])
+
+
+def fresh_seeds(rel) -> list[str]:
+    """The committed bundle on placements picked after it was made (results/metaworld_fresh_seeds.json)."""
+    f = load("metaworld_fresh_seeds")
+    if f is None:
+        return []
+    per = ", ".join(f"{t.removesuffix('-v3')} {r['successes']}/{r['episodes']}" for t, r in f["per_target"].items()
+                    if r["successes"] < r["episodes"])
+    return [f"On fresh placements, seeds {f['seeds'][0]}–{f['seeds'][1]} (`vla-lite eval {rel} --suite "
+            f"metaworld-mt10 --episodes {f['episodes']} --seed {f['seeds'][0]} --json`): {wilson(f)}; every task "
+            f"solved on every placement except {per}."]
 
 
 def stored_as(export: dict) -> str:
@@ -275,6 +312,15 @@ def ramp_note(d: dict, label: str) -> list[str]:
             "`--ramp-s 0` to see the policy as trained."]
 
 
+def continued_run(d: dict) -> dict | None:
+    """The results (results/metaworld_chain_*.json) of the run `d` continued, found by the --out it was made with."""
+    for path in sorted(RESULTS.glob("metaworld_chain_*.json")):
+        r = json.loads(path.read_text())
+        if r.get("command", "").endswith(f"--out {d.get('continued_from')}"):
+            return r
+    return None
+
+
 def recipe(d: dict) -> str:
     """How a Meta-World chain's student was made, in a sentence."""
     s = d["settings"]
@@ -290,6 +336,11 @@ def recipe(d: dict) -> str:
         first += ", demonstrations and rollouts moving through the runtime's safety filter, its 0.3 s ramp-in included"
     if not m:
         return first
+    if not m["demos"] and not m["rounds"]:  # a longer fit on what the runs before recorded
+        before = continued_run(d)
+        return (f"continuing the `{d['size'].rsplit(' + ', 1)[0]}` run ({recipe(before) if before else 'not found'})"
+                f" on everything it and the runs before it recorded: {m['steps']:,} more steps at learning rate "
+                f"{m['lr']:g}, no new DAgger rounds, on the expert's labels alone (teacher weight {m['alpha']:g})")
     if not m["demos"]:  # DAgger rounds only
         twice = d["size"].count("+ more") > 1
         return (f"continuing the `{d['size'].rsplit(' + ', 1)[0]}` run (a run of {first}"
@@ -422,6 +473,17 @@ def main() -> int:
         "`benchmarks/metaworld_chain.py`), as the ramp-in run above continued its own.",
         chain("metaworld_chain_fullmore", chain_command("metaworld_chain_fullmore")),
         per_task("metaworld_chain_fullmore"),
+        "### MT10, the same student fitted longer",
+        "The student above had trained on less than one pass over each late round's rollouts (3,000 steps of 32 "
+        "rows per round, 325k rows in all). Continued for 30,000 more steps on everything recorded, no new rounds, "
+        "on the expert's labels alone (`MORE[\"full + more\"]`): this is the committed bundle.",
+        chain("metaworld_chain_polish", chain_command("metaworld_chain_polish")),
+        per_task("metaworld_chain_polish"),
+        "### Where the committed student still misses",
+        "For the four tasks it does not always solve, the closest the task's moving point (reach: the gripper's "
+        "centre; peg-insert-side: the peg's head; the others: the object) came to its goal. A miss whose object "
+        "never moved failed to grasp or touch it; the others show how far off the policy placed it.",
+        misses(),
         "### The committed MT10 bundle", published_bundle(PUBLISHED_FROM),
         "### Published figures, for context",
         table(["policy", "Meta-World MT50 success"], [list(p) for p in PUBLISHED]),

@@ -1,5 +1,5 @@
-"""The committed MT10 student (benchmarks/metaworld/, made by `benchmarks/metaworld_chain.py --size full` and one
-`--more-from` continuation): it loads and verifies, fits the 10 MB a robot-side bundle may take, is the two-camera
+"""The committed MT10 student (benchmarks/metaworld/, made by `benchmarks/metaworld_chain.py --size full` and two
+`--more-from` continuations): it loads and verifies, fits the 10 MB a robot-side bundle may take, is the two-camera
 end-effector-delta policy its page describes, knows every MT10 task's trained phrasings, and solves tasks through
 the runtime on placements no part of training used."""
 
