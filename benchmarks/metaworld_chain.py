@@ -9,7 +9,7 @@ simulated time, on placements (seeds) never used for training.
     python benchmarks/metaworld_chain.py --more-from runs/mw_mid --out runs/mw_more   # continue a run's student
     python benchmarks/metaworld_chain.py --more-from runs/mw_more --out runs/mw_ramp  # and continue that one
     python benchmarks/metaworld_chain.py --more-from runs/mw_full --out runs/mw_full_more  # DAgger rounds
-    python benchmarks/metaworld_chain.py --more-from runs/mw_full_more --out runs/mw_polish  # a longer fit: the committed bundle's
+    python benchmarks/metaworld_chain.py --more-from runs/mw_full_more --out runs/mw_polish  # the committed bundle's
 
 `--more-from RUN` continues a finished run instead of starting over (MORE below): more demonstrations on new
 placements (where its MORE entry asks for them), then the run's student warm-started (`distill --init`) on
@@ -71,7 +71,7 @@ MORE = {  # --more-from: by the continued run's size; "ci" keeps CI's continuati
     # on the expert's labels only (its teacher succeeds 64 % of the time; the student it would pull towards, 87 %).
     # int8: at 0.03 and 11 layers in float (the 0.5 cap) the float-kept graph itself missed the budget (0.041), so
     # 1 of 16 float weights was stored as int8: 10,077,099 bytes; one more layer in float (cap 0.6) and a 0.04
-    # budget store 7 of 18: 9,930,766 bytes, held-out parity 0.042 (0.045 at cap 0.5: 9,931,954 bytes, parity 0.098)
+    # budget store 7 of 18: 9,930,768 bytes, held-out parity 0.042 (0.045 at cap 0.5: 9,931,954 bytes, parity 0.098)
     "full + more": dict(demos=0, steps=30000, round_steps=3000, rounds=0, dagger_episodes=100, alpha=0.0, lr=3e-4,
                         int8_budget=0.04, int8_max_float=0.6),
     # a second continuation: DAgger rounds only, now that rollouts move through the runtime's safety ramp-in

@@ -225,6 +225,7 @@ def published_bundle(name: str = "metaworld_chain_mid", label: str = "student on
     made_by = "vla-lite " + export["_command"].split(" -m vla_lite ", 1)[-1]
     rows = [[t, f"{r['successes']}/{r['episodes']}", pct(r["success_rate"])] for t, r in e["per_target"].items()]
     rows.append(["**all**", f"{e['successes']}/{e['episodes']}", wilson(e).split(" = ", 1)[1]])
+    fresh = fresh_seeds(rel)
     page = "\n\n".join([
         "# MT10 student bundle",
         f"`{PUBLISHED_BUNDLE.name}`: one multi-task Meta-World MT10 policy conditioned on the instruction, "
@@ -242,7 +243,7 @@ def published_bundle(name: str = "metaworld_chain_mid", label: str = "student on
         "lockstep through the runtime loop: bundle, onnxruntime, chunk execution, safety filter, the firmware "
         "bridge over a pty, the Meta-World controller. The full report: [benchmarks/README.md](../README.md).",
         *ramp_note(d, label),
-        *fresh_seeds(rel),
+        *fresh,
         "## Evaluate it on placements of your own",
         "```\n"
         f"vla-lite eval {rel} --suite metaworld-mt10 --episodes 100 --seed 2000000 --json\n"
@@ -258,7 +259,7 @@ def published_bundle(name: str = "metaworld_chain_mid", label: str = "student on
     ])
     (PUBLISHED_BUNDLE.parent / "README.md").write_text(page + "\n")
     return "\n\n".join([f"[`{rel}`](metaworld/README.md): {len(data) / 2 ** 20:.2f} MiB, {params:,} parameters, "
-                        f"{wilson(e)} on MT10's held-out placements.", *fresh_seeds(rel)])
+                        f"{wilson(e)} on MT10's held-out placements.", *fresh])
 
 
 def fresh_seeds(rel) -> list[str]:
@@ -270,7 +271,7 @@ def fresh_seeds(rel) -> list[str]:
                     if r["successes"] < r["episodes"])
     return [f"On fresh placements, seeds {f['seeds'][0]}–{f['seeds'][1]} (`vla-lite eval {rel} --suite "
             f"metaworld-mt10 --episodes {f['episodes']} --seed {f['seeds'][0]} --json`): {wilson(f)}; every task "
-            f"solved on every placement except {per}."]
+            f"solved on every placement{f' except {per}' if per else ''}."]
 
 
 def stored_as(export: dict) -> str:
