@@ -19,6 +19,7 @@ import numpy as np
 from .arm_profiles import ArmProfile, arm_profile
 from .errors import CalibrationFileError
 from .joints import JointCalibration, Mapping, counts_from_units, units_from_counts
+from .json_files import read_json, write_text_atomic
 
 FORMAT = "vla-lite-arm-calibration"
 VERSION = 1
@@ -128,23 +129,8 @@ class ArmCalibration:
 
 
 def save_arm_calibration(path: str | os.PathLike, cal: ArmCalibration) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(cal.to_dict(), indent=2) + "\n")
-    os.replace(tmp, path)  # a reader never sees half a file
-    return path
+    return write_text_atomic(path, json.dumps(cal.to_dict(), indent=2) + "\n")
 
 
 def load_arm_calibration(path: str | os.PathLike) -> ArmCalibration:
-    path = Path(path)
-    try:
-        d = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CalibrationFileError(f"calibration file {str(path)!r} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CalibrationFileError(f"{str(path)!r} is not JSON: {exc}") from None
-    try:
-        return ArmCalibration.from_dict(d)
-    except CalibrationFileError as exc:
-        raise CalibrationFileError(f"{str(path)!r}: {exc}") from None
+    return read_json(path, "calibration file", ArmCalibration.from_dict)

@@ -22,6 +22,7 @@ import numpy as np
 from .arm_calibration import utc_now_iso
 from .chessboard import Board, View
 from .errors import CalibrationFileError, CameraCalibrationError
+from .json_files import read_json, write_text_atomic
 
 FORMAT = "vla-lite-camera-intrinsics"
 VERSION = 1
@@ -116,22 +117,9 @@ def undistort_maps(intr: CameraIntrinsics) -> tuple[np.ndarray, np.ndarray]:
 
 
 def save_intrinsics(path: str | os.PathLike, intr: CameraIntrinsics) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(intr.to_dict(), indent=2) + "\n")
-    return path
+    return write_text_atomic(path, json.dumps(intr.to_dict(), indent=2) + "\n")
 
 
 def load_intrinsics(path: str | os.PathLike) -> CameraIntrinsics:
-    path = Path(path)
-    try:
-        d = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CalibrationFileError(f"camera intrinsics file {str(path)!r} does not exist (make one with vla-lite "
-                                   "calibrate-camera)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CalibrationFileError(f"{str(path)!r} is not JSON: {exc}") from None
-    try:
-        return CameraIntrinsics.from_dict(d)
-    except CalibrationFileError as exc:
-        raise CalibrationFileError(f"{str(path)!r}: {exc}") from None
+    return read_json(path, "camera intrinsics file", CameraIntrinsics.from_dict,
+                     " (make one with vla-lite calibrate-camera)")

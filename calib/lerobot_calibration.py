@@ -17,6 +17,7 @@ from .arm_calibration import ArmCalibration, utc_now_iso
 from .arm_profiles import arm_profile
 from .errors import CalibrationFileError
 from .joints import JointCalibration
+from .json_files import read_json, write_text_atomic
 
 LEROBOT_KEYS = ("id", "drive_mode", "homing_offset", "range_min", "range_max")  # MotorCalibration field order
 
@@ -52,16 +53,8 @@ def parse_lerobot_calibration(d) -> dict[str, dict[str, int]]:
 
 
 def read_lerobot_calibration(path: str | os.PathLike) -> dict[str, dict[str, int]]:
-    path = Path(path)
-    try:
-        return parse_lerobot_calibration(json.loads(path.read_text()))
-    except FileNotFoundError:
-        raise CalibrationFileError(f"LeRobot calibration file {str(path)!r} does not exist (LeRobot keeps them in "
-                                   f"{lerobot_calibration_dir()}/robots/<type>/<id>.json)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CalibrationFileError(f"{str(path)!r} is not JSON: {exc}") from None
-    except CalibrationFileError as exc:
-        raise CalibrationFileError(f"{str(path)!r}: {exc}") from None
+    return read_json(path, "LeRobot calibration file", parse_lerobot_calibration,
+                     f" (LeRobot keeps them in {lerobot_calibration_dir()}/robots/<type>/<id>.json)")
 
 
 def from_lerobot(d: dict, arm: str, source: str = "lerobot") -> ArmCalibration:
@@ -89,7 +82,4 @@ def lerobot_json_text(cal: ArmCalibration) -> str:
 
 
 def write_lerobot_calibration(path: str | os.PathLike, cal: ArmCalibration) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(lerobot_json_text(cal))
-    return path
+    return write_text_atomic(path, lerobot_json_text(cal))

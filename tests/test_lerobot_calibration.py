@@ -4,7 +4,6 @@ normalisation on every joint's position to one count."""
 import json
 import math
 
-import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
