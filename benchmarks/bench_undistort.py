@@ -36,17 +36,24 @@ def intrinsics(w: int, h: int) -> CameraIntrinsics:
                             CameraIdentity("bench", (w, h)), "bench")
 
 
-def time_ms(fn, iters: int, warmup: int = 10) -> dict:
-    for _ in range(warmup):
-        fn()
-    out = np.empty(iters)
+def _ms(samples_s: np.ndarray) -> dict:
+    a = samples_s * 1e3
+    return {"p50": round(float(np.percentile(a, 50)), 4), "p90": round(float(np.percentile(a, 90)), 4),
+            "max": round(float(a.max()), 4), "n": int(a.size)}
+
+
+def time_interleaved(cases: dict, iters: int, warmup: int = 10) -> dict:
+    """Time every case once per round, round after round, so load from other processes hits all cases alike."""
+    for fn in cases.values():
+        for _ in range(warmup):
+            fn()
+    samples = {name: np.empty(iters) for name in cases}
     for i in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        out[i] = time.perf_counter() - t0
-    out *= 1e3
-    return {"p50": round(float(np.percentile(out, 50)), 4), "p90": round(float(np.percentile(out, 90)), 4),
-            "max": round(float(out.max()), 4), "n": iters}
+        for name, fn in cases.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name][i] = time.perf_counter() - t0
+    return {name: _ms(s) for name, s in samples.items()}
 
 
 def bench_size(w: int, h: int, iters: int) -> dict:
@@ -54,16 +61,16 @@ def bench_size(w: int, h: int, iters: int) -> dict:
     plain = CameraSpec("front", 96, 96, "RGB", (0.0, 1.0), "area", None)
     asks = CameraSpec("front", 96, 96, "RGB", (0.0, 1.0), "area", None, undistort=True)
     intr = intrinsics(w, h)
-    pre, und_pre, und = make_preprocessor(plain), make_camera_preprocessor(asks, intr), Undistorter(intr)
-    K, dist = intr.K(), np.array(intr.dist)
     t0 = time.perf_counter()
-    Undistorter(intr)
+    und = Undistorter(intr)
     maps_ms = (time.perf_counter() - t0) * 1e3
-    r = {"preprocess (baseline)": time_ms(lambda: pre(frame), iters),
-         "undistort + preprocess": time_ms(lambda: und_pre(frame), iters),
-         "remap alone": time_ms(lambda: und(frame), iters),
-         "cv2.undistort uncached (reference)": time_ms(lambda: cv2.undistort(frame, K, dist), max(20, iters // 5)),
-         "build maps once (ms)": round(maps_ms, 3)}
+    pre, und_pre = make_preprocessor(plain), make_camera_preprocessor(asks, intr)
+    K, dist = intr.K(), np.array(intr.dist)
+    r = time_interleaved({"preprocess (baseline)": lambda: pre(frame),
+                          "undistort + preprocess": lambda: und_pre(frame),
+                          "remap alone": lambda: und(frame),
+                          "cv2.undistort uncached (reference)": lambda: cv2.undistort(frame, K, dist)}, iters)
+    r["build maps once (ms)"] = round(maps_ms, 3)
     r["added by undistortion p50 (ms)"] = round(r["undistort + preprocess"]["p50"] - r["preprocess (baseline)"]["p50"], 4)
     return r
 
@@ -83,12 +90,38 @@ def main(argv=None) -> int:
                                       f"{v:.3f}"))
     report = {"benchmark": "undistort", "bundle_camera": "96x96 area RGB [0,1]", "cv2_threads": 1,
               "opencv": cv2.__version__, "machine": platform.machine(), "python": platform.python_version(),
-              "results": results}
+              "load_average_1min": round(os.getloadavg()[0], 2), "results": results}
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)
     print(f"wrote {args.out}")
+    plot(results, os.path.splitext(args.out)[0] + ".png")
     return 0
+
+
+def plot(results: dict, path: str) -> None:
+    """Bars of p50 / p90 per case and frame size (skipped without matplotlib, the dev extra)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot")
+        return
+    cases = [c for c, v in next(iter(results.values())).items() if isinstance(v, dict)]
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.2))
+    for ax, (size, r) in zip(np.atleast_1d(axes), results.items()):
+        y = np.arange(len(cases))
+        ax.barh(y, [r[c]["p90"] for c in cases], color="#bbb", label="p90")
+        ax.barh(y, [r[c]["p50"] for c in cases], color="#369", label="p50")
+        ax.set_yticks(y, cases, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("ms per frame (1 OpenCV thread)")
+        ax.set_title(f"{size} -> 96x96")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
