@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +24,6 @@ FORMAT = "vla-lite-arm-calibration"
 VERSION = 1
 JOINT_KEYS = ("name", "servo_id", "servo_model", "firmware", "homing_offset", "range_min", "range_max",
               "drive_mode", "mapping")
-
-
-def utc_now_iso() -> str:
-    """When a file was made, for people and provenance (never used to measure durations)."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .arm_calibration import utc_now_iso
 from .chessboard import Board, View
 from .errors import CalibrationFileError, CameraCalibrationError
-from .json_files import read_json, write_text_atomic
+from .json_files import read_json, utc_now_iso, write_text_atomic
 
 FORMAT = "vla-lite-camera-intrinsics"
 VERSION = 1

@@ -17,10 +17,11 @@ from typing import Sequence
 
 import numpy as np
 
-from .arm_calibration import ArmCalibration, utc_now_iso
+from .arm_calibration import ArmCalibration
 from .arm_profiles import ArmProfile
 from .errors import HomingError, RangeRecordingError
 from .joints import JointCalibration, ServoFamily, servo_model
+from .json_files import utc_now_iso
 
 WRAP_JUMP_FRACTION = 0.5  # a step of more than half a turn between two samples is the encoder wrapping, not motion
 

@@ -13,11 +13,11 @@ import json
 import os
 from pathlib import Path
 
-from .arm_calibration import ArmCalibration, utc_now_iso
+from .arm_calibration import ArmCalibration
 from .arm_profiles import arm_profile
 from .errors import CalibrationFileError
 from .joints import JointCalibration
-from .json_files import read_json, write_text_atomic
+from .json_files import read_json, utc_now_iso, write_text_atomic
 
 LEROBOT_KEYS = ("id", "drive_mode", "homing_offset", "range_min", "range_max")  # MotorCalibration field order
 
