@@ -64,7 +64,9 @@ def test_recovers_known_intrinsics_from_rendered_views(calibrated, capsys):
 def test_text_report_and_refusals(calibrated, capsys, tmp_path):
     folder, _ = calibrated
     assert main(["calibrate-camera", "--camera", str(folder), "--square-mm", "25", "--out", str(tmp_path / "c.json")]) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
+    assert captured.err.count("last: accepted") == 14  # not a terminal: one progress line per accepted view
     assert "RMS reprojection error" in text and "per view (frame: RMS px)" in text and "coverage" in text
     assert main(["calibrate-camera", "--camera", str(folder), "--board", "9by6", "--square-mm", "25", "--json"]) == 1
     assert "expected COLSxROWS" in capsys.readouterr().err
@@ -145,7 +147,7 @@ def test_live_collection_stops_at_the_target_and_skips_repeats(calibrated):
     source = ImageFolderSource(folder, fps=None, loop=True)  # loops forever, like a camera
     c = ViewCollector(parse_board("9x6", SQ), min_motion_px=20)
     lines = []
-    collect(source, c, live=True, target=5, max_seconds=60, status=lines.append)
+    collect(source, c, live=True, target=5, max_seconds=60, status=lambda line, verdict: lines.append(line))
     source.close()
     assert len(c.views) == 5 and c.seen == 5 and "views 5/5" in lines[-1] and "coverage" in lines[-1]
     c2 = ViewCollector(parse_board("9x6", SQ), min_motion_px=20)
@@ -155,5 +157,5 @@ def test_live_collection_stops_at_the_target_and_skips_repeats(calibrated):
         def grab(self):
             return same
 
-    collect(Still(), c2, live=True, target=3, max_seconds=0.5, status=lambda s: None)
+    collect(Still(), c2, live=True, target=3, max_seconds=0.5, status=lambda line, verdict: None)
     assert len(c2.views) == 1 and c2.rejected["not moved"] >= 1

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .calib.camera_intrinsics import CameraIdentity, calibrate_camera, save_intrinsics
+from .calib.camera_intrinsics import MIN_VIEWS, CameraIdentity, calibrate_camera, save_intrinsics
 from .calib.chessboard import DEFAULT_MIN_SHARPNESS, ViewCollector, parse_board
 from .calib.errors import CalibrationError
 from .cameras.errors import CameraError
@@ -62,8 +62,8 @@ def collect(source, collector: ViewCollector, live: bool, target: int, max_secon
             return
         verdict = collector.offer(frame)
         cov = collector.coverage.fraction if collector.coverage else 0.0
-        status(f"\rframes {collector.seen}  views {len(collector.views)}" + (f"/{target}" if live else "") +
-               f"  coverage {cov:4.0%}  last: {verdict:<9}")
+        status(f"frames {collector.seen}  views {len(collector.views)}" + (f"/{target}" if live else "") +
+               f"  coverage {cov:4.0%}  last: {verdict:<9}", verdict)
 
 
 def summary(intr, collector: ViewCollector, out: str | None) -> dict:
@@ -90,18 +90,27 @@ def format_text(s: dict, coverage_map: str) -> str:
 
 
 def run(args) -> int:
-    status = (lambda s: print(s, end="", file=sys.stderr, flush=True)) if sys.stderr.isatty() else (lambda s: None)
+    def status(line: str, verdict: str = "") -> None:  # one rewritten line on a terminal, else one per view
+        if sys.stderr.isatty():
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif verdict == "accepted":
+            print(line, file=sys.stderr)
+
     try:
         board = parse_board(args.board, args.square_mm)
         if not args.out and not args.json:
             raise ValueError("nothing to do: pass --out FILE (and/or --json)")
+        if args.views < MIN_VIEWS or not args.max_seconds > 0:
+            raise ValueError(f"--views {args.views} / --max-seconds {args.max_seconds}: expected at least "
+                             f"{MIN_VIEWS} views and a positive time")
         source, live = _open(args.camera)
         collector = ViewCollector(board, args.min_sharpness, args.min_motion_px if live else 0.0)
         try:
             collect(source, collector, live, args.views, args.max_seconds, status)
         finally:
             source.close()
-            status("\n")
+            if sys.stderr.isatty():
+                print(file=sys.stderr)
         if collector.image_size is None:
             raise CameraError(f"camera source {args.camera!r} gave no frame")
         intr = calibrate_camera(collector.views, board, collector.image_size,
