@@ -93,7 +93,7 @@ def test_undistortion_makes_rendered_lines_straight(intrinsics, direction):
     lines = render_lines(direction)
     before = line_straightness_px(lines, direction)
     after = line_straightness_px(Undistorter(intrinsics)(lines), direction)
-    assert before > 2.0 and after < 0.2, (before, after)
+    assert before > 2.0 and after < 0.25 and after < before / 10, (before, after)  # here 3.4|2.5 -> 0.15|0.13 px
 
 
 def test_bundle_camera_asking_for_undistorted_input(intrinsics):
