@@ -14,6 +14,8 @@ import sys
 COMMANDS = {
     "sim-arm": ("vla_lite.firmware_bridge.arm_server", "serve the virtual arm controller on a pty or loopback TCP"),
     "doctor": ("vla_lite.firmware_bridge.doctor", "check a port: handshake, round trips, loss, RTT"),
+    "calibrate": ("vla_lite.calibrate_cli", "joint calibration files: convert LeRobot's, show, write back"),
+    "calibrate-camera": ("vla_lite.calibrate_camera_cli", "camera intrinsics from chessboard views"),
     "info": ("vla_lite.info", "print a bundle's manifest"),
     "bench": ("vla_lite.bench", "measure inference latency per backend and precision"),
     "run": ("vla_lite.run", "drive an arm (or the simulated world) with a bundle at a fixed rate"),

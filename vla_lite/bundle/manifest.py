@@ -38,6 +38,7 @@ class CameraSpec:
     pixel_range: tuple[float, float]  # values the graph expects, e.g. (0.0, 1.0) or (-1.0, 1.0)
     resize: str  # "area" | "linear"
     crop: tuple[int, int, int, int] | None  # (top, left, height, width) in the captured frame, before resize
+    undistort: bool = False  # the policy expects frames undistorted with the live camera's intrinsics file
 
     @property
     def input_name(self) -> str:
@@ -180,7 +181,8 @@ class Manifest:
             "schema": self.schema, "name": self.name, "created": self.created,
             "cameras": [{"name": c.name, "height": c.height, "width": c.width, "channel_order": c.channel_order,
                          "pixel_range": list(c.pixel_range), "resize": c.resize,
-                         "crop": None if c.crop is None else list(c.crop)} for c in self.cameras],
+                         "crop": None if c.crop is None else list(c.crop),
+                         **({"undistort": True} if c.undistort else {})} for c in self.cameras],
             "state": {"names": list(self.state.names), "units": list(self.state.units)},
             "instruction": {**{k: getattr(self.instruction, k) for k in
                                ("encoder", "vocab", "max_tokens", "embedding_dim", "lowercase", "model")},
@@ -206,7 +208,7 @@ def _cameras(value: Any) -> tuple[CameraSpec, ...]:
     out = []
     for i, c in enumerate(value):
         p = f"cameras[{i}]"
-        f.obj(c, p, ["name", "height", "width", "channel_order", "pixel_range", "resize"], ["crop"])
+        f.obj(c, p, ["name", "height", "width", "channel_order", "pixel_range", "resize"], ["crop", "undistort"])
         name = f.string(c["name"], f"{p}.name")
         if not name.replace("_", "").isalnum() or not name.isascii():
             raise ManifestInvalid(f"{p}.name is {name!r}; expected letters, digits and '_' only "
@@ -222,7 +224,8 @@ def _cameras(value: Any) -> tuple[CameraSpec, ...]:
         out.append(CameraSpec(name, f.integer(c["height"], f"{p}.height", 1, 8192),
                               f.integer(c["width"], f"{p}.width", 1, 8192),
                               f.string(c["channel_order"], f"{p}.channel_order", CHANNEL_ORDERS), (lo, hi),
-                              f.string(c["resize"], f"{p}.resize", RESIZE), crop))
+                              f.string(c["resize"], f"{p}.resize", RESIZE), crop,
+                              f.boolean(c.get("undistort", False), f"{p}.undistort")))
     dup = sorted({c.name for c in out if [x.name for x in out].count(c.name) > 1})
     if dup:
         raise ManifestInvalid(f"cameras repeat the name(s) {dup}; camera names must be distinct")
