@@ -234,6 +234,17 @@ def parse_fast_sync_read(pkt: Packet, length: int) -> list[FastBlock]:
     return blocks
 
 
+def encode(pkt: Packet) -> bytes:
+    """The wire bytes of a decoded packet (a FAST_SYNC_READ reply stays unstuffed)."""
+    if _fast_reply(pkt.id, pkt.instruction):
+        return _frame(pkt.id, bytes((pkt.instruction,)) + pkt.params)
+    return packet(pkt.id, pkt.instruction, pkt.params)
+
+
+def _fast_reply(servo_id: int, instruction: int) -> bool:
+    return servo_id == BROADCAST_ID and instruction == Instruction.STATUS  # sent unstuffed
+
+
 # --- streaming decoder ---------------------------------------------------------------------------------------
 
 class Decoder(StreamDecoder):
@@ -252,11 +263,14 @@ class Decoder(StreamDecoder):
         return 7 + length
 
     def _checked(self, buf: bytearray, end: int) -> bool:
-        return crc16(buf[:end - 2]) == buf[end - 2] | buf[end - 1] << 8
+        if crc16(buf[:end - 2]) != buf[end - 2] | buf[end - 1] << 8:
+            return False
+        body = bytes(buf[7:end - 2])  # a body with an FF FF FD not followed by FD was never stuffed: not a frame
+        return _STUFF_FROM not in body or _fast_reply(buf[4], buf[7]) or stuff(unstuff(body)) == body
 
     def _packet(self, buf: bytearray, end: int) -> Packet:
         servo_id, inst = buf[4], buf[7]
         params = bytes(buf[8:end - 2])
-        if not (servo_id == BROADCAST_ID and inst == Instruction.STATUS):  # a fast reply is sent unstuffed
+        if not _fast_reply(servo_id, inst):
             params = unstuff(params)
         return Packet(servo_id, inst, params)

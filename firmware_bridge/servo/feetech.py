@@ -126,6 +126,11 @@ def status(servo_id: int, error: int = 0, data: bytes = b"") -> bytes:
     return packet(servo_id, error, data)
 
 
+def encode(pkt: Packet) -> bytes:
+    """The wire bytes of a decoded packet."""
+    return packet(pkt.id, pkt.code, pkt.params)
+
+
 def status_size(n_data: int) -> int:
     """Bytes on the wire of one status packet carrying n_data bytes."""
     return STATUS_OVERHEAD + n_data
