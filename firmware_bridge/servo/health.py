@@ -89,19 +89,22 @@ class HealthMonitor:
             return
         max_c = self.profile.max_temperature_c or model.max_temperature_c
         min_v = self.profile.min_voltage_v or model.min_voltage_v
-        if t.temperature_c >= max_c:
+        if t.temperature_c >= max_c:  # a reason naming the value replaces a bare status bit's
             self._latch(servo_id, Condition.OVER_TEMPERATURE,
-                        f"temperature {t.temperature_c} °C >= limit {max_c:g} °C", t.at_s)
+                        f"temperature {t.temperature_c} °C >= limit {max_c:g} °C", t.at_s, measured=True)
         if t.voltage_v < min_v:
-            self._latch(servo_id, Condition.UNDER_VOLTAGE, f"supply {t.voltage_v:.1f} V < minimum {min_v:g} V", t.at_s)
+            self._latch(servo_id, Condition.UNDER_VOLTAGE, f"supply {t.voltage_v:.1f} V < minimum {min_v:g} V", t.at_s,
+                        measured=True)
 
     def _error_bits(self, servo_id: int, bits: int, table: dict, what: str, now_s: float) -> None:
         for flag, condition in table.items():
             if bits & flag:
                 self._latch(servo_id, condition, f"{what} bit {flag.name.lower()} (0x{int(bits):02X})", now_s)
 
-    def _latch(self, servo_id: int, condition: Condition, why: str, now_s: float) -> None:
+    def _latch(self, servo_id: int, condition: Condition, why: str, now_s: float, measured: bool = False) -> None:
         key = (servo_id, condition)
-        if key not in self._latched:
+        first = self._latched.get(key)
+        if first is None or (measured and first.reason.endswith(")") and "bit" in first.reason):
             joint = self._names.get(servo_id, f"ID {servo_id}")
-            self._latched[key] = Fault(servo_id, joint, condition, f"{joint} (ID {servo_id}): {why}", now_s)
+            since = now_s if first is None else first.since_s
+            self._latched[key] = Fault(servo_id, joint, condition, f"{joint} (ID {servo_id}): {why}", since)

@@ -15,6 +15,11 @@ import serial
 
 from .errors import ServoLinkError
 
+try:
+    import termios
+    _PORT_ERRORS: tuple = (serial.SerialException, OSError, termios.error)  # tcflush on a dead pty: termios.error
+except ImportError:  # pragma: no cover - not posix
+    _PORT_ERRORS = (serial.SerialException, OSError)
 _POLL_NAP_S = 0.0002
 
 
@@ -34,13 +39,13 @@ class SerialPort:
         """Drop every byte received and not yet read (a late reply of an earlier transaction, noise)."""
         try:
             self._serial.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:
             raise ServoLinkError(f"{self.url}: cannot reset the input buffer: {exc}") from None
 
     def write(self, data: bytes) -> None:
         try:
             written = self._serial.write(data)
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:
             raise ServoLinkError(f"{self.url}: write failed: {exc}") from None
         if written is not None and written != len(data):
             raise ServoLinkError(f"{self.url}: wrote {written} of {len(data)} bytes")
@@ -55,7 +60,7 @@ class SerialPort:
                 waiting = serial_port.in_waiting
                 if waiting:
                     return serial_port.read(waiting)
-            except (serial.SerialException, OSError) as exc:
+            except _PORT_ERRORS as exc:
                 raise ServoLinkError(f"{self.url}: read failed: {exc}") from None
             if time.monotonic() >= deadline_s:
                 return b""
@@ -82,5 +87,5 @@ class SerialPort:
     def close(self) -> None:
         try:
             self._serial.close()
-        except (serial.SerialException, OSError):
+        except _PORT_ERRORS:
             pass

@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--corrupt", type=float, default=0.0, metavar="P", help="probability a reply's checksum is bad")
     parser.add_argument("--stray", type=float, default=0.0, metavar="P", help="probability of garbage before a reply")
     parser.add_argument("--seed", type=int, default=None, help="fault generator seed (repeatable faults)")
+    parser.add_argument("--fault-ids", type=int, nargs="+", metavar="ID",
+                        help="--drop/--corrupt/--stray hit only these servos (default: all)")
     for flag, what in (("--vanish", "never answers"), ("--overload", "reports overload"),
                        ("--overheat", "reports 80 °C"), ("--duplicate", "has a twin with the same ID")):
         parser.add_argument(flag, type=int, action="append", default=[], metavar="ID", help=f"servo ID that {what}")
@@ -119,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         profile = load_arm(args.arm)
-        bus = VirtualBus(profile, Faults(args.drop, args.corrupt, args.stray, args.seed), now_s=time.monotonic())
+        bus = VirtualBus(profile, Faults(args.drop, args.corrupt, args.stray, args.seed,
+                                              None if args.fault_ids is None else frozenset(args.fault_ids)), now_s=time.monotonic())
         for servo_id in args.vanish:
             bus.vanish(servo_id)
         for servo_id in args.overload:

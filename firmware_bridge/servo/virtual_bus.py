@@ -10,6 +10,7 @@ Faults (`Faults`, changeable while serving; all drawn from one seeded generator)
 - drop_rate: a status packet is not sent (a missing reply);
 - corrupt_rate: a status packet's last checksum/CRC byte is altered (a corrupt checksum);
 - stray_rate: 1-8 garbage bytes (half the time starting like a header) come before a reply;
+- ids: when given, the three rates above hit only these servos' replies;
 - vanish(id): the servo neither answers nor obeys until restore(id);
 - set_overload(id) / set_temperature(id, c) / set_voltage(id, v): the servo's own error bits follow;
 - add_duplicate(id): a second servo answers to the same ID; the two replies collide on the wire (byte-wise AND,
@@ -35,6 +36,7 @@ class Faults:
     corrupt_rate: float = 0.0
     stray_rate: float = 0.0
     seed: int | None = None
+    ids: frozenset[int] | None = None  # the rates hit only these servos' replies; None: every servo's
 
     def __post_init__(self):
         for name in ("drop_rate", "corrupt_rate", "stray_rate"):
@@ -183,7 +185,7 @@ class VirtualBus:
             else:
                 packet = self.codec.status(s.id, s.error_byte()) if result is not None else b""
             by_id.setdefault(s.id, []).append(packet)
-        return [self._emit(self._collide(packets)) for packets in by_id.values()]
+        return [self._emit(self._collide(packets), i) for i, packets in by_id.items()]
 
     def _answers_writes(self, s: VirtualServo) -> bool:
         if self.dynamixel:
@@ -201,10 +203,13 @@ class VirtualBus:
                 merged[i] &= byte
         return bytes(merged)
 
-    def _emit(self, packet: bytes) -> bytes:
+    def _emit(self, packet: bytes, servo_id: int) -> bytes:
         faults, rng = self.faults, self._rng
         if not packet:
             return b""
+        if faults.ids is not None and servo_id not in faults.ids:
+            self.stats.replies += 1
+            return packet
         if faults.drop_rate and rng.random() < faults.drop_rate:
             self.stats.dropped += 1
             return b""
@@ -222,7 +227,8 @@ class VirtualBus:
         blocks = []
         for servo_id in ids:
             present = self._present(servo_id)
-            if not present or (self.faults.drop_rate and self._rng.random() < self.faults.drop_rate):
+            hit = self.faults.ids is None or servo_id in self.faults.ids
+            if not present or (hit and self.faults.drop_rate and self._rng.random() < self.faults.drop_rate):
                 self.stats.dropped += bool(present)
                 break
             s = present[0]
@@ -232,7 +238,7 @@ class VirtualBus:
         packet = dxl.fast_sync_read_status(blocks)
         if len(blocks) < len(ids):
             return packet[:-2]  # the chain broke: the last CRC never came
-        return self._emit(packet)
+        return self._emit(packet, blocks[-1][0])
 
     def _sync_write(self, address: int, length: int, body: bytes, now_s: float) -> None:
         step = length + 1

@@ -9,6 +9,7 @@ Where the manuals leave room, this servo chooses:
 - Dynamixel: Present_Position = shaft + Homing_Offset (multi-turn); an EEPROM write with torque on, or a write to
   a read-only or absent address, is refused with an ACCESS error; a hardware error turns torque off and sets the
   alert bit until REBOOT.
+Torque on (0 -> 1) sets Goal_Position to Present_Position: the servo holds where it is, as real ones do.
 Speed: the model's no-load speed, or less when Goal_Velocity (Feetech) / Profile_Velocity (Dynamixel) asks.
 """
 
@@ -52,6 +53,7 @@ class VirtualServo:
         self.eeprom_refused = 0
         self.goal_writes = 0
         self._sync_goal()
+        self._telemetry()
 
     # --- registers ----------------------------------------------------------------------------------------
 
@@ -90,12 +92,15 @@ class VirtualServo:
                 self.eeprom_refused += 1
                 return 0
             self.eeprom_writes += 1
+        torque_was = self.get("Torque_Enable")
         self.mem[address:end] = data
         if any(r.name == "Goal_Position" for r in touched):
             self.goal_writes += 1
-        if any(r.name == "Torque_Enable" for r in touched) and self.get("Torque_Enable") and not self.dynamixel:
-            self.overload = False  # Feetech: re-enabling torque clears the overload protection
+        if not torque_was and self.get("Torque_Enable"):
+            self._put("Goal_Position", self.get("Present_Position"))  # torque on holds where the shaft is
+            self.overload = self.overload and self.dynamixel  # Feetech: torque on clears overload protection
         self._sync_goal()
+        self._telemetry()  # a new Homing_Offset shows in Present_Position at once
         return 0
 
     def reboot(self) -> None:
