@@ -92,14 +92,15 @@ class ServoBus:
         pending, attempt = ids, 0
         while pending and attempt <= self.config.max_retries:
             packet = self._sync_read_packet(reg, pending)
-            if attempt and time.monotonic() + self._exchange.window_s(len(packet), len(pending), reg.size) > deadline:
+            if attempt and time.monotonic() + self._exchange.window_s(len(packet), len(pending), reg.size,
+                                                                      attempt) > deadline:
                 break
             for i in pending if attempt else ():
                 self._stat(i).retries += 1
             if attempt == 0 and self.dynamixel and self.profile.fast_sync_read:
                 got.update(self._exchange.run_fast(reg, pending, deadline))
             else:
-                got.update(self._exchange.run(packet, pending, reg.size, deadline))
+                got.update(self._exchange.run(packet, pending, reg.size, deadline, attempt))
             pending, attempt = tuple(i for i in ids if i not in got), attempt + 1
         reading = self._reading(register, reg, ids, got)
         self._maybe_poll_health(deadline)
@@ -246,10 +247,10 @@ class ServoBus:
         deadline = time.monotonic() + (budget_s or self.config.budget_s)
         for attempt in range(self.config.max_retries + 1):
             if attempt:
-                if time.monotonic() + self._exchange.window_s(len(packet), 1, data_len) > deadline:
+                if time.monotonic() + self._exchange.window_s(len(packet), 1, data_len, attempt) > deadline:
                     break
                 self._stat(servo_id).retries += 1
-            got = self._exchange.run(packet, (servo_id,), data_len, deadline)
+            got = self._exchange.run(packet, (servo_id,), data_len, deadline, attempt)
             if got:
                 pkt = got[servo_id][0]
                 self._on_status(servo_id, pkt.error, got[servo_id][1])

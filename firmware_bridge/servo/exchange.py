@@ -2,8 +2,8 @@
 until they are all in or the reply window closes. No retries here (the bus decides those within its budget).
 
 The reply window is the wire time of the instruction and the replies (bytes x 10 / baud), each replying servo's
-return delay, and a latency allowance for the host and the USB adapter, capped by the caller's deadline; all on
-time.monotonic. Losses are counted per servo: a reply whose checksum failed (the decoder reports its claimed ID)
+return delay, and a latency allowance for the host and the USB adapter (doubled on each retry), capped by the
+caller's deadline; all on time.monotonic. Losses are counted per servo: a reply whose checksum failed (the decoder reports its claimed ID)
 is a bad checksum, one that never came a timeout.
 """
 
@@ -33,9 +33,10 @@ class Exchange:
             stats = self._stats[servo_id] = ServoStats()
         return stats
 
-    def window_s(self, tx_bytes: int, n_replies: int, data_len: int) -> float:
+    def window_s(self, tx_bytes: int, n_replies: int, data_len: int, attempt: int = 0) -> float:
+        """Reply window; the latency allowance doubles with each retry (a host late once is given longer)."""
         wire = tx_bytes + n_replies * self.codec.status_size(data_len)
-        return wire * self._byte_s + n_replies * self._delay_s + self._latency_s
+        return wire * self._byte_s + n_replies * self._delay_s + self._latency_s * (1 << min(attempt, 6))
 
     def lengths(self, data_len: int) -> range:
         """LEN field values a status packet with data_len bytes can have on the wire."""
@@ -51,11 +52,12 @@ class Exchange:
         dec.expect(lengths)
         self.port.write(packet)
 
-    def run(self, packet: bytes, expect: tuple, data_len: int, deadline_s: float) -> dict[int, tuple]:
+    def run(self, packet: bytes, expect: tuple, data_len: int, deadline_s: float, attempt: int = 0) -> dict[int, tuple]:
         """Send one instruction; {id: (status packet, stamp_s)} from `expect`, whose replies come in that order."""
         dec = self.decoder
         self._start(packet, self.lengths(data_len))
-        window_end = min(deadline_s, time.monotonic() + self.window_s(len(packet), len(expect), data_len))
+        window = self.window_s(len(packet), len(expect), data_len, attempt)
+        window_end = min(deadline_s, time.monotonic() + window)
         got: dict[int, tuple] = {}
         last = expect[-1]
         while len(got) < len(expect) and last not in dec.bad_ids:

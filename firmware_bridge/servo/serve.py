@@ -1,5 +1,6 @@
 """Serve a virtual servo bus on a new pty: `python -m vla_lite.firmware_bridge.servo.serve --arm so101` prints the
-pty path (first stdout line) and answers as an SO-101's six STS3215 would, until SIGINT/SIGTERM.
+pty path (first stdout line) and answers as an SO-101's six STS3215 would, until SIGINT/SIGTERM; then its last
+stderr line is `report {json}`: the faults injected and, per servo, goals written and the largest goal jump.
 
 The pty is put in raw mode before anything is written (otherwise 0x03 is eaten as Ctrl-C and bytes echo); the
 server keeps its own handle on the slave, so a host closing and reopening the port changes nothing.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import pty
 import select
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
         server.close()
+        print("report " + json.dumps(bus.report()), file=sys.stderr, flush=True)  # last stderr line
     return 0
 
 

@@ -107,6 +107,13 @@ class VirtualBus:
         self.servos.append(twin)
         return twin
 
+    def report(self) -> dict:
+        """What was injected and what each servo was told (for benchmarks and users checking a host)."""
+        return {"bus": self.stats.as_dict(),
+                "servos": {s.id: {"goal_writes": s.goal_writes, "max_goal_jump_counts": s.max_goal_jump,
+                                  "eeprom_writes": s.eeprom_writes, "eeprom_refused": s.eeprom_refused}
+                           for s in self.servos}}
+
     # --- the bus ------------------------------------------------------------------------------------------
 
     def handle(self, data: bytes, now_s: float) -> bytes:

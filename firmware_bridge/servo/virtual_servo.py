@@ -52,6 +52,7 @@ class VirtualServo:
         self.eeprom_writes = 0
         self.eeprom_refused = 0
         self.goal_writes = 0
+        self.max_goal_jump = 0  # counts: the largest |new Goal_Position - Present_Position| written
         self._sync_goal()
         self._telemetry()
 
@@ -96,6 +97,7 @@ class VirtualServo:
         self.mem[address:end] = data
         if any(r.name == "Goal_Position" for r in touched):
             self.goal_writes += 1
+            self.max_goal_jump = max(self.max_goal_jump, abs(self.get("Goal_Position") - self.get("Present_Position")))
         if not torque_was and self.get("Torque_Enable"):
             self._put("Goal_Position", self.get("Present_Position"))  # torque on holds where the shaft is
             self.overload = self.overload and self.dynamixel  # Feetech: torque on clears overload protection
