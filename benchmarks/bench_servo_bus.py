@@ -12,8 +12,11 @@ Runs, each against a fresh `python -m vla_lite.firmware_bridge.servo.serve --arm
   time: cycle >= the 0.88 ms floor by construction, and the goal "p99 <= 2x wire time" is judged on it.
 - faults: pty timing with 1 % of replies corrupt and 1 % missing. A control loop (goal = fresh position +- 8 counts,
   written only for fresh joints) must see zero exceptions, count every lost reading, and never write a goal from a
-  stale or corrupt reading: the virtual servos report the largest |goal - present| they were ever sent. The
-  vendor SDK runs the same faults: a cycle where GroupSyncRead fails is one LeRobot would abort.
+  stale or corrupt reading: the virtual servos report the largest |goal - present| they were ever sent (a corrupt
+  value would be off by up to 4095 counts; the policy's step plus motion during a cycle is tens). The vendor SDK runs
+  the same faults: a cycle where GroupSyncRead fails is one LeRobot would abort.
+On the wire-timed bus a sync read that returns data sooner than its own wire time (0.62 ms) cannot be fresh: those
+are counted as reads_faster_than_wire (stale input that the vendor SDK's clearPort, a flush(), leaves behind).
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ ARM = load_arm("so101")
 IDS = ARM.ids
 GOAL_STEP = 8  # counts: the fake policy's step around the measured position
 WARMUP = 200  # sync reads before the measured cycles (first-call costs on both sides), not counted
+
+
+def read_floor_s() -> float:
+    """Wire time of the sync read alone (instruction + 6 replies): no fresh reading can come sooner."""
+    return (len(ft.sync_read(56, 2, IDS)) + len(IDS) * ft.status_size(2)) * 10 / ARM.baudrate
 
 
 def wire_floor_ms() -> float:
@@ -68,7 +76,8 @@ def progress(n: int, label: str):
 
 
 def ours(port: str, cycles: int, label: str) -> dict:
-    times, stale, aborts = [], 0, 0
+    times, stale, aborts, too_fast = [], 0, 0, 0
+    floor_s = read_floor_s()
     config = BusConfig(latency_s=0.002, budget_s=0.010)
     with ServoBus.open(port, ARM, config) as bus:
         deadline = time.monotonic() + 10
@@ -82,6 +91,7 @@ def ours(port: str, cycles: int, label: str) -> dict:
             t0 = time.perf_counter()
             try:
                 reading = bus.read_positions()
+                too_fast += time.perf_counter() - t0 < floor_s and bool(reading.fresh.any())
                 fresh = reading.fresh
                 step = GOAL_STEP if k % 2 else -GOAL_STEP
                 if fresh.any():  # goals only from this cycle's readings; a stale joint keeps its last goal
@@ -94,7 +104,8 @@ def ours(port: str, cycles: int, label: str) -> dict:
         stats = bus.stats()
     losses = {key: sum(s[key] for s in stats["servos"].values()) for key in ("timeouts", "bad_checksums", "retries",
                                                                             "stale_readings")}
-    return {"cycle_s": np.asarray(times), "stale": stale, "aborts": aborts, **losses}
+    return {"cycle_s": np.asarray(times), "stale": stale, "aborts": aborts, "reads_faster_than_wire": too_fast,
+            **losses}
 
 
 def vendor(port: str, cycles: int, label: str) -> dict:
@@ -110,11 +121,13 @@ def vendor(port: str, cycles: int, label: str) -> dict:
         ph.write1ByteTxRx(handler, servo_id, 40, 1)
     for _ in range(WARMUP):
         reader.txRxPacket()
-    times, failed = np.empty(cycles), 0
+    times, failed, too_fast, floor_s = np.empty(cycles), 0, 0, read_floor_s()
     for k in progress(cycles, label):
         t0 = time.perf_counter()
         if reader.txRxPacket() != sc.COMM_SUCCESS:
             failed += 1  # LeRobot retries 0-2 times, then raises out of the control loop
+        elif time.perf_counter() - t0 < floor_s:
+            too_fast += 1  # on the wire-timed bus: bytes left over from an earlier cycle, read as new
         writer.clearParam()
         step = GOAL_STEP if k % 2 else -GOAL_STEP
         for servo_id in IDS:
@@ -123,7 +136,7 @@ def vendor(port: str, cycles: int, label: str) -> dict:
         writer.txPacket()
         times[k] = time.perf_counter() - t0
     handler.closePort()
-    return {"cycle_s": times, "failed_sync_reads": failed}
+    return {"cycle_s": times, "failed_sync_reads": failed, "reads_faster_than_wire": too_fast}
 
 
 def quantiles_ms(times: np.ndarray) -> dict:

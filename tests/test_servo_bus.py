@@ -4,11 +4,11 @@ packet, and every loss is counted per servo (the totals equal what the virtual b
 
 Timeouts here bound liveness only; nothing asserts a duration."""
 
-import sys
 import time
 
 import numpy as np
 import pytest
+from servo_fixtures import quick_thread_switches  # noqa: F401 (fixture)
 
 from vla_lite.firmware_bridge.servo import BusConfig, Condition, ServoBus, load_arm
 from vla_lite.firmware_bridge.servo.arms import arm_from_dict
@@ -19,13 +19,7 @@ from vla_lite.firmware_bridge.servo.virtual_bus import Faults, VirtualBus
 ARMS = ["so101", "koch"]
 
 
-@pytest.fixture(autouse=True)
-def _quick_thread_switches():
-    # The virtual bus serves from a thread of this process: let it take the GIL promptly.
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)
-    yield
-    sys.setswitchinterval(previous)
+pytestmark = pytest.mark.usefixtures("quick_thread_switches")
 
 
 def serve(arm, faults=None, profile=None):

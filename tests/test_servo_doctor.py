@@ -2,10 +2,10 @@
 overloaded servo each fail it, by name, and the JSON-ready report has the fields the issue lists."""
 
 import json
-import sys
 import time
 
 import pytest
+from servo_fixtures import quick_thread_switches  # noqa: F401 (fixture)
 
 from vla_lite.firmware_bridge.servo import BusConfig, load_arm
 from vla_lite.firmware_bridge.servo.doctor import check
@@ -15,12 +15,7 @@ from vla_lite.firmware_bridge.servo.virtual_bus import VirtualBus
 CONFIG = BusConfig(latency_s=0.02, budget_s=0.2)
 
 
-@pytest.fixture(autouse=True)
-def _quick_thread_switches():
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)
-    yield
-    sys.setswitchinterval(previous)
+pytestmark = pytest.mark.usefixtures("quick_thread_switches")
 
 
 @pytest.mark.parametrize("arm", ["so101", "koch"])

@@ -13,7 +13,7 @@ sdk = pytest.importorskip("dynamixel_sdk")
 from dynamixel_sdk import robotis_def  # noqa: E402
 from dynamixel_sdk.protocol2_packet_handler import Protocol2PacketHandler  # noqa: E402
 
-from test_servo_feetech_codec import CapturePort  # noqa: E402
+from servo_fixtures import CapturePort  # noqa: E402
 
 
 def sdk_tx(call) -> bytes:

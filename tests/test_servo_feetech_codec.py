@@ -10,32 +10,7 @@ from vla_lite.firmware_bridge.servo.tables import FEETECH_SCS, FEETECH_STS
 
 sdk = pytest.importorskip("scservo_sdk")
 from scservo_sdk import scservo_def  # noqa: E402
-
-
-class CapturePort:
-    """The few PortHandler methods the SDK's packet handler calls: records what it writes, replays a reply."""
-
-    def __init__(self, reply: bytes = b""):
-        self.is_using = False
-        self.written: list[bytes] = []
-        self._reply = bytearray(reply)
-
-    def clearPort(self):
-        pass
-
-    def writePort(self, packet):
-        self.written.append(bytes(packet))
-        return len(packet)
-
-    def readPort(self, length):
-        out, self._reply[:length] = bytes(self._reply[:length]), b""
-        return out
-
-    def setPacketTimeout(self, _n):
-        pass
-
-    def isPacketTimeout(self):
-        return True
+from servo_fixtures import CapturePort  # noqa: E402
 
 
 def sdk_bytes(call) -> bytes:

@@ -1,23 +1,17 @@
 """The vendors' SDKs as the host against vla-lite's virtual servos over a real pty (raw mode): ping, read, write,
 sync read and sync write all succeed, and what the SDK writes is what the virtual servos hold."""
 
-import sys
 import time
 
 import pytest
+from servo_fixtures import quick_thread_switches  # noqa: F401 (fixture)
 
 from vla_lite.firmware_bridge.servo.serve import serve_pty
 
 LIVENESS_S = 5.0
 
 
-@pytest.fixture(autouse=True)
-def _quick_thread_switches():
-    # The virtual bus serves from a thread of this process: let it take the GIL promptly.
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)
-    yield
-    sys.setswitchinterval(previous)
+pytestmark = pytest.mark.usefixtures("quick_thread_switches")
 
 
 def wait_until(predicate, what: str):
@@ -26,6 +20,23 @@ def wait_until(predicate, what: str):
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {LIVENESS_S} s")
         time.sleep(0.01)
+
+
+def sync_read_group(sdk, port, ph, address: int, size: int):
+    group = sdk.GroupSyncRead(port, ph, address, size)
+    for servo_id in range(1, 7):
+        group.addParam(servo_id)
+    return group
+
+
+def check_sync_write(sdk, server, port, ph, address: int, size: int) -> None:
+    """The SDK's GroupSyncWrite of goals 0x0701..0x0706 reaches every virtual servo."""
+    writer = sdk.GroupSyncWrite(port, ph, address, size)
+    for servo_id in range(1, 7):
+        writer.addParam(servo_id, [servo_id, 0x07] + [0] * (size - 2))
+    assert writer.txPacket() == sdk.COMM_SUCCESS
+    wait_until(lambda: server.bus.servo(6).get("Goal_Position") == 0x0706, "the sync write applied")
+    assert [s.get("Goal_Position") for s in server.bus.servos] == [0x0700 + i for i in range(1, 7)]
 
 
 def test_feetech_sdk_drives_the_virtual_so101():
@@ -42,18 +53,10 @@ def test_feetech_sdk_drives_the_virtual_so101():
             assert ph.write2ByteTxRx(port, 3, 42, 1000) == (sc.COMM_SUCCESS, 0)
             wait_until(lambda: ph.read2ByteTxRx(port, 3, 56)[0] == 1000, "servo 3 at its goal")
 
-            group = sc.GroupSyncRead(port, ph, 56, 2)
-            for servo_id in range(1, 7):
-                group.addParam(servo_id)
+            group = sync_read_group(sc, port, ph, 56, 2)
             assert group.txRxPacket() == sc.COMM_SUCCESS
             assert [group.getData(i, 56, 2) for i in range(1, 7)] == [2048, 2048, 1000, 2048, 2048, 2048]
-
-            writer = sc.GroupSyncWrite(port, ph, 42, 2)
-            for servo_id in range(1, 7):
-                writer.addParam(servo_id, [servo_id, 0x07])
-            assert writer.txPacket() == sc.COMM_SUCCESS
-            wait_until(lambda: server.bus.servo(6).get("Goal_Position") == 0x0706, "the sync write applied")
-            assert [s.get("Goal_Position") for s in server.bus.servos] == [0x0700 + i for i in range(1, 7)]
+            check_sync_write(sc, server, port, ph, 42, 2)
         finally:
             port.closePort()
 
@@ -77,20 +80,13 @@ def test_dynamixel_sdk_drives_the_virtual_koch():
             assert ph.write4ByteTxRx(port, 3, 116, (-300) & 0xFFFFFFFF) == (dx.COMM_SUCCESS, 0)
             wait_until(lambda: ph.read4ByteTxRx(port, 3, 132)[0] == (-300) & 0xFFFFFFFF, "servo 3 at -300")
 
-            group = dx.GroupSyncRead(port, ph, 132, 4)
-            for servo_id in range(1, 7):
-                group.addParam(servo_id)
+            group = sync_read_group(dx, port, ph, 132, 4)
             expected = [2048, 2048, (-300) & 0xFFFFFFFF, 2048, 2048, 2048]
             assert group.txRxPacket() == dx.COMM_SUCCESS
             assert [group.getData(i, 132, 4) for i in range(1, 7)] == expected
             assert group.fastSyncRead() == dx.COMM_SUCCESS
             assert [group.getData(i, 132, 4) for i in range(1, 7)] == expected
 
-            writer = dx.GroupSyncWrite(port, ph, 116, 4)
-            for servo_id in range(1, 7):
-                writer.addParam(servo_id, [servo_id, 0x07, 0, 0])
-            assert writer.txPacket() == dx.COMM_SUCCESS
-            wait_until(lambda: server.bus.servo(6).get("Goal_Position") == 0x0706, "the sync write applied")
-            assert [s.get("Goal_Position") for s in server.bus.servos] == [0x0700 + i for i in range(1, 7)]
+            check_sync_write(dx, server, port, ph, 116, 4)
         finally:
             port.closePort()

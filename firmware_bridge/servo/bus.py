@@ -117,8 +117,7 @@ class ServoBus:
             items = [(i, reg.to_raw(int(v)).to_bytes(size, order)) for i, v in zip(ids, values)]
         except (ValueError, OverflowError, TypeError) as exc:
             raise ServoConfigError(f"sync_write {register}: bad value in {list(values)}: {exc}") from None
-        self._port.discard_input()
-        self._port.write(self.codec.sync_write(reg.address, size, items))
+        self._port.write(self.codec.sync_write(reg.address, size, items))  # no reply: nothing to flush for
 
     def read_positions(self, budget_s: float | None = None) -> SyncReading:
         return self.sync_read("Present_Position", budget_s=budget_s)

@@ -17,6 +17,7 @@ import enum
 from typing import Iterable, NamedTuple
 
 from .errors import ServoConfigError
+from .fields import checked, sync_write_body
 from .stream import StreamDecoder
 
 BROADCAST_ID = 0xFE
@@ -124,28 +125,22 @@ class Packet(NamedTuple):
 
 # --- building frames ---------------------------------------------------------------------------------------
 
-def _check(value: int, what: str, hi: int) -> int:
-    if not isinstance(value, int) or not 0 <= value <= hi:
-        raise ServoConfigError(f"{what} must be an integer 0..{hi}, got {value!r}")
-    return value
-
-
 def _u16(value: int, what: str) -> bytes:
-    return _check(value, what, 0xFFFF).to_bytes(2, "little")
+    return checked(value, what, 0xFFFF).to_bytes(2, "little")
 
 
 def _frame(servo_id: int, body: bytes) -> bytes:
     length = len(body) + 2
     if length > MAX_LEN:
         raise ServoConfigError(f"a {length}-byte body does not fit one Dynamixel packet (LEN at most {MAX_LEN})")
-    head = HEADER + bytes((_check(servo_id, "servo ID", BROADCAST_ID), length & 0xFF, length >> 8))
+    head = HEADER + bytes((checked(servo_id, "servo ID", BROADCAST_ID), length & 0xFF, length >> 8))
     crc = crc16(body, crc16(head))
     return head + body + bytes((crc & 0xFF, crc >> 8))
 
 
 def packet(servo_id: int, instruction: int, params: bytes = b"") -> bytes:
     """One frame: header, ID, LEN, INST, stuffed params, CRC."""
-    return _frame(servo_id, stuff(bytes((_check(instruction, "instruction", 0xFF),)) + bytes(params)))
+    return _frame(servo_id, stuff(bytes((checked(instruction, "instruction", 0xFF),)) + bytes(params)))
 
 
 def ping(servo_id: int) -> bytes:
@@ -170,24 +165,19 @@ def action(servo_id: int = BROADCAST_ID) -> bytes:
 
 def sync_read(address: int, length: int, ids: Iterable[int], fast: bool = False) -> bytes:
     """SYNC_READ (each servo answers with its own status packet) or FAST_SYNC_READ (one packet, see module doc)."""
-    ids = bytes(_check(i, "servo ID", BROADCAST_ID - 1) for i in ids)
+    ids = bytes(checked(i, "servo ID", BROADCAST_ID - 1) for i in ids)
     inst = Instruction.FAST_SYNC_READ if fast else Instruction.SYNC_READ
     return packet(BROADCAST_ID, inst, _u16(address, "address") + _u16(length, "length") + ids)
 
 
 def sync_write(address: int, length: int, items: Iterable[tuple[int, bytes]]) -> bytes:
     """items: (servo ID, `length` bytes) pairs."""
-    params = bytearray(_u16(address, "address") + _u16(length, "length"))
-    for servo_id, data in items:
-        if len(data) != length:
-            raise ServoConfigError(f"sync write of {length} bytes got {len(data)} bytes for servo {servo_id}")
-        params.append(_check(servo_id, "servo ID", BROADCAST_ID - 1))
-        params += data
-    return packet(BROADCAST_ID, Instruction.SYNC_WRITE, bytes(params))
+    head = _u16(address, "address") + _u16(length, "length")
+    return packet(BROADCAST_ID, Instruction.SYNC_WRITE, sync_write_body(head, length, items))
 
 
 def status(servo_id: int, error: int = 0, data: bytes = b"") -> bytes:
-    return packet(servo_id, Instruction.STATUS, bytes((_check(error, "error", 0xFF),)) + bytes(data))
+    return packet(servo_id, Instruction.STATUS, bytes((checked(error, "error", 0xFF),)) + bytes(data))
 
 
 def status_size(n_data: int) -> int:
@@ -207,7 +197,7 @@ def fast_sync_read_status(blocks: Iterable[tuple[int, int, bytes]]) -> bytes:
     length = 1 + sum(4 + len(data) for _, _, data in blocks)
     out = bytearray(HEADER + bytes((BROADCAST_ID, length & 0xFF, length >> 8, Instruction.STATUS)))
     for servo_id, error, data in blocks:
-        out += bytes((_check(error, "error", 0xFF), _check(servo_id, "servo ID", BROADCAST_ID - 1))) + bytes(data)
+        out += bytes((checked(error, "error", 0xFF), checked(servo_id, "servo ID", BROADCAST_ID - 1))) + bytes(data)
         crc = crc16(out)
         out += bytes((crc & 0xFF, crc >> 8))
     return bytes(out)

@@ -26,6 +26,7 @@ class Exchange:
         self._byte_s = 10 / baudrate
         self._delay_s, self._latency_s = return_delay_s, latency_s
         self._stats = stats
+        self._lengths: dict[int, frozenset[int]] = {}
 
     def stat(self, servo_id: int) -> ServoStats:
         stats = self._stats.get(servo_id)
@@ -38,11 +39,16 @@ class Exchange:
         wire = tx_bytes + n_replies * self.codec.status_size(data_len)
         return wire * self._byte_s + n_replies * self._delay_s + self._latency_s * (1 << min(attempt, 6))
 
-    def lengths(self, data_len: int) -> range:
+    def lengths(self, data_len: int) -> frozenset[int]:
         """LEN field values a status packet with data_len bytes can have on the wire."""
-        if self.dynamixel:
-            return range(4 + data_len, 5 + data_len + data_len // 3)  # stuffing adds a byte per FF FF FD
-        return range(2 + data_len, 3 + data_len)
+        found = self._lengths.get(data_len)
+        if found is None:
+            if self.dynamixel:  # stuffing adds a byte per FF FF FD
+                found = frozenset(range(4 + data_len, 5 + data_len + data_len // 3))
+            else:
+                found = frozenset((2 + data_len,))
+            self._lengths[data_len] = found
+        return found
 
     def _start(self, packet: bytes, lengths) -> None:
         self.port.discard_input()

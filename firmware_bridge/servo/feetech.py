@@ -16,6 +16,7 @@ import enum
 from typing import Iterable, NamedTuple
 
 from .errors import ServoConfigError
+from .fields import checked, sync_write_body
 from .stream import StreamDecoder
 
 BROADCAST_ID = 0xFE
@@ -71,9 +72,7 @@ class Packet(NamedTuple):
 # --- building frames ---------------------------------------------------------------------------------------
 
 def _byte(value: int, what: str, hi: int = 0xFF) -> int:
-    if not isinstance(value, int) or not 0 <= value <= hi:
-        raise ServoConfigError(f"{what} must be an integer 0..{hi}, got {value!r}")
-    return value
+    return checked(value, what, hi)
 
 
 def packet(servo_id: int, code: int, params: bytes = b"") -> bytes:
@@ -112,13 +111,8 @@ def sync_read(address: int, length: int, ids: Iterable[int]) -> bytes:
 
 def sync_write(address: int, length: int, items: Iterable[tuple[int, bytes]]) -> bytes:
     """items: (servo ID, `length` bytes) pairs."""
-    params = bytearray((_byte(address, "address"), _byte(length, "length")))
-    for servo_id, data in items:
-        if len(data) != length:
-            raise ServoConfigError(f"sync write of {length} bytes got {len(data)} bytes for servo {servo_id}")
-        params.append(_byte(servo_id, "servo ID", BROADCAST_ID - 1))
-        params += data
-    return packet(BROADCAST_ID, Instruction.SYNC_WRITE, bytes(params))
+    head = bytes((_byte(address, "address"), _byte(length, "length")))
+    return packet(BROADCAST_ID, Instruction.SYNC_WRITE, sync_write_body(head, length, items))
 
 
 def status(servo_id: int, error: int = 0, data: bytes = b"") -> bytes:

@@ -21,13 +21,14 @@ try:
 except ImportError:  # pragma: no cover - not posix
     _PORT_ERRORS = (serial.SerialException, OSError)
 _POLL_NAP_S = 0.0002
+_WRITE_TIMEOUT_S = 1.0
 
 
 class SerialPort:
     def __init__(self, url: str, baudrate: int):
         self.url = url
         try:
-            self._serial = serial.serial_for_url(url, baudrate=baudrate, timeout=0, write_timeout=1.0)
+            self._serial = serial.serial_for_url(url, baudrate=baudrate, timeout=0, write_timeout=_WRITE_TIMEOUT_S)
         except (serial.SerialException, ValueError, OSError) as exc:
             raise ServoLinkError(f"cannot open {url!r} at {baudrate} baud: {exc}") from None
         try:
@@ -43,12 +44,27 @@ class SerialPort:
             raise ServoLinkError(f"{self.url}: cannot reset the input buffer: {exc}") from None
 
     def write(self, data: bytes) -> None:
+        """All of data, or ServoLinkError. On a posix port straight to the descriptor (pyserial's write adds a
+        select() after every write when a write timeout is set)."""
         try:
+            if self._fd is not None:
+                self._write_fd(data)
+                return
             written = self._serial.write(data)
         except _PORT_ERRORS as exc:
             raise ServoLinkError(f"{self.url}: write failed: {exc}") from None
         if written is not None and written != len(data):
             raise ServoLinkError(f"{self.url}: wrote {written} of {len(data)} bytes")
+
+    def _write_fd(self, data: bytes) -> None:
+        view, deadline = memoryview(data), time.monotonic() + _WRITE_TIMEOUT_S
+        while view:
+            try:
+                view = view[os.write(self._fd, view):]
+            except BlockingIOError:
+                pass
+            if view and not select.select((), (self._fd,), (), max(0.0, deadline - time.monotonic()))[1]:
+                raise ServoLinkError(f"{self.url}: write timed out with {len(view)} of {len(data)} bytes unsent")
 
     def read_some(self, deadline_s: float) -> bytes:
         """Bytes that arrive before the monotonic deadline: whatever is there once something is; b'' at the deadline."""

@@ -13,6 +13,7 @@ pty answers as fast as this process can, which measures the host's own overhead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -123,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         profile = load_arm(args.arm)
-        bus = VirtualBus(profile, Faults(args.drop, args.corrupt, args.stray, args.seed,
-                                              None if args.fault_ids is None else frozenset(args.fault_ids)), now_s=time.monotonic())
+        fault_ids = None if args.fault_ids is None else frozenset(args.fault_ids)
+        faults = Faults(args.drop, args.corrupt, args.stray, args.seed, fault_ids)
+        bus = VirtualBus(profile, faults, now_s=time.monotonic())
         for servo_id in args.vanish:
             bus.vanish(servo_id)
         for servo_id in args.overload:
@@ -140,18 +142,24 @@ def main(argv: list[str] | None = None) -> int:
     print(server.port, flush=True)
     print(f"virtual {profile.name} bus: {profile.family.value}, IDs {list(profile.ids)}, "
           f"{profile.baudrate} baud{' (wire-timed)' if args.wire else ''}", file=sys.stderr, flush=True)
-    gc.collect()
-    gc.freeze()  # start-up objects leave the collector: no long collection pauses on the reply path
-    previous = {s: signal.signal(s, lambda signum, frame: server.stop()) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with _stop_on_signals(server):
         server.serve_forever()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        server.close()
-        print("report " + json.dumps(bus.report()), file=sys.stderr, flush=True)  # last stderr line
+    server.close()
+    print("report " + json.dumps(bus.report()), file=sys.stderr, flush=True)  # last stderr line
     return 0
 
+
+@contextlib.contextmanager
+def _stop_on_signals(server: PtyServer):
+    """SIGINT/SIGTERM end serve_forever; start-up objects leave the garbage collector (no long pauses later)."""
+    gc.collect()
+    gc.freeze()
+    previous = {s: signal.signal(s, lambda signum, frame: server.stop()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 if __name__ == "__main__":
     sys.exit(main())
