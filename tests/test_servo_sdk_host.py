@@ -1,6 +1,7 @@
 """The vendors' SDKs as the host against vla-lite's virtual servos over a real pty (raw mode): ping, read, write,
 sync read and sync write all succeed, and what the SDK writes is what the virtual servos hold."""
 
+import contextlib
 import time
 
 import pytest
@@ -39,54 +40,54 @@ def check_sync_write(sdk, server, port, ph, address: int, size: int) -> None:
     assert [s.get("Goal_Position") for s in server.bus.servos] == [0x0700 + i for i in range(1, 7)]
 
 
-def test_feetech_sdk_drives_the_virtual_so101():
-    sc = pytest.importorskip("scservo_sdk")
-    with serve_pty("so101") as server:
-        port = sc.PortHandler(server.port)
+@contextlib.contextmanager
+def sdk_on_virtual_bus(sdk, arm: str, protocol: float):
+    """(server, PortHandler, PacketHandler) of the vendor SDK opened on a virtual bus of `arm` at 1 Mbps."""
+    with serve_pty(arm) as server:
+        port = sdk.PortHandler(server.port)
         assert port.openPort() and port.setBaudRate(1_000_000)
-        ph = sc.PacketHandler(0)
         try:
-            assert ph.ping(port, 1) == (777, sc.COMM_SUCCESS, 0)
-            assert ph.ping(port, 9)[1] == sc.COMM_RX_TIMEOUT
-            assert ph.read2ByteTxRx(port, 3, 56) == (2048, sc.COMM_SUCCESS, 0)
-            assert ph.write1ByteTxRx(port, 3, 40, 1) == (sc.COMM_SUCCESS, 0)
-            assert ph.write2ByteTxRx(port, 3, 42, 1000) == (sc.COMM_SUCCESS, 0)
-            wait_until(lambda: ph.read2ByteTxRx(port, 3, 56)[0] == 1000, "servo 3 at its goal")
-
-            group = sync_read_group(sc, port, ph, 56, 2)
-            assert group.txRxPacket() == sc.COMM_SUCCESS
-            assert [group.getData(i, 56, 2) for i in range(1, 7)] == [2048, 2048, 1000, 2048, 2048, 2048]
-            check_sync_write(sc, server, port, ph, 42, 2)
+            yield server, port, sdk.PacketHandler(protocol)
         finally:
             port.closePort()
+
+
+def test_feetech_sdk_drives_the_virtual_so101():
+    sc = pytest.importorskip("scservo_sdk")
+    with sdk_on_virtual_bus(sc, "so101", 0) as (server, port, ph):
+        assert ph.ping(port, 1) == (777, sc.COMM_SUCCESS, 0)
+        assert ph.ping(port, 9)[1] == sc.COMM_RX_TIMEOUT
+        assert ph.read2ByteTxRx(port, 3, 56) == (2048, sc.COMM_SUCCESS, 0)
+        assert ph.write1ByteTxRx(port, 3, 40, 1) == (sc.COMM_SUCCESS, 0)
+        assert ph.write2ByteTxRx(port, 3, 42, 1000) == (sc.COMM_SUCCESS, 0)
+        wait_until(lambda: ph.read2ByteTxRx(port, 3, 56)[0] == 1000, "servo 3 at its goal")
+
+        group = sync_read_group(sc, port, ph, 56, 2)
+        assert group.txRxPacket() == sc.COMM_SUCCESS
+        assert [group.getData(i, 56, 2) for i in range(1, 7)] == [2048, 2048, 1000, 2048, 2048, 2048]
+        check_sync_write(sc, server, port, ph, 42, 2)
 
 
 def test_dynamixel_sdk_drives_the_virtual_koch():
     dx = pytest.importorskip("dynamixel_sdk")
-    with serve_pty("koch") as server:
-        port = dx.PortHandler(server.port)
-        assert port.openPort() and port.setBaudRate(1_000_000)
-        ph = dx.PacketHandler(2.0)
-        try:
-            assert ph.ping(port, 1) == (1060, dx.COMM_SUCCESS, 0)
-            assert ph.ping(port, 6) == (1200, dx.COMM_SUCCESS, 0)
-            found, result = ph.broadcastPing(port)
-            assert result == dx.COMM_SUCCESS and {i: v[0] for i, v in found.items()} == {
-                1: 1060, 2: 1060, 3: 1200, 4: 1200, 5: 1200, 6: 1200}
-            assert ph.read1ByteTxRx(port, 6, 11) == (5, dx.COMM_SUCCESS, 0)  # gripper: current-based position
-            assert ph.read1ByteTxRx(port, 1, 11) == (4, dx.COMM_SUCCESS, 0)  # joints: extended position
-            assert ph.write1ByteTxRx(port, 3, 64, 1) == (dx.COMM_SUCCESS, 0)
-            assert ph.write1ByteTxRx(port, 3, 11, 3) == (dx.COMM_SUCCESS, 7)  # EEPROM with torque on: ACCESS
-            assert ph.write4ByteTxRx(port, 3, 116, (-300) & 0xFFFFFFFF) == (dx.COMM_SUCCESS, 0)
-            wait_until(lambda: ph.read4ByteTxRx(port, 3, 132)[0] == (-300) & 0xFFFFFFFF, "servo 3 at -300")
+    with sdk_on_virtual_bus(dx, "koch", 2.0) as (server, port, ph):
+        assert ph.ping(port, 1) == (1060, dx.COMM_SUCCESS, 0)
+        assert ph.ping(port, 6) == (1200, dx.COMM_SUCCESS, 0)
+        found, result = ph.broadcastPing(port)
+        assert result == dx.COMM_SUCCESS and {i: v[0] for i, v in found.items()} == {
+            1: 1060, 2: 1060, 3: 1200, 4: 1200, 5: 1200, 6: 1200}
+        assert ph.read1ByteTxRx(port, 6, 11) == (5, dx.COMM_SUCCESS, 0)  # gripper: current-based position
+        assert ph.read1ByteTxRx(port, 1, 11) == (4, dx.COMM_SUCCESS, 0)  # joints: extended position
+        assert ph.write1ByteTxRx(port, 3, 64, 1) == (dx.COMM_SUCCESS, 0)
+        assert ph.write1ByteTxRx(port, 3, 11, 3) == (dx.COMM_SUCCESS, 7)  # EEPROM with torque on: ACCESS
+        assert ph.write4ByteTxRx(port, 3, 116, (-300) & 0xFFFFFFFF) == (dx.COMM_SUCCESS, 0)
+        wait_until(lambda: ph.read4ByteTxRx(port, 3, 132)[0] == (-300) & 0xFFFFFFFF, "servo 3 at -300")
 
-            group = sync_read_group(dx, port, ph, 132, 4)
-            expected = [2048, 2048, (-300) & 0xFFFFFFFF, 2048, 2048, 2048]
-            assert group.txRxPacket() == dx.COMM_SUCCESS
-            assert [group.getData(i, 132, 4) for i in range(1, 7)] == expected
-            assert group.fastSyncRead() == dx.COMM_SUCCESS
-            assert [group.getData(i, 132, 4) for i in range(1, 7)] == expected
+        group = sync_read_group(dx, port, ph, 132, 4)
+        expected = [2048, 2048, (-300) & 0xFFFFFFFF, 2048, 2048, 2048]
+        assert group.txRxPacket() == dx.COMM_SUCCESS
+        assert [group.getData(i, 132, 4) for i in range(1, 7)] == expected
+        assert group.fastSyncRead() == dx.COMM_SUCCESS
+        assert [group.getData(i, 132, 4) for i in range(1, 7)] == expected
 
-            check_sync_write(dx, server, port, ph, 116, 4)
-        finally:
-            port.closePort()
+        check_sync_write(dx, server, port, ph, 116, 4)
