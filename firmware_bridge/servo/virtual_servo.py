@@ -1,0 +1,188 @@
+"""One virtual servo: a register file laid out by its control table, a shaft that moves toward the goal at a bounded
+speed while torque is on, and telemetry (position, velocity, load, voltage, temperature, error bits).
+
+Pure logic with the time passed in (`now_s`, monotonic seconds): VirtualBus dispatches packets to it.
+
+Where the manuals leave room, this servo chooses:
+- Feetech: Present_Position = (shaft - Homing_Offset) mod 4096; an EEPROM write while Lock is 1 is not applied
+  (counted in `eeprom_refused`); the status error byte carries the protection bits (voltage, overheat, overload).
+- Dynamixel: Present_Position = shaft + Homing_Offset (multi-turn); an EEPROM write with torque on, or a write to
+  a read-only or absent address, is refused with an ACCESS error; a hardware error turns torque off and sets the
+  alert bit until REBOOT.
+Torque on (0 -> 1) sets Goal_Position to Present_Position: the servo holds where it is, as real ones do.
+Speed: the model's no-load speed, or less when Goal_Velocity (Feetech) / Profile_Velocity (Dynamixel) asks.
+"""
+
+from __future__ import annotations
+
+from . import dynamixel as dxl
+from . import feetech as ft
+from .tables import Area, Model
+
+_DXL_RPM_UNIT = 0.229  # Dynamixel velocity unit, rev/min
+
+
+class VirtualServo:
+    def __init__(self, model: Model, servo_id: int, *, mode_value: int | None = None, position: int = 2048,
+                 return_delay_us: int = 0, baud_index: int | None = None, now_s: float = 0.0):
+        self.model = model
+        self.table = table = model.table
+        self.dynamixel = model.family.is_dynamixel
+        self.mem = bytearray(table.memory_size)
+        for reg in table.registers.values():
+            self._put(reg.name, reg.default)
+        for name, value in model.defaults:
+            self._put(name, value)
+        self._put("Model_Number", model.number)
+        self._put("ID", servo_id)
+        self._put("Return_Delay_Time", return_delay_us // 2)
+        if baud_index is not None:
+            self._put("Baud_Rate", baud_index)
+        if mode_value is not None and "Operating_Mode" in table.registers:
+            self._put("Operating_Mode", mode_value)
+        voltage_name = "Present_Input_Voltage" if self.dynamixel else "Present_Voltage"
+        self._voltage_reg = table[voltage_name]
+        self._put(voltage_name, round(model.nominal_voltage_v * 10))
+        self.shaft = float(position)  # counts, before the homing offset
+        self.velocity = 0.0  # counts/s
+        self._t = now_s
+        self.overload = False  # injected; latched until REBOOT (Dynamixel) or clear_faults()
+        self.hardware_error = 0  # Dynamixel Hardware_Error_Status
+        self.pending: tuple[int, bytes] | None = None  # REG_WRITE until ACTION
+        self.eeprom_writes = 0
+        self.eeprom_refused = 0
+        self.goal_writes = 0
+        self.max_goal_jump = 0  # counts: the largest |new Goal_Position - Present_Position| written
+        self._sync_goal()
+        self._telemetry()
+
+    # --- registers ----------------------------------------------------------------------------------------
+
+    @property
+    def id(self) -> int:
+        return self.mem[self.table["ID"].address]
+
+    def get(self, name: str) -> int:
+        reg = self.table[name]
+        return self.table.decode(name, self.mem[reg.address:reg.address + reg.size])
+
+    def _put(self, name: str, value: int) -> None:
+        reg = self.table[name]
+        self.mem[reg.address:reg.address + reg.size] = self.table.encode(name, value)
+
+    def read(self, address: int, length: int, now_s: float) -> bytes | None:
+        """Register bytes, or None if the range is outside the memory."""
+        if address + length > len(self.mem):
+            return None
+        self.advance(now_s)
+        return bytes(self.mem[address:address + length])
+
+    def write(self, address: int, data: bytes, now_s: float) -> int:
+        """Apply a WRITE; returns 0 or a Dynamixel ResultError (Feetech servos ignore what they refuse)."""
+        self.advance(now_s)
+        end = address + len(data)
+        if end > len(self.mem) or not data:
+            return dxl.ResultError.DATA_RANGE
+        touched = [r for r in self.table.registers.values() if r.address < end and address < r.address + r.size]
+        if any(not r.writable for r in touched) or (self.dynamixel and not touched):
+            return dxl.ResultError.ACCESS
+        if any(r.area is Area.EEPROM for r in touched):
+            if self.dynamixel and self.get("Torque_Enable"):
+                return dxl.ResultError.ACCESS
+            if not self.dynamixel and self.get("Lock"):
+                self.eeprom_refused += 1
+                return 0
+            self.eeprom_writes += 1
+        torque_was = self.get("Torque_Enable")
+        self.mem[address:end] = data
+        if any(r.name == "Goal_Position" for r in touched):
+            self.goal_writes += 1
+            self.max_goal_jump = max(self.max_goal_jump, abs(self.get("Goal_Position") - self.get("Present_Position")))
+        if not torque_was and self.get("Torque_Enable"):
+            self._put("Goal_Position", self.get("Present_Position"))  # torque on holds where the shaft is
+            self.overload = self.overload and self.dynamixel  # Feetech: torque on clears overload protection
+        self._sync_goal()
+        self._telemetry()  # a new Homing_Offset shows in Present_Position at once
+        return 0
+
+    def reboot(self) -> None:
+        self.hardware_error = 0
+        self.overload = False
+        self._put("Torque_Enable", 0)
+
+    # --- status -------------------------------------------------------------------------------------------
+
+    def error_byte(self) -> int:
+        self._refresh_faults()
+        if self.dynamixel:
+            return dxl.ALERT if self.hardware_error else 0
+        return self.mem[self.table["Status"].address]
+
+    def _refresh_faults(self) -> None:
+        temp = self.get("Present_Temperature")
+        volts = self.mem[self._voltage_reg.address]
+        if self.dynamixel:
+            bits = self.hardware_error
+            bits |= dxl.HardwareError.OVERLOAD if self.overload else 0
+            bits |= dxl.HardwareError.OVERHEATING if temp > self.get("Temperature_Limit") else 0
+            if not self.get("Min_Voltage_Limit") <= volts <= self.get("Max_Voltage_Limit"):
+                bits |= dxl.HardwareError.INPUT_VOLTAGE
+            if bits & self.get("Shutdown"):
+                self._put("Torque_Enable", 0)
+            self.hardware_error = int(bits)
+            self._put("Hardware_Error_Status", self.hardware_error)
+        else:
+            bits = ft.StatusError.OVERLOAD if self.overload else 0
+            bits |= ft.StatusError.OVERHEAT if temp > self.get("Max_Temperature_Limit") else 0
+            if not self.get("Min_Voltage_Limit") <= volts <= self.get("Max_Voltage_Limit"):
+                bits |= ft.StatusError.VOLTAGE
+            self._put("Status", int(bits))
+
+    # --- motion -------------------------------------------------------------------------------------------
+
+    def _sync_goal(self) -> None:
+        goal = self.get("Goal_Position")
+        lo, hi = self.get("Min_Position_Limit"), self.get("Max_Position_Limit")
+        if self.dynamixel:
+            if self.get("Operating_Mode") == 3:  # position mode: limits apply; extended modes: multi-turn
+                goal = min(max(goal, lo), hi)
+            self._target = float(goal - self.get("Homing_Offset"))
+            profile = self.get("Profile_Velocity") * _DXL_RPM_UNIT * self.model.counts_per_turn / 60
+        else:
+            if hi > lo:
+                goal = min(max(goal, lo), hi)
+            self._target = float((goal + self.get("Homing_Offset")) % self.model.counts_per_turn)
+            profile = abs(self.get("Goal_Velocity"))
+        self._speed = min(profile, self.model.max_speed_counts_s) if profile > 0 else self.model.max_speed_counts_s
+
+    def advance(self, now_s: float) -> None:
+        dt = now_s - self._t
+        if dt <= 0:
+            return
+        self._t = now_s
+        error = self._target - self.shaft
+        if self.get("Torque_Enable") and error:
+            step = min(abs(error), self._speed * dt)
+            self.shaft += step if error > 0 else -step
+            self.velocity = (step if error > 0 else -step) / dt
+        else:
+            self.velocity = 0.0
+        self._telemetry()
+
+    def _telemetry(self) -> None:
+        moving = abs(self.velocity) > 1.0
+        load = 1000 if self.overload else min(1000, round(40 + 600 * abs(self.velocity) / self.model.max_speed_counts_s))
+        load = -load if self.velocity < 0 else load
+        if self.dynamixel:
+            self._put("Present_Position", round(self.shaft) + self.get("Homing_Offset"))
+            unit = _DXL_RPM_UNIT * self.model.counts_per_turn / 60
+            self._put("Present_Velocity", round(self.velocity / unit))
+            self._put("Present_Current", load)
+            self._put("Moving", int(moving))
+            self._put("Realtime_Tick", round(self._t * 1000) % 32768)
+        else:
+            turn = self.model.counts_per_turn
+            self._put("Present_Position", round(self.shaft - self.get("Homing_Offset")) % turn)
+            self._put("Present_Velocity", round(self.velocity))
+            self._put("Present_Load", load)
+            self._put("Moving", int(moving))
