@@ -245,8 +245,11 @@ def test_recordings_round_trip(tmp_path):
 def test_recordings_measured_state_and_predicted_actions_by_key(tmp_path):
     ds = open_dataset(make_recordings(tmp_path / "rec"), keys=KeyMap(state=("state",), action="predicted"))
     ep = ds.episode(0)
-    assert np.isnan(ep.actions).all()  # nothing was predicted: NaN rows, which the check reports
-    assert [p.code for p in check_episode(ep)] == ["nonfinite"]
+    # nothing was predicted: no tick has a finite action, so no row is usable and the check says why
+    assert len(ep) == 0 and ep.meta["leading_ticks_skipped"] == LENGTHS[0]
+    (problem,) = check_episode(ep)
+    assert problem.code == "empty" and f"{LENGTHS[0]} recorded ticks, none with a finite state, a finite action" \
+        in problem.detail
     with pytest.raises(DatasetError, match="'torque'.*commanded"):
         open_dataset(tmp_path / "rec", keys=KeyMap(action="torque"))
 

@@ -53,7 +53,10 @@ def check_episode(ep: EpisodeData, config: SyncConfig = SyncConfig()) -> list[Pr
     out: list[Problem] = []
     n, t = len(ep.timestamps), ep.timestamps
     if n == 0:
-        return [Problem("empty", "the episode has no rows")]
+        skipped = ep.meta.get("leading_ticks_skipped")
+        return [Problem("empty", "the episode has no rows" + (
+            f" ({skipped} recorded ticks, none with a finite state, a finite action and a frame from every camera)"
+            if skipped else ""))]
     counts = {"state": len(ep.state), "actions": len(ep.actions)}
     expected = ep.meta.get("expected_rows")
     if expected is not None:
