@@ -31,13 +31,15 @@ class FrameSequence:
     the episode (a video one frame short of N rows is a dropped frame; the synchronisation check compares the
     two). `missing` marks rows that saw no frame of their own (a recording whose frame was dropped: they get the
     newest earlier frame), or is None when every row has one. `close()` releases a file handle kept open
-    between reads; reading again reopens it.
+    between reads; reading again reopens it. `storage()` says how the frames are stored (file, codec).
     """
 
     def __init__(self, rows: int, get: Callable[[int], np.ndarray], *,
                  frame_count: int | Callable[[], int] | None = None, missing: np.ndarray | None = None,
-                 close: Callable[[], None] | None = None, describe: str = "frames", kind: FrameKind = FrameKind.RGB):
+                 close: Callable[[], None] | None = None, describe: str = "frames", kind: FrameKind = FrameKind.RGB,
+                 storage: Callable[[], dict] | dict | None = None):
         self._rows, self._get, self._close, self.describe, self.kind = int(rows), get, close, describe, kind
+        self._storage = storage
         self._frame_count = frame_count
         self.missing = None if missing is None else np.asarray(missing, bool)
 
@@ -49,6 +51,12 @@ class FrameSequence:
         """Frames the source holds for this episode (opens a video to ask its container)."""
         fc = self._frame_count
         return self._rows if fc is None else int(fc() if callable(fc) else fc)
+
+    def storage(self) -> dict:
+        """How the frames are stored, JSON-able (e.g. {"file": ..., "codec": "av1", "pix_fmt": ...}); a video is
+        opened to ask its container."""
+        s = self._storage
+        return dict(s() if callable(s) else s or {})
 
     def __getitem__(self, i: int) -> np.ndarray:
         i = int(i)

@@ -103,7 +103,8 @@ def frame_sequence(handle: Handle, name: str, rows: int, count: int, compressed:
             return image
         return np.asarray(row)
 
-    return FrameSequence(rows, get, frame_count=count, close=handle.close, describe=describe)
+    return FrameSequence(rows, get, frame_count=count, close=handle.close, describe=describe,
+                         storage={"file": str(handle.path), "codec": "HDF5 JPEG rows" if compressed else "HDF5 raw"})
 
 
 class AlohaDataset(DatasetReader):

@@ -42,4 +42,4 @@ def image_column(col, describe: str, convert=None, kind: FrameKind = FrameKind.R
             raise DatasetError(f"{describe}: row {i} holds no decodable image bytes")
         return convert(image) if convert is not None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
-    return FrameSequence(len(col), get, describe=describe, kind=kind)
+    return FrameSequence(len(col), get, describe=describe, kind=kind, storage={"codec": "parquet image (PNG/JPEG)"})

@@ -140,7 +140,10 @@ def _tick_frames(rec, camera: str, skip: int, describe: str) -> FrameSequence:
             raise DatasetError(f"{describe}: no frame was stored for any tick of this episode")
         return rec.frame(camera, int(filled[i]))
 
-    return FrameSequence(len(numbers), get, missing=missing if missing.any() else None, describe=describe)
+    storage = {"file": str(rec.path / f"{camera}.{'pngs' if rec.meta.get('image_format') == 'png' else 'mjpeg'}"),
+               "codec": "png" if rec.meta.get("image_format") == "png" else "mjpeg"}
+    return FrameSequence(len(numbers), get, missing=missing if missing.any() else None, describe=describe,
+                         storage=storage)
 
 
 def _names(meta: dict, key: str, width: int) -> list[str] | None:

@@ -168,4 +168,4 @@ def video_frames(path: str | Path, timestamps: np.ndarray, fps: float, from_s: f
         return convert(video.frame_at(from_s + t[i]))
 
     return FrameSequence(len(t), get, frame_count=count, close=video.close, kind=kind,
-                         describe=describe or f"video {path}")
+                         describe=describe or f"video {path}", storage=lambda: {"file": str(path), **video.describe()})
