@@ -27,7 +27,7 @@ import numpy as np
 from .base import DatasetReader
 from .depth import DepthCoding, image_to_mm, is_depth_feature
 from .episode import DatasetError, EpisodeData, FrameKind, KeyMap, names_from
-from .parquet import image_column, matrix
+from .parquet import column_names, image_column, matrix, read_table
 from .video import video_frames
 
 V2_DATA = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
@@ -166,15 +166,13 @@ class LeRobotV2Dataset(_LeRobotBase):
         return [int(r["episode_index"]) for r in self.episodes]
 
     def episode(self, i: int) -> EpisodeData:
-        import pyarrow.parquet as pq
-
         row = self.episodes[self._position(i)]
         e = int(row["episode_index"])
         chunk = e // self.chunks_size
         path = self.path / self.data_path.format(episode_chunk=chunk, episode_index=e)
         if not path.is_file():
             raise DatasetError(f"{path}: data file of episode {e} is missing")
-        table = pq.read_table(path, columns=self._columns(pq.read_schema(path).names, path))
+        table = read_table(path, columns=self._columns(column_names(path), path))
         other = set(table.column("episode_index").to_numpy(zero_copy_only=False).tolist()) - {e}
         if other:
             raise DatasetError(f"{path}: holds rows of episode(s) {sorted(other)}; expected only episode {e}")
@@ -191,8 +189,6 @@ class LeRobotV3Dataset(_LeRobotBase):
     format = "lerobot-v3"
 
     def __init__(self, root: str | os.PathLike, keys: KeyMap | None = None):
-        import pyarrow.parquet as pq
-
         super().__init__(root, keys)
         version = str(self.info["codebase_version"])
         if not version.startswith("v3."):
@@ -200,7 +196,7 @@ class LeRobotV3Dataset(_LeRobotBase):
         tasks_path = self.path / "meta" / "tasks.parquet"
         if not tasks_path.is_file():
             raise DatasetError(f"{self.path}: no meta/tasks.parquet; expected it in a v3.0 dataset")
-        tasks = pq.read_table(tasks_path).to_pydict()
+        tasks = read_table(tasks_path).to_pydict()
         text_col = next((c for c in ("task", "__index_level_0__") if c in tasks), None)
         if "task_index" not in tasks or text_col is None:
             raise DatasetError(f"{tasks_path}: columns {sorted(tasks)}; expected task_index and task")
@@ -215,12 +211,12 @@ class LeRobotV3Dataset(_LeRobotBase):
                 need += [f"videos/{k}/{c}" for c in ("chunk_index", "file_index", "from_timestamp", "to_timestamp")]
         rows = []
         for f in files:
-            names = pq.read_schema(f).names
+            names = column_names(f)
             missing = [c for c in need if c not in names]
             if missing:
                 raise DatasetError(f"{f}: episode metadata lacks column(s) {missing}")
             extra = [c for c in ("tasks", "success") if c in names]
-            t = pq.read_table(f, columns=need + extra).to_pydict()
+            t = read_table(f, columns=need + extra).to_pydict()
             rows += [{c: t[c][j] for c in t} for j in range(len(t["episode_index"]))]
         self.episodes = sorted(rows, key=lambda r: r["episode_index"])
         self.data_path = self.info.get("data_path", V3_DATA)
@@ -237,13 +233,11 @@ class LeRobotV3Dataset(_LeRobotBase):
         return [int(r["episode_index"]) for r in self.episodes]
 
     def _data(self, path: Path):
-        import pyarrow.parquet as pq
-
         if self._cached is None or self._cached[0] != path:
             if not path.is_file():
                 raise DatasetError(f"{path}: data file is missing")
             self._cached = None  # free the previous file before reading the next
-            self._cached = (path, pq.read_table(path, columns=self._columns(pq.read_schema(path).names, path)))
+            self._cached = (path, read_table(path, columns=self._columns(column_names(path), path)))
         return self._cached[1]
 
     def episode(self, i: int) -> EpisodeData:

@@ -7,6 +7,28 @@ import numpy as np
 from .episode import DatasetError, FrameKind, FrameSequence
 
 
+def read_table(path, columns=None):
+    """pyarrow.parquet.read_table, with an unreadable file reported as a DatasetError naming it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise DatasetError(f"{path}: not a readable parquet file ({exc})") from None
+
+
+def column_names(path) -> list[str]:
+    """The parquet file's column names (its schema only)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(path).names
+    except (OSError, pa.ArrowException) as exc:
+        raise DatasetError(f"{path}: not a readable parquet file ({exc})") from None
+
+
 def matrix(table, key: str, where: str) -> np.ndarray:
     """A numeric column (scalar or fixed-length list per row) -> (N, K) float64; nulls become NaN."""
     import pyarrow as pa

@@ -59,7 +59,10 @@ class RecordingDataset(DatasetReader):
     def lengths(self) -> list[int]:
         out = []
         for p in self.paths:
-            meta = json.loads((p / "meta.json").read_text())
+            try:
+                meta = json.loads((p / "meta.json").read_text())
+            except (OSError, ValueError) as exc:
+                raise DatasetError(f"{p}/meta.json: not readable JSON ({exc})") from None
             out.append(int(meta["ticks"]) if isinstance(meta.get("ticks"), int) else _count_lines(p))
         return out
 
