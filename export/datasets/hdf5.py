@@ -160,7 +160,7 @@ class AlohaDataset(DatasetReader):
             instruction = self.instruction or text_attr(f.attrs.get("language_instruction"))
         if instruction is None:
             raise DatasetError(f"{where}: ALOHA files store no instruction (no root attr language_instruction); "
-                               "pass instruction=")
+                               "pass --instruction TEXT (instruction=)")
         for c, shape in shapes.items():
             want = 2 if compressed else 4
             if len(shape) != want:
