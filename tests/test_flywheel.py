@@ -50,3 +50,27 @@ def test_a_recording_trains_as_recorded(recording, tmp_path):
     assert data["episodes"] == len(episodes) and data["kept"] == len(episodes) - empty >= 1
     assert data["dropped"] == ({"empty": empty} if empty else {})
     assert summary["rows"] == sum(usable) and ckpt.exists()
+
+
+def test_view_renders_a_recorded_episode(recording, tmp_path):
+    """`vla-lite view`: an mp4 with one frame per tick and a PNG strip; the holds and clamps it reports are the
+    recording's (held ticks; ticks whose command differs from the prediction)."""
+    import av
+    import cv2
+    import numpy as np
+
+    episode = list_episodes(recording)[0]
+    ticks = read_episode(episode).ticks
+    both = ticks["predicted_present"] & ticks["commanded_present"]
+    clamped = both & (np.abs(np.nan_to_num(ticks["predicted"] - ticks["commanded"])).max(axis=1) > 1e-9)
+    for out in (tmp_path / "ep.mp4", tmp_path / "ep.png"):
+        done = vla_lite("view", episode, "--out", out)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == (f"{out}: {len(ticks['step'])} ticks, {int(ticks['held'].sum())} held, "
+                                       f"{int(clamped.sum())} clamped")
+    with av.open(str(tmp_path / "ep.mp4")) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])]
+    assert len(frames) == len(ticks["step"]) and frames[0].shape[0] > 300
+    assert not np.array_equal(frames[0], frames[-1])  # the camera pane and the cursor move
+    strip = cv2.imread(str(tmp_path / "ep.png"))
+    assert strip is not None and strip.shape[1] >= 800

@@ -26,6 +26,7 @@ COMMANDS = {
     "export": ("vla_lite.export.export_bundle", "checkpoint -> verified .vla bundle (ONNX/TFLite, fp32/int8)"),
     "dataset": ("vla_lite.export.dataset_command", "what a dataset holds and what stops it from training"),
     "convert": ("vla_lite.export.convert", "write a dataset (recordings, HDF5, LeRobot) as a LeRobot v3.0 dataset"),
+    "view": ("vla_lite.export.view", "an episode as video or PNG: frames, state and actions, holds and clamps"),
 }
 
 
