@@ -26,12 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .datasets.episode import DatasetError
 from .fit import INSTRUCTION_NOISE
 
 DAGGER_SEED_BASE = 500_000
+USER_ERRORS = (DatasetError,)  # the CLI prints these as one line (vla_lite/cli.py)
 
 
 def add_arguments(parser) -> None:
+    from .datasets import add_dataset_arguments
+
+    add_dataset_arguments(parser)
     a = parser.add_argument
     a("--teacher", required=True, help="teacher checkpoint (.safetensors), 'expert' (the scripted expert), or "
                                        "lerobot:PATH (a LeRobot pretrained policy; needs lerobot)")
@@ -86,6 +91,7 @@ def _run(args) -> int:
 
     from .checkpoint import load_checkpoint, nothing_to_resume, restore_optimizer, save_checkpoint
     from .dagger import ExpertWorld
+    from .datasets import dataset_options
     from .fit import FitConfig, fit, teacher_targets
     from .model import Policy, PolicyConfig, parameter_count
     from .rollout import TorchPolicyRunner
@@ -129,7 +135,7 @@ def _run(args) -> int:
     ts, cameras, norm, data = load_training_data(
         args.data, chunk, args.image_size, encoder.encode, paraphrases, cameras=cameras,
         normalization=teacher.normalization if teacher else init.normalization if init else None,
-        progress=not args.json)
+        progress=not args.json, data_options=dataset_options(args))
     if args.dagger_data:  # earlier rounds' rollouts: every visited state counts, failed ones most of all
         earlier, *_ = load_training_data(args.dagger_data, chunk, None, encoder.encode, paraphrases,
                                          cameras=cameras, normalization=norm, progress=False, keep_failed=True)

@@ -20,7 +20,10 @@ import numpy as np
 
 from vla_lite.progress import progress_bar
 
+from .datasets.episode import DatasetError
 from .fit import INSTRUCTION_NOISE
+
+USER_ERRORS = (DatasetError,)  # the CLI prints these as one line (vla_lite/cli.py)
 
 
 def camera_specs(names_sizes, size_px: int | None):
@@ -33,14 +36,16 @@ def camera_specs(names_sizes, size_px: int | None):
 
 def load_training_data(paths, chunk_length: int, size_px: int | None, embed, paraphrase_groups=(),
                        cameras=None, normalization=None, min_length: int = 2, progress: bool = True,
-                       keep_failed: bool = False):
-    """Screen the episodes, compute statistics (unless given), build the TrainSet.
-    Returns (trainset, cameras, normalization, data_report)."""
+                       keep_failed: bool = False, data_options: dict | None = None):
+    """Screen the episodes, compute statistics (unless given), build the TrainSet. data_options: DatasetSpec
+    options (datasets.dataset_options(args)). Returns (trainset, cameras, normalization, data_report)."""
+    import sys
+
     from vla_lite.calib.stats import compute_normalization
-    from .datasets import FilterConfig, open_dataset, screen_episode
+    from .datasets import FilterConfig, open_datasets, screen_episode
     from .trainset import TrainSet
 
-    readers = [open_dataset(p) for p in paths]
+    readers = open_datasets(paths, data_options, note=lambda text: print(f"note: {text}", file=sys.stderr))
     kept, report = [], {"paths": [str(p) for p in paths], "episodes": 0, "kept": 0, "dropped": {}}
     for reader in readers:
         for i in range(len(reader)):
@@ -54,7 +59,8 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
             kept.append((reader, i))
             report["kept"] += 1
     if not kept:
-        raise ValueError(f"no usable episode in {report['paths']}: dropped {report['dropped']}")
+        raise DatasetError(f"no usable episode in {report['paths']}: dropped {report['dropped']} (`vla-lite dataset "
+                           "PATH` says why)")
     first = kept[0][0].episode(kept[0][1])
     if cameras is None:
         cameras = camera_specs([(name, seq[0].shape[:2]) for name, seq in first.frames.items()], size_px)
@@ -78,6 +84,9 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
 
 
 def add_arguments(parser) -> None:
+    from .datasets import add_dataset_arguments
+
+    add_dataset_arguments(parser)
     a = parser.add_argument
     a("--data", action="append", required=True, help="dataset path (repeatable)")
     a("--out", required=True, help="checkpoint file (.safetensors)")
@@ -106,6 +115,7 @@ def run(args) -> int:
     import torch
 
     from .checkpoint import load_checkpoint, nothing_to_resume, restore_optimizer, save_checkpoint
+    from .datasets import dataset_options
     from .fit import FitConfig, distributed, fit
     from .model import Policy, PolicyConfig, parameter_count
     from .text_cache import training_text_encoder
@@ -121,7 +131,8 @@ def run(args) -> int:
     groups = paraphrase_groups(args.paraphrases, args.data)
     ts, cameras, norm, data = load_training_data(
         args.data, args.chunk, args.image_size, encoder.encode, groups,
-        normalization=resume.normalization if resume else None, progress=rank == 0 and not args.json)
+        normalization=resume.normalization if resume else None, progress=rank == 0 and not args.json,
+        data_options=dataset_options(args))
     train_rows, eval_rows = ts.split(args.holdout, seed=args.seed)
     if resume is not None:
         model, start = resume.model, int(resume.train.get("step", 0))

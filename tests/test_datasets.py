@@ -245,8 +245,11 @@ def test_recordings_round_trip(tmp_path):
 def test_recordings_measured_state_and_predicted_actions_by_key(tmp_path):
     ds = open_dataset(make_recordings(tmp_path / "rec"), keys=KeyMap(state=("state",), action="predicted"))
     ep = ds.episode(0)
-    assert np.isnan(ep.actions).all()  # nothing was predicted: NaN rows, which the check reports
-    assert [p.code for p in check_episode(ep)] == ["nonfinite"]
+    # nothing was predicted: no tick has a finite action, so no row is usable and the check says why
+    assert len(ep) == 0 and ep.meta["leading_ticks_skipped"] == LENGTHS[0]
+    (problem,) = check_episode(ep)
+    assert problem.code == "empty" and f"{LENGTHS[0]} recorded ticks, none with a finite state, a finite action" \
+        in problem.detail
     with pytest.raises(DatasetError, match="'torque'.*commanded"):
         open_dataset(tmp_path / "rec", keys=KeyMap(action="torque"))
 
@@ -351,8 +354,10 @@ def test_robomimic_round_trip(tmp_path):
         assert ep.instruction == TASKS[0] and ep.index == d
         assert np.array_equal(ep.frames["agentview"][n - 1], solid(colour(j, n - 1)))
         assert check_episode(ep) == []
-    with pytest.raises(DatasetError, match="no instruction stored.*instruction="):
-        open_dataset(make_robomimic(tmp_path / "plain.hdf5", with_language=False))
+    plain = open_dataset(make_robomimic(tmp_path / "plain.hdf5", with_language=False))
+    assert len(plain) == 3  # it opens (so `vla-lite dataset` can describe it); reading an episode names the option
+    with pytest.raises(DatasetError, match="no instruction stored.*--instruction TEXT"):
+        plain.episode(0)
     assert open_dataset(tmp_path / "plain.hdf5", instruction="lift").episode(0).instruction == "lift"
 
 

@@ -1,7 +1,8 @@
 """`vla-lite` command line: one subcommand per module, imported only when chosen (so `vla-lite doctor` never
 loads onnxruntime and `vla-lite run` never loads torch).
 
-Each module named below provides `add_arguments(parser)` and `run(args) -> int`.
+Each module named below provides `add_arguments(parser)` and `run(args) -> int`, and may name in `USER_ERRORS` the
+exceptions that are the user's input (a bad dataset, a bad file): those come out as one line, no traceback.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ COMMANDS = {
     "train": ("vla_lite.export.train", "train a policy on demonstrations (offline; needs torch)"),
     "distill": ("vla_lite.export.distill", "distil a small student from a teacher, with DAgger rounds"),
     "export": ("vla_lite.export.export_bundle", "checkpoint -> verified .vla bundle (ONNX/TFLite, fp32/int8)"),
+    "dataset": ("vla_lite.export.dataset_command", "what a dataset holds and what stops it from training"),
+    "convert": ("vla_lite.export.convert", "write a dataset (recordings, HDF5, LeRobot) as a LeRobot v3.0 dataset"),
+    "view": ("vla_lite.export.view", "an episode as video or PNG: frames, state and actions, holds and clamps"),
 }
 
 
@@ -59,3 +63,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except getattr(module, "USER_ERRORS", ()) as exc:
+        print(f"vla-lite {command}: {exc}", file=sys.stderr)
+        return 2

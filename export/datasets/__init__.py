@@ -13,11 +13,12 @@ from .augment import jitter, random_shift, sample_instruction
 from .base import DatasetReader
 from .checks import (FilterConfig, FilterReport, Problem, SyncConfig, check_episode, filter_episodes,
                      screen_dataset, screen_episode)
-from .episode import DatasetError, EpisodeData, FrameSequence, KeyMap
+from .episode import DatasetError, EpisodeData, FrameKind, FrameSequence, KeyMap
 from .open import DatasetSpec, detect_format, open_dataset
+from .options import add_dataset_arguments, dataset_options, open_datasets
 from .windows import SampleMaker, action_chunk, batch, iter_samples, shuffle_buffer, window_index
 
-__all__ = ["open_dataset", "detect_format", "DatasetSpec", "DatasetReader", "DatasetError", "EpisodeData",
-           "FrameSequence", "KeyMap", "SyncConfig", "FilterConfig", "FilterReport", "Problem", "check_episode",
+__all__ = ["open_dataset", "open_datasets", "add_dataset_arguments", "dataset_options", "detect_format", "DatasetSpec", "DatasetReader", "DatasetError", "EpisodeData",
+           "FrameSequence", "FrameKind", "KeyMap", "SyncConfig", "FilterConfig", "FilterReport", "Problem", "check_episode",
            "screen_episode", "filter_episodes", "screen_dataset", "action_chunk", "window_index", "SampleMaker",
            "iter_samples", "shuffle_buffer", "batch", "random_shift", "jitter", "sample_instruction"]

@@ -16,6 +16,7 @@ class DatasetReader:
     """
     format = "?"
     path: Path
+    depth: dict = {}  # depth map name -> the source's feature key (LeRobot is_depth_map features); never mutated
 
     def __len__(self) -> int:
         raise NotImplementedError

@@ -1,6 +1,7 @@
 """Is an episode fit to train on? Synchronisation checks, outcome/length filtering, and a report of what was
-dropped and why (printed, and returned as JSON-able data). Pure logic over EpisodeData; frames are not decoded
-(a video is opened only to ask its frame count).
+dropped and why (printed, and returned as JSON-able data). Pure logic over EpisodeData, except that one frame of
+each camera (and depth map) is decoded, so a video this machine cannot decode is refused up front with its path
+and codec named rather than failing mid-training.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .episode import EpisodeData
+from .episode import DatasetError, EpisodeData
 
 
 @dataclass(frozen=True)
 class SyncConfig:
     period_tolerance: float = 0.25  # each step's Δt must be within (1 ± this) / fps; a dropped frame is 2 / fps
     max_missing_frames: int = 0  # rows allowed to lack a frame of their own (recordings whose frame was dropped)
-    check_frames: bool = True  # compare each camera's frame count with the rows (opens videos, decodes nothing)
+    check_frames: bool = True  # compare each camera's frame count with the rows and decode its first frame
 
     def __post_init__(self):
         if not 0 < self.period_tolerance < 1:
@@ -43,7 +44,7 @@ class FilterConfig:
 @dataclass(frozen=True)
 class Problem:
     code: str  # empty, row_count, timestamps_not_increasing, period_off_rate, nonfinite, frame_count,
-    #            missing_frames, failed, unknown_outcome, too_short
+    #            undecodable, missing_frames, failed, unknown_outcome, too_short
     detail: str
 
 
@@ -52,7 +53,10 @@ def check_episode(ep: EpisodeData, config: SyncConfig = SyncConfig()) -> list[Pr
     out: list[Problem] = []
     n, t = len(ep.timestamps), ep.timestamps
     if n == 0:
-        return [Problem("empty", "the episode has no rows")]
+        skipped = ep.meta.get("leading_ticks_skipped")
+        return [Problem("empty", "the episode has no rows" + (
+            f" ({skipped} recorded ticks, none with a finite state, a finite action and a frame from every camera)"
+            if skipped else ""))]
     counts = {"state": len(ep.state), "actions": len(ep.actions)}
     expected = ep.meta.get("expected_rows")
     if expected is not None:
@@ -82,14 +86,26 @@ def check_episode(ep: EpisodeData, config: SyncConfig = SyncConfig()) -> list[Pr
         out.append(Problem("period_off_rate", f"{len(late)} steps off the {ep.fps:g} fps period ({period:.4f} s "
                                               f"± {config.period_tolerance:.0%}); worst row {w} -> {w + 1}: "
                                               f"{dt[w]:.4f} s{hint}"))
-    for camera, frames in ep.frames.items():
-        if config.check_frames and frames.frame_count != n:
-            out.append(Problem("frame_count", f"camera {camera!r}: {frames.frame_count} frames for {n} rows"))
+    for camera, frames in (*ep.frames.items(), *ep.depth.items()):
+        if config.check_frames:
+            out += _frame_problems(camera, frames, n)
         missing = 0 if frames.missing is None else int(frames.missing.sum())
         if missing > config.max_missing_frames:
             out.append(Problem("missing_frames", f"camera {camera!r}: {missing} rows saw no frame of their own "
                                                  f"(allowed {config.max_missing_frames})"))
     return out
+
+
+def _frame_problems(camera: str, frames, n: int) -> list[Problem]:
+    """The camera's frame count against the rows, and whether its first frame decodes."""
+    try:
+        count = frames.frame_count
+        frames[0]
+    except DatasetError as exc:  # a file that cannot be opened or decoded: path and codec are in the message
+        return [Problem("undecodable", f"camera {camera!r}: {exc}")]
+    if count != n:
+        return [Problem("frame_count", f"camera {camera!r}: {count} frames for {n} rows")]
+    return []
 
 
 def screen_episode(ep: EpisodeData, config: FilterConfig = FilterConfig()) -> list[Problem]:

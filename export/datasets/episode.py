@@ -6,6 +6,7 @@ An episode holds its numeric rows in memory (small: N x (S + D) floats) and its 
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -16,20 +17,29 @@ class DatasetError(ValueError):
     """A dataset is missing, malformed or not what was expected (the message names the path and the problem)."""
 
 
+class FrameKind(enum.Enum):
+    """What a FrameSequence yields: RGB camera images, or depth maps in millimetres (LeRobot's default unit)."""
+    RGB = "rgb"  # (H, W, 3) uint8
+    DEPTH_MM = "depth_mm"  # (H, W, 1) uint16 millimetres
+
+
 class FrameSequence:
-    """Lazy per-row camera frames: `seq[i]` (or `seq(i)`) -> (H, W, 3) uint8 RGB of the frame row i saw.
+    """Lazy per-row camera frames: `seq[i]` (or `seq(i)`) -> (H, W, 3) uint8 RGB of the frame row i saw
+    (kind RGB), or (H, W, 1) uint16 depth in millimetres (kind DEPTH_MM).
 
     `len(seq)` is the episode's row count N. `frame_count` is how many frames the source actually holds for
     the episode (a video one frame short of N rows is a dropped frame; the synchronisation check compares the
     two). `missing` marks rows that saw no frame of their own (a recording whose frame was dropped: they get the
     newest earlier frame), or is None when every row has one. `close()` releases a file handle kept open
-    between reads; reading again reopens it.
+    between reads; reading again reopens it. `storage()` says how the frames are stored (file, codec).
     """
 
     def __init__(self, rows: int, get: Callable[[int], np.ndarray], *,
                  frame_count: int | Callable[[], int] | None = None, missing: np.ndarray | None = None,
-                 close: Callable[[], None] | None = None, describe: str = "frames"):
-        self._rows, self._get, self._close, self.describe = int(rows), get, close, describe
+                 close: Callable[[], None] | None = None, describe: str = "frames", kind: FrameKind = FrameKind.RGB,
+                 storage: Callable[[], dict] | dict | None = None):
+        self._rows, self._get, self._close, self.describe, self.kind = int(rows), get, close, describe, kind
+        self._storage = storage
         self._frame_count = frame_count
         self.missing = None if missing is None else np.asarray(missing, bool)
 
@@ -42,14 +52,22 @@ class FrameSequence:
         fc = self._frame_count
         return self._rows if fc is None else int(fc() if callable(fc) else fc)
 
+    def storage(self) -> dict:
+        """How the frames are stored, JSON-able (e.g. {"file": ..., "codec": "av1", "pix_fmt": ...}); a video is
+        opened to ask its container."""
+        s = self._storage
+        return dict(s() if callable(s) else s or {})
+
     def __getitem__(self, i: int) -> np.ndarray:
         i = int(i)
         if not 0 <= i < self._rows:
             raise IndexError(f"{self.describe}: no row {i}; the episode has {self._rows} rows")
         image = self._get(i)
-        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        dtype, channels = (np.uint8, 3) if self.kind is FrameKind.RGB else (np.uint16, 1)
+        if not isinstance(image, np.ndarray) or image.dtype != dtype or image.ndim != 3 or image.shape[2] != channels:
             got = (image.dtype, image.shape) if isinstance(image, np.ndarray) else type(image).__name__
-            raise DatasetError(f"{self.describe}: frame for row {i} is {got}; expected (H, W, 3) uint8")
+            raise DatasetError(f"{self.describe}: frame for row {i} is {got}; expected (H, W, {channels}) "
+                               f"{np.dtype(dtype).name}")
         return image
 
     __call__ = __getitem__
@@ -67,7 +85,9 @@ class EpisodeData:
     """One demonstration, whatever it was read from. Rows are control steps at `fps`.
 
     state (N, S) and actions (N, D) float64 in robot units; timestamps (N,) seconds from the episode start;
-    frames: camera name -> FrameSequence; success: True/False, or None when the source does not say.
+    frames: camera name -> FrameSequence of RGB images; depth: depth feature name -> FrameSequence of uint16
+    millimetre maps (LeRobot `is_depth_map` features: never among the cameras, a policy that takes only RGB ignores
+    them); success: True/False, or None when the source does not say.
     meta: JSON-able extras (state_names / action_names when known, instructions when the task changed
     mid-episode, expected_rows when the source declares a length, paths, the source's own fields).
     Shapes are checked here; agreement between them (same N, increasing time) is `checks.check_episode`'s job,
@@ -83,6 +103,7 @@ class EpisodeData:
     frames: Mapping[str, FrameSequence] = field(default_factory=dict)
     success: bool | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    depth: Mapping[str, FrameSequence] = field(default_factory=dict)
 
     def __post_init__(self):
         where = f"episode {self.index} of {self.source}"
@@ -114,7 +135,7 @@ class EpisodeData:
         return text
 
     def close(self) -> None:
-        for frames in self.frames.values():
+        for frames in (*self.frames.values(), *self.depth.values()):
             frames.close()
 
 

@@ -1,19 +1,15 @@
-"""HDF5 demonstrations (h5py, imported here only): the robomimic layout and the ALOHA layout, as EpisodeData.
+"""HDF5 demonstrations (h5py, imported here only): the ALOHA layout as EpisodeData, and the HDF5 helpers the
+robomimic/LIBERO reader (robomimic.py) shares.
 
-robomimic (one file, many demos): data/demo_N/obs/<key> (N, ...), data/demo_N/actions (N, D); attrs
-data.env_args (JSON: env_kwargs.control_freq gives fps), data/demo_N.num_samples. Cameras are obs keys ending
-in `_image` ((N, H, W, 3) uint8: `agentview_image` -> camera `agentview`). The instruction is LIBERO's
-data.problem_info.language_instruction when present, else the one passed in.
 ALOHA (one file per episode, episode_N.hdf5): /observations/qpos (N, 14), /observations/images/<cam>
 (N, H, W, 3) uint8 RGB, or (N, bytes) JPEG rows when the root attr `compress` is true; /action (N, 14); attr
 `sim`. No timestamps or instruction are stored: rows are at `fps` (ALOHA's DT = 0.02 s, so 50 by default) and
 the instruction is passed in (or read from a root attr `language_instruction`).
-Neither layout stores timestamps: they are row / fps, so only the row counts can disagree.
+ALOHA stores no timestamps: they are row / fps, so only the row counts can disagree.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -26,7 +22,7 @@ from .episode import DatasetError, EpisodeData, FrameSequence, KeyMap
 ALOHA_FPS = 50.0  # ALOHA records at DT = 0.02 s
 
 
-def _text(value) -> str | None:
+def text_attr(value) -> str | None:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if isinstance(value, np.ndarray) and value.shape == ():
@@ -34,12 +30,12 @@ def _text(value) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _number(name: str) -> int:
+def number_in(name: str) -> int:
     m = re.search(r"(\d+)(?!.*\d)", name)
     return int(m.group(1)) if m else -1
 
 
-class _Handle:
+class Handle:
     """An h5py file opened on first use and kept open until close(); reopened if used again."""
 
     def __init__(self, path: Path):
@@ -58,7 +54,7 @@ class _Handle:
             self.file = None
 
 
-def _open(path: Path):
+def open_hdf5(path: Path):
     import h5py
 
     try:
@@ -67,7 +63,7 @@ def _open(path: Path):
         raise DatasetError(f"{path}: not a readable HDF5 file ({exc})") from None
 
 
-def _find(group, key: str, prefixes: tuple[str, ...], where: str):
+def find(group, key: str, prefixes: tuple[str, ...], where: str):
     for p in prefixes:
         if p + key in group:
             return group[p + key]
@@ -83,7 +79,7 @@ def _keys(group, prefixes) -> list[str]:
     return out
 
 
-def _rows(dataset, where: str) -> np.ndarray:
+def read_rows(dataset, where: str) -> np.ndarray:
     a = np.asarray(dataset[()], dtype=np.float64)
     if a.ndim == 1:
         a = a[:, None]
@@ -92,7 +88,7 @@ def _rows(dataset, where: str) -> np.ndarray:
     return a
 
 
-def _frames(handle: _Handle, name: str, rows: int, count: int, compressed: bool, describe: str) -> FrameSequence:
+def frame_sequence(handle: Handle, name: str, rows: int, count: int, compressed: bool, describe: str) -> FrameSequence:
     """rows: the episode's N; count: frames the dataset holds (the synchronisation check compares them)."""
     def get(i: int) -> np.ndarray:
         if i >= count:
@@ -107,73 +103,8 @@ def _frames(handle: _Handle, name: str, rows: int, count: int, compressed: bool,
             return image
         return np.asarray(row)
 
-    return FrameSequence(rows, get, frame_count=count, close=handle.close, describe=describe)
-
-
-class RobomimicDataset(DatasetReader):
-    """One robomimic-layout HDF5 file; demos in number order (demo_0, demo_1, ..., demo_10)."""
-    format = "robomimic-hdf5"
-    DEFAULT_STATE = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos")
-
-    def __init__(self, path: str | os.PathLike, keys: KeyMap | None = None, instruction: str | None = None,
-                 fps: float | None = None):
-        self.path, self.keys = Path(path), keys or KeyMap()
-        with _open(self.path) as f:
-            if "data" not in f:
-                raise DatasetError(f"{self.path}: no group 'data'; expected robomimic's data/demo_N/...")
-            data = f["data"]
-            self.demos = sorted((k for k in data if re.fullmatch(r"demo_\d+", k)), key=_number)
-            if not self.demos:
-                raise DatasetError(f"{self.path}: group 'data' holds no demo_N groups (found {list(data)[:10]})")
-            self._lengths = [int(data[d].attrs.get("num_samples", data[d]["actions"].shape[0]
-                                                   if "actions" in data[d] else 0)) for d in self.demos]
-            env_args = json.loads(_text(data.attrs.get("env_args")) or "{}")
-            problem = json.loads(_text(data.attrs.get("problem_info")) or "{}")
-            first = data[self.demos[0]]
-            obs = list(first["obs"]) if "obs" in first else []
-            found = {k[:-len("_image")]: k for k in obs if k.endswith("_image") and first["obs"][k].ndim == 4}
-        rate = fps or (env_args.get("env_kwargs") or {}).get("control_freq")
-        if not isinstance(rate, (int, float)) or not rate > 0:
-            raise DatasetError(f"{self.path}: no control rate (data.env_args env_kwargs.control_freq is {rate!r}); "
-                               "pass fps=")
-        self.fps, self.env_args = float(rate), env_args
-        self.instruction = instruction or _text(problem.get("language_instruction"))
-        if self.instruction is None:
-            raise DatasetError(f"{self.path}: no instruction stored (no data.problem_info.language_instruction); "
-                               "pass instruction=")
-        self.cameras = self.keys.pick_cameras(found, str(self.path))
-        self.state_keys = self.keys.state or self.DEFAULT_STATE
-        self.action_key = self.keys.action or "actions"
-
-    def __len__(self) -> int:
-        return len(self.demos)
-
-    def lengths(self) -> list[int]:
-        return list(self._lengths)
-
-    def indices(self) -> list[int]:
-        return [_number(d) for d in self.demos]
-
-    def episode(self, i: int) -> EpisodeData:
-        demo = self.demos[self._position(i)]
-        where = f"{self.path}:data/{demo}"
-        prefixes = ("obs/", "")
-        with _open(self.path) as f:
-            g = f["data"][demo]
-            state = np.concatenate([_rows(_find(g, k, prefixes, where), where) for k in self.state_keys], axis=1)
-            actions = _rows(_find(g, self.action_key, ("", "obs/"), where), where)
-            declared = int(g.attrs["num_samples"]) if "num_samples" in g.attrs else None
-            success = bool(g.attrs["success"]) if "success" in g.attrs else None
-            shapes = {c: _find(g, k, prefixes, where).shape for c, k in self.cameras.items()}
-        handle = _Handle(self.path)
-        n = len(actions)
-        frames = {c: _frames(handle, f"data/{demo}/obs/{k}", n, shapes[c][0], False, f"{where}/obs/{k}")
-                  for c, k in self.cameras.items()}
-        meta = {"format": self.format, "path": str(self.path), "demo": demo, "expected_rows": declared,
-                "timestamps": "synthesised from fps", "state_names": None, "action_names": None}
-        return EpisodeData(source=str(self.path), index=_number(demo), instruction=self.instruction, fps=self.fps,
-                           state=state, actions=actions, timestamps=np.arange(n) / self.fps, frames=frames,
-                           success=success, meta=meta)
+    return FrameSequence(rows, get, frame_count=count, close=handle.close, describe=describe,
+                         storage={"file": str(handle.path), "codec": "HDF5 JPEG rows" if compressed else "HDF5 raw"})
 
 
 class AlohaDataset(DatasetReader):
@@ -185,7 +116,7 @@ class AlohaDataset(DatasetReader):
         self.path, self.keys = Path(path), keys or KeyMap()
         if self.path.is_dir():
             files = [p for p in self.path.iterdir() if p.suffix in (".hdf5", ".h5") and p.is_file()]
-            self.files = sorted(files, key=lambda p: (_number(p.stem), p.name))
+            self.files = sorted(files, key=lambda p: (number_in(p.stem), p.name))
             if not self.files:
                 raise DatasetError(f"{self.path}: no .hdf5/.h5 files; expected ALOHA episode_N.hdf5 files")
         else:
@@ -201,43 +132,43 @@ class AlohaDataset(DatasetReader):
         return len(self.files)
 
     def indices(self) -> list[int]:
-        return [_number(p.stem) if _number(p.stem) >= 0 else i for i, p in enumerate(self.files)]
+        return [number_in(p.stem) if number_in(p.stem) >= 0 else i for i, p in enumerate(self.files)]
 
     def lengths(self) -> list[int]:
         out = []
         for p in self.files:
-            with _open(p) as f:
-                out.append(int(_find(f, self.action_key, ("", "observations/"), str(p)).shape[0]))
+            with open_hdf5(p) as f:
+                out.append(int(find(f, self.action_key, ("", "observations/"), str(p)).shape[0]))
         return out
 
     def episode(self, i: int) -> EpisodeData:
         path = self.files[self._position(i)]
         where = str(path)
-        with _open(path) as f:
+        with open_hdf5(path) as f:
             if "observations" not in f or self.action_key not in f and f"observations/{self.action_key}" not in f:
                 raise DatasetError(f"{where}: expected ALOHA's /observations group and /{self.action_key}; "
                                    f"found {list(f.keys())}")
-            state = np.concatenate([_rows(_find(f, k, ("observations/", ""), where), where)
+            state = np.concatenate([read_rows(find(f, k, ("observations/", ""), where), where)
                                     for k in self.state_keys], axis=1)
-            actions = _rows(_find(f, self.action_key, ("", "observations/"), where), where)
+            actions = read_rows(find(f, self.action_key, ("", "observations/"), where), where)
             images = f["observations"].get("images")
             found = {k: k for k in images.keys()} if images is not None else {}
             cameras = self.keys.pick_cameras(found, where)
             shapes = {c: images[k].shape for c, k in cameras.items()}
             compressed = bool(f.attrs.get("compress", False))
             sim = bool(f.attrs["sim"]) if "sim" in f.attrs else None
-            instruction = self.instruction or _text(f.attrs.get("language_instruction"))
+            instruction = self.instruction or text_attr(f.attrs.get("language_instruction"))
         if instruction is None:
             raise DatasetError(f"{where}: ALOHA files store no instruction (no root attr language_instruction); "
-                               "pass instruction=")
+                               "pass --instruction TEXT (instruction=)")
         for c, shape in shapes.items():
             want = 2 if compressed else 4
             if len(shape) != want:
                 raise DatasetError(f"{where}: observations/images/{cameras[c]} has shape {shape}; expected "
                                    + ("(N, bytes) JPEG rows (compress=True)" if compressed else "(N, H, W, 3)"))
-        handle = _Handle(path)
+        handle = Handle(path)
         n = len(actions)
-        frames = {c: _frames(handle, f"observations/images/{k}", n, shapes[c][0], compressed,
+        frames = {c: frame_sequence(handle, f"observations/images/{k}", n, shapes[c][0], compressed,
                              f"{where}:observations/images/{k}") for c, k in cameras.items()}
         meta = {"format": self.format, "path": where, "sim": sim, "timestamps": "synthesised from fps",
                 "state_names": None, "action_names": None}

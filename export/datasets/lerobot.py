@@ -8,7 +8,9 @@ file-*.parquet (per episode: length, tasks, data/chunk_index, data/file_index, v
 file_index, from_timestamp, to_timestamp), data files holding many episodes' rows, video files holding many
 episodes back to back (an episode's frames start at its from_timestamp).
 Rows carry observation.state, action, timestamp (s from the episode start), frame_index, episode_index,
-task_index; cameras are features of dtype `video` (mp4) or `image` (encoded bytes in the parquet).
+task_index; cameras are features of dtype `video` (mp4) or `image` (encoded bytes in the parquet). Features marked
+`is_depth_map` (LeRobot 0.6+) are depth maps: read into EpisodeData.depth as millimetres (depth.py), never as cameras.
+Videos are decoded with PyAV (video.py), whatever OpenCV is installed.
 Reading v3 keeps the last data file's needed columns in memory (LeRobot caps a file at ~100 MB by default), so
 streaming episodes in order reads each file once.
 """
@@ -23,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from .base import DatasetReader
-from .episode import DatasetError, EpisodeData, KeyMap, names_from
-from .parquet import image_column, matrix
+from .depth import DepthCoding, image_to_mm, is_depth_feature
+from .episode import DatasetError, EpisodeData, FrameKind, KeyMap, names_from
+from .parquet import column_names, image_column, matrix, read_table
 from .video import video_frames
 
 V2_DATA = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
@@ -68,17 +71,23 @@ class _LeRobotBase(DatasetReader):
                 raise DatasetError(f"{self.path}: feature {k!r} not in meta/info.json; features: "
                                    f"{sorted(self.features)} (set KeyMap(state=..., action=...))")
         visual = {camera_name(k): k for k, f in self.features.items() if f.get("dtype") in ("video", "image")}
-        self.cameras = keys.pick_cameras(visual, str(self.path))  # camera name -> feature key
+        self.depth = {c: k for c, k in visual.items() if is_depth_feature(self.features[k])}  # name -> feature key
+        rgb = {c: k for c, k in visual.items() if c not in self.depth}
+        self.cameras = keys.pick_cameras(rgb, str(self.path))  # camera name -> feature key
         self.task_text: dict[int, str] = {}
 
     def _columns(self, available: list[str], where: Path) -> list[str]:
         need = [*self.state_keys, self.action_key, "timestamp", "episode_index"]
-        need += [k for k in self.cameras.values() if self.features[k]["dtype"] == "image"]
+        need += [k for k in self._visual_keys() if self.features[k]["dtype"] == "image"]
         missing = [k for k in need if k not in available]
         if missing:
             raise DatasetError(f"{where}: column(s) {missing} missing; columns: {available}")
         need += [k for k in ("task_index", "frame_index") if k in available]
         return list(dict.fromkeys(need))  # a key may serve twice (e.g. state and action)
+
+    def _visual_keys(self) -> list[str]:
+        """Feature keys of the cameras and depth maps read (their files or columns are needed)."""
+        return [*self.cameras.values(), *self.depth.values()]
 
     def _video_fps(self, key: str) -> float:
         f = self.features[key]
@@ -91,14 +100,8 @@ class _LeRobotBase(DatasetReader):
         state = np.concatenate([matrix(table, k, where) for k in self.state_keys], axis=1)
         actions = matrix(table, self.action_key, where)
         timestamps = matrix(table, "timestamp", where)[:, 0]
-        frames = {}
-        for camera, key in self.cameras.items():
-            if self.features[key]["dtype"] == "image":
-                frames[camera] = image_column(table.column(key), f"{where} {key}")
-            else:
-                path, from_s, to_s = video_span(key)
-                frames[camera] = video_frames(path, timestamps, self._video_fps(key), from_s, to_s,
-                                              describe=f"{path} (episode {e}, {key})")
+        frames = {c: self._visual(k, table, timestamps, video_span, f"{where} {k}", e) for c, k in self.cameras.items()}
+        depth = {c: self._visual(k, table, timestamps, video_span, f"{where} {k}", e) for c, k in self.depth.items()}
         meta = {"format": self.format, "path": where, "codebase_version": self.info["codebase_version"],
                 "state_names": _joined_names(self.features, self.state_keys),
                 "action_names": names_from(self.features[self.action_key].get("names"), actions.shape[1]),
@@ -118,8 +121,22 @@ class _LeRobotBase(DatasetReader):
             raise DatasetError(f"{where}: episode {e} names no task (no task_index column, no tasks in its "
                                "episode metadata)")
         return EpisodeData(source=str(self.path), index=int(e), instruction=instruction, fps=self.fps, state=state,
-                           actions=actions, timestamps=timestamps, frames=frames,
+                           actions=actions, timestamps=timestamps, frames=frames, depth=depth,
                            success=None if success is None else bool(success), meta=meta)
+
+    def _visual(self, key: str, table, timestamps, video_span, where: str, e: int):
+        """The FrameSequence of one camera or depth feature: parquet image rows, or its span of a video file."""
+        feature = self.features[key]
+        is_depth = key in self.depth.values()
+        kind = FrameKind.DEPTH_MM if is_depth else FrameKind.RGB
+        info = feature.get("info") or {}
+        if feature["dtype"] == "image":
+            convert = (lambda img: image_to_mm(img, info.get("depth_unit"))) if is_depth else None
+            return image_column(table.column(key), where, convert=convert, kind=kind)
+        path, from_s, to_s = video_span(key)
+        convert = DepthCoding.from_info(info).decoder() if is_depth else None
+        return video_frames(path, timestamps, self._video_fps(key), from_s, to_s,
+                            describe=f"{path} (episode {e}, {key})", convert=convert, kind=kind)
 
 
 class LeRobotV2Dataset(_LeRobotBase):
@@ -149,15 +166,13 @@ class LeRobotV2Dataset(_LeRobotBase):
         return [int(r["episode_index"]) for r in self.episodes]
 
     def episode(self, i: int) -> EpisodeData:
-        import pyarrow.parquet as pq
-
         row = self.episodes[self._position(i)]
         e = int(row["episode_index"])
         chunk = e // self.chunks_size
         path = self.path / self.data_path.format(episode_chunk=chunk, episode_index=e)
         if not path.is_file():
             raise DatasetError(f"{path}: data file of episode {e} is missing")
-        table = pq.read_table(path, columns=self._columns(pq.read_schema(path).names, path))
+        table = read_table(path, columns=self._columns(column_names(path), path))
         other = set(table.column("episode_index").to_numpy(zero_copy_only=False).tolist()) - {e}
         if other:
             raise DatasetError(f"{path}: holds rows of episode(s) {sorted(other)}; expected only episode {e}")
@@ -174,8 +189,6 @@ class LeRobotV3Dataset(_LeRobotBase):
     format = "lerobot-v3"
 
     def __init__(self, root: str | os.PathLike, keys: KeyMap | None = None):
-        import pyarrow.parquet as pq
-
         super().__init__(root, keys)
         version = str(self.info["codebase_version"])
         if not version.startswith("v3."):
@@ -183,7 +196,7 @@ class LeRobotV3Dataset(_LeRobotBase):
         tasks_path = self.path / "meta" / "tasks.parquet"
         if not tasks_path.is_file():
             raise DatasetError(f"{self.path}: no meta/tasks.parquet; expected it in a v3.0 dataset")
-        tasks = pq.read_table(tasks_path).to_pydict()
+        tasks = read_table(tasks_path).to_pydict()
         text_col = next((c for c in ("task", "__index_level_0__") if c in tasks), None)
         if "task_index" not in tasks or text_col is None:
             raise DatasetError(f"{tasks_path}: columns {sorted(tasks)}; expected task_index and task")
@@ -193,17 +206,17 @@ class LeRobotV3Dataset(_LeRobotBase):
             raise DatasetError(f"{self.path}: no meta/episodes/chunk-*/file-*.parquet; expected v3.0 episode "
                                "metadata")
         need = ["episode_index", "length", "data/chunk_index", "data/file_index"]
-        for k in self.cameras.values():
+        for k in self._visual_keys():
             if self.features[k]["dtype"] == "video":
                 need += [f"videos/{k}/{c}" for c in ("chunk_index", "file_index", "from_timestamp", "to_timestamp")]
         rows = []
         for f in files:
-            names = pq.read_schema(f).names
+            names = column_names(f)
             missing = [c for c in need if c not in names]
             if missing:
                 raise DatasetError(f"{f}: episode metadata lacks column(s) {missing}")
             extra = [c for c in ("tasks", "success") if c in names]
-            t = pq.read_table(f, columns=need + extra).to_pydict()
+            t = read_table(f, columns=need + extra).to_pydict()
             rows += [{c: t[c][j] for c in t} for j in range(len(t["episode_index"]))]
         self.episodes = sorted(rows, key=lambda r: r["episode_index"])
         self.data_path = self.info.get("data_path", V3_DATA)
@@ -220,13 +233,11 @@ class LeRobotV3Dataset(_LeRobotBase):
         return [int(r["episode_index"]) for r in self.episodes]
 
     def _data(self, path: Path):
-        import pyarrow.parquet as pq
-
         if self._cached is None or self._cached[0] != path:
             if not path.is_file():
                 raise DatasetError(f"{path}: data file is missing")
             self._cached = None  # free the previous file before reading the next
-            self._cached = (path, pq.read_table(path, columns=self._columns(pq.read_schema(path).names, path)))
+            self._cached = (path, read_table(path, columns=self._columns(column_names(path), path)))
         return self._cached[1]
 
     def episode(self, i: int) -> EpisodeData:

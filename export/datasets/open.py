@@ -19,13 +19,15 @@ EXPECTED = ("a vla-lite recording folder (episode_NNNNNN/ with meta.json), a LeR
 @dataclass(frozen=True)
 class DatasetSpec:
     """Where a dataset is and how to read it. format None: detected. instruction / fps: for formats that do not
-    store them (ALOHA, robomimic without LIBERO's problem_info). include_partial: crashed recordings too."""
+    store them (ALOHA, robomimic without LIBERO's problem_info); formats that store their own ignore them.
+    filter_key: robomimic/LIBERO only, the demos listed in mask/<key>. include_partial: crashed recordings too."""
     path: str | os.PathLike
     format: str | None = None
     keys: KeyMap = field(default_factory=KeyMap)
     instruction: str | None = None
     fps: float | None = None
     include_partial: bool = False
+    filter_key: str | None = None
 
     def __post_init__(self):
         if self.format is not None and self.format not in FORMATS:
@@ -46,7 +48,7 @@ class DatasetSpec:
 
 def open_dataset(path_or_spec: str | os.PathLike | DatasetSpec | Mapping, **options) -> DatasetReader:
     """A reader for the dataset at a path (or described by a DatasetSpec / its dict form); options are
-    DatasetSpec fields (format=, keys=, instruction=, fps=, include_partial=). A string 'FORMAT:PATH' (e.g.
+    DatasetSpec fields (format=, keys=, instruction=, fps=, include_partial=, filter_key=). A string 'FORMAT:PATH' (e.g.
     'aloha:/data/run3') forces the format."""
     if isinstance(path_or_spec, DatasetSpec):
         spec = DatasetSpec(**{**{f.name: getattr(path_or_spec, f.name) for f in fields(DatasetSpec)}, **options})
@@ -62,6 +64,9 @@ def open_dataset(path_or_spec: str | os.PathLike | DatasetSpec | Mapping, **opti
     if not path.exists():
         raise DatasetError(f"dataset path {path} does not exist; expected {EXPECTED}")
     fmt = spec.format or detect_format(path)
+    if spec.filter_key is not None and fmt != "robomimic":
+        raise DatasetError(f"{path}: a filter key ({spec.filter_key!r}) selects demos of a robomimic/LIBERO file; "
+                           f"this is a {fmt} dataset")
     if fmt == "recording":
         from .recordings import RecordingDataset
 
@@ -77,9 +82,10 @@ def open_dataset(path_or_spec: str | os.PathLike | DatasetSpec | Mapping, **opti
         raise DatasetError(f"{path}/meta/info.json: codebase_version {version!r}; expected 'v2.x' or 'v3.0' "
                            "(older LeRobot datasets: convert them with LeRobot's conversion script)")
     if fmt == "robomimic":
-        from .hdf5 import RobomimicDataset
+        from .robomimic import RobomimicDataset
 
-        return RobomimicDataset(path, spec.keys, instruction=spec.instruction, fps=spec.fps)
+        return RobomimicDataset(path, spec.keys, instruction=spec.instruction, fps=spec.fps,
+                                filter_key=spec.filter_key)
     from .hdf5 import AlohaDataset
 
     return AlohaDataset(path, spec.keys, instruction=spec.instruction, fps=spec.fps)
@@ -109,9 +115,9 @@ def detect_format(path: Path) -> str:
 
 
 def _hdf5_layout(path: Path) -> str:
-    from .hdf5 import _open
+    from .hdf5 import open_hdf5
 
-    with _open(path) as f:
+    with open_hdf5(path) as f:
         if "data" in f:
             return "robomimic"
         if "observations" in f:

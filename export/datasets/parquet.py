@@ -4,7 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from .episode import DatasetError, FrameSequence
+from .episode import DatasetError, FrameKind, FrameSequence
+
+
+def read_table(path, columns=None):
+    """pyarrow.parquet.read_table, with an unreadable file reported as a DatasetError naming it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise DatasetError(f"{path}: not a readable parquet file ({exc})") from None
+
+
+def column_names(path) -> list[str]:
+    """The parquet file's column names (its schema only)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(path).names
+    except (OSError, pa.ArrowException) as exc:
+        raise DatasetError(f"{path}: not a readable parquet file ({exc})") from None
 
 
 def matrix(table, key: str, where: str) -> np.ndarray:
@@ -28,16 +50,18 @@ def matrix(table, key: str, where: str) -> np.ndarray:
     raise DatasetError(f"{where}: column {key!r} holds {col.type}; expected numbers")
 
 
-def image_column(col, describe: str) -> FrameSequence:
-    """LeRobot `image` features: a struct {bytes, path} per row holding a PNG/JPEG; decoded on demand."""
+def image_column(col, describe: str, convert=None, kind: FrameKind = FrameKind.RGB) -> FrameSequence:
+    """LeRobot `image` features: a struct {bytes, path} per row holding a PNG/JPEG (RGB), or a 16-bit PNG/TIFF
+    for a depth feature (decoded unchanged, then convert(image)); decoded on demand."""
     def get(i: int) -> np.ndarray:
         import cv2
 
         value = col[i].as_py()
         data = value.get("bytes") if isinstance(value, dict) else None
-        bgr = None if not data else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None:
+        flag = cv2.IMREAD_COLOR if kind is FrameKind.RGB else cv2.IMREAD_UNCHANGED
+        image = None if not data else cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+        if image is None:
             raise DatasetError(f"{describe}: row {i} holds no decodable image bytes")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return convert(image) if convert is not None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
-    return FrameSequence(len(col), get, describe=describe)
+    return FrameSequence(len(col), get, describe=describe, kind=kind, storage={"codec": "parquet image (PNG/JPEG)"})

@@ -2,8 +2,15 @@
 
 Built on `vla_lite.recording.read_episode`, which checks the files; this module only maps its arrays:
 state <- ticks[state key] ("state": what the policy saw, or "measured"), actions <- ticks[action key]
-("commanded": what was sent after safety, or "predicted"), timestamps <- t_s from the first tick, fps <- the
-recorded rate. A null vector becomes a NaN row, which the synchronisation check reports.
+("commanded": what was sent after safety, or "predicted"), timestamps <- the control step over the recorded rate
+(the loop ticks on absolute deadlines, so a row's time is its step's deadline; `t_s` is when the tick actually ran,
+and its scheduling jitter, `meta["tick_jitter_ms"]`, is not a synchronisation error; a step gap, a tick that
+was not recorded, still is), fps <- the recorded rate. A null vector becomes a NaN row, which the synchronisation check reports.
+
+Leading ticks are skipped: a run's first tick(s) come before the arm's first state and the camera's first frame
+(the loop holds with "no fresh arm state"), so rows start at the first tick with a finite state, a finite action
+and a frame from every camera (FORMAT.md, "Reading for training"); `meta["leading_ticks_skipped"]` counts them.
+Later gaps stay in and are reported by the synchronisation check.
 """
 
 from __future__ import annotations
@@ -52,7 +59,10 @@ class RecordingDataset(DatasetReader):
     def lengths(self) -> list[int]:
         out = []
         for p in self.paths:
-            meta = json.loads((p / "meta.json").read_text())
+            try:
+                meta = json.loads((p / "meta.json").read_text())
+            except (OSError, ValueError) as exc:
+                raise DatasetError(f"{p}/meta.json: not readable JSON ({exc})") from None
             out.append(int(meta["ticks"]) if isinstance(meta.get("ticks"), int) else _count_lines(p))
         return out
 
@@ -70,37 +80,55 @@ class RecordingDataset(DatasetReader):
         action_key = self.keys.action or m.get("info", {}).get("label_field") or self.action_key
         if action_key not in VECTORS:
             raise DatasetError(f"{path}: label field {action_key!r} is not one of {list(VECTORS)}")
+        cameras = self.keys.pick_cameras({c: c for c in rec.cameras}, str(path))
         state = np.concatenate([ticks[k] for k in self.state_key], axis=1)  # (N, S), NaN where null
-        t_s = ticks["t_s"]
-        frames = {}
-        for camera, key in self.keys.pick_cameras({c: c for c in rec.cameras}, str(path)).items():
-            frames[camera] = _tick_frames(rec, key, f"{path} camera {key!r}")
-        # Row of the first tick of each instruction (instruction_steps are control steps, rows count ticks).
-        steps = list(ticks["step"])
-        changes = [[t, steps.index(s)] for t, s in zip(rec.instructions, rec.instruction_steps) if s in steps]
+        skip = first_usable_tick(state, ticks[action_key], [ticks["frames"][k] for k in cameras.values()])
+        state, actions, t_s = state[skip:], ticks[action_key][skip:], ticks["t_s"][skip:]
+        rate_hz = float(m["rate_hz"])
+        step_s = (ticks["step"][skip:] - ticks["step"][skip]) / rate_hz if len(t_s) else t_s  # (N,) deadlines
+        frames = {camera: _tick_frames(rec, key, skip, f"{path} camera {key!r}") for camera, key in cameras.items()}
+        # Row of the first tick of each instruction (instruction_steps are control steps, rows count ticks); an
+        # instruction that began in the skipped ticks applies from row 0.
+        steps = list(ticks["step"][skip:])
+        first_step = steps[0] if steps else 0
+        changes = [[t, steps.index(s) if s in steps else 0] for t, s in zip(rec.instructions, rec.instruction_steps)
+                   if s in steps or s <= first_step]
+        changes = [c for j, c in enumerate(changes) if j + 1 == len(changes) or changes[j + 1][1] > c[1]]
         parts = [_names(m, k, ticks[k].shape[1]) for k in self.state_key]
         state_names = None if None in parts else [n for p in parts for n in p]
         meta = {"format": self.format, "path": str(path), "finished": rec.finished,
                 "state_names": state_names,
                 "action_names": _names(m, action_key, ticks[action_key].shape[1]), "label_field": action_key,
                 "state_units": (m.get("state") or {}).get("units"), "action_units": (m.get("action") or {}).get("units"),
-                "ended": m.get("ended"), "ticks_dropped": m.get("ticks_dropped", 0), "info": m.get("info", {})}
+                "ended": m.get("ended"), "ticks_dropped": m.get("ticks_dropped", 0), "info": m.get("info", {}),
+                "leading_ticks_skipped": skip, "timestamps": "control step / rate_hz",
+                "tick_jitter_ms": round(float(np.abs(t_s - t_s[0] - step_s).max()) * 1e3, 3) if len(t_s) else None}
         if len(changes) > 1:
             meta["instructions"] = changes
-        if rec.finished:
-            meta["expected_rows"] = m.get("ticks")
+        if rec.finished and isinstance(m.get("ticks"), int):
+            meta["expected_rows"] = m["ticks"] - skip
         if rec.truncated:
             meta["truncated_tick_lines"] = rec.truncated.tick_lines
-        return EpisodeData(source=str(self.path), index=int(m.get("episode", i)), instruction=rec.instructions[0],
-                           fps=float(m["rate_hz"]), state=state, actions=ticks[action_key],
-                           timestamps=t_s - t_s[0] if len(t_s) else t_s, frames=frames,
+        instruction = changes[0][0] if changes else rec.instructions[0]
+        return EpisodeData(source=str(self.path), index=int(m.get("episode", i)), instruction=instruction,
+                           fps=rate_hz, state=state, actions=actions, timestamps=step_s, frames=frames,
                            success=m.get("success"), meta=meta)
 
 
-def _tick_frames(rec, camera: str, describe: str) -> FrameSequence:
-    """Per tick, the stored frame it saw; a tick that saw none (dropped) gets the newest earlier frame (or the
-    first later one) and is marked in `missing`."""
-    numbers = rec.ticks["frames"][camera]  # (N,) stored frame numbers, -1 where none
+def first_usable_tick(state: np.ndarray, actions: np.ndarray, frame_numbers: list[np.ndarray]) -> int:
+    """Index of the first tick with a finite state, a finite action and a stored frame from every camera (the
+    number of ticks when none has all three)."""
+    ok = np.isfinite(state).all(axis=1) & np.isfinite(actions).all(axis=1)
+    for numbers in frame_numbers:
+        ok &= numbers >= 0
+    hits = np.flatnonzero(ok)
+    return int(hits[0]) if len(hits) else len(ok)
+
+
+def _tick_frames(rec, camera: str, skip: int, describe: str) -> FrameSequence:
+    """Per tick from tick `skip` on, the stored frame it saw; a tick that saw none (dropped) gets the newest earlier
+    frame (or the first later one) and is marked in `missing`."""
+    numbers = rec.ticks["frames"][camera][skip:]  # (N,) stored frame numbers, -1 where none
     missing = numbers < 0
     have = np.flatnonzero(~missing)
     if len(have):
@@ -115,7 +143,10 @@ def _tick_frames(rec, camera: str, describe: str) -> FrameSequence:
             raise DatasetError(f"{describe}: no frame was stored for any tick of this episode")
         return rec.frame(camera, int(filled[i]))
 
-    return FrameSequence(len(numbers), get, missing=missing if missing.any() else None, describe=describe)
+    storage = {"file": str(rec.path / f"{camera}.{'pngs' if rec.meta.get('image_format') == 'png' else 'mjpeg'}"),
+               "codec": "png" if rec.meta.get("image_format") == "png" else "mjpeg"}
+    return FrameSequence(len(numbers), get, missing=missing if missing.any() else None, describe=describe,
+                         storage=storage)
 
 
 def _names(meta: dict, key: str, width: int) -> list[str] | None:
