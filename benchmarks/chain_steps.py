@@ -4,6 +4,7 @@ user would, export one bundle per student graph, evaluate every exported graph."
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +12,22 @@ from pathlib import Path
 
 VLA = [sys.executable, "-m", "vla_lite"]
 GATE_REFUSED = 3  # `vla-lite export` exit code when a parity gate refuses a graph (nothing is written)
+# The CI-size chains train the same weights on any x86-64 machine with AVX2: on one machine training is bit-for-bit
+# repeatable at a fixed thread count, but PyTorch and oneDNN pick kernels by instruction set (AVX-512 here, AVX2 or
+# AMX elsewhere), whose float rounding differs (0.004 in a weight after 60 steps), and training amplifies that into a
+# different student, whose int8 graph then passes or misses its parity gate by chance. Capping both at AVX2 and the
+# thread count at 2 makes the chain's checkpoints the same on every such machine.
+REPRODUCIBLE_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+REPRODUCIBLE_THREADS = ["--threads", "2"]
+
+
+def reproducible(enabled: bool) -> list[str]:
+    """Set (enabled) the instruction-set caps for every command the chain runs from here on; returns the thread
+    flag `train`/`distill` take (empty when not enabled)."""
+    if not enabled:
+        return []
+    os.environ.update(REPRODUCIBLE_ENV)  # inherited by each subprocess `sh` starts
+    return list(REPRODUCIBLE_THREADS)
 
 
 def sh(cmd: list[str], log: Path, refusals: tuple[int, ...] = ()) -> dict:

@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from chain_steps import VLA, bench, evaluate, export_each_graph, sh
+from chain_steps import VLA, bench, evaluate, export_each_graph, reproducible, sh
 
 SIZES = {  # "ci" must stay a few minutes on a shared 2-core machine; two views place reach's floating goal in 3-D
     "ci": dict(tasks="reach-v3,drawer-close-v3", demos=30, image=64, views="front,side", teacher="micro", teacher_steps=1500,
@@ -122,6 +122,7 @@ def main(argv=None) -> int:
     r = {"size": args.size, "settings": s, "tasks": tasks, "steps": {},
          "command": "python benchmarks/metaworld_chain.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     t0 = time.perf_counter()
+    threads = reproducible(args.size == "ci")  # CI's chain: the same checkpoints on every x86-64 machine
     groups = [tasks[k::s.get("demo_workers", 1)] for k in range(min(len(tasks), s.get("demo_workers", 1)))]
     folders = [out / ("demos" if k == 0 else f"demos_{k + 1}") for k in range(len(groups))]
     if not (out / "demos").exists():
@@ -136,7 +137,7 @@ def main(argv=None) -> int:
                                       "--chunk", str(s["chunk"]), "--replan-every", str(s["replan"]),
                                       "--image-size", str(s["image"]),
                                       "--resume",  # a rerun goes on from the teacher's last checkpoint
-                                      "--json"], log)
+                                      *threads, "--json"], log)
     optional = [a for key in ("alpha", "allocation") if key in s
                 for a in ("--" + {"allocation": "dagger-allocation"}.get(key, key), str(s[key]))]
     r["steps"]["student"] = sh(vla + ["distill", "--teacher", str(teacher), *data, "--out",
@@ -145,7 +146,7 @@ def main(argv=None) -> int:
                                       "--dagger-episodes", str(s["dagger_episodes"]), "--batch", str(s["batch"]),
                                       "--replan-every", str(s["replan"]), "--dagger-dir", str(out / "dagger"),
                                       "--resume",  # a rerun goes on from the student's last checkpoint
-                                      *optional, "--json"], log)
+                                      *optional, *threads, "--json"], log)
     finish(r, out, tasks, s, student, log, t0)
     return 0
 
@@ -169,13 +170,22 @@ def record_demos(folders: list[Path], groups: list[list[str]], s: dict, log: Pat
     return {**merged, "parts": parts}
 
 
-def finish(r: dict, out: Path, tasks: list[str], s: dict, student: Path, log: Path, t0: float) -> None:
+def finish(r: dict, out: Path, tasks: list[str], s: dict, student: Path, log: Path, t0: float,
+           teacher_run: tuple[Path, dict] | None = None) -> None:
     """Export the teacher and each student graph, evaluate them on the held-out seeds beside a zero-action
-    policy, benchmark, write metaworld.json and print the figures."""
+    policy, benchmark, write metaworld.json and print the figures. teacher_run: (folder, metaworld.json) of the run
+    whose teacher this one copied: its exported teacher and that bundle's evaluation on the same seeds are reused."""
+    import shutil
+
     teacher, bundles = out / "teacher.safetensors", {"teacher": out / "teacher.vla"}
-    r["steps"]["export_teacher"] = sh(VLA + ["export", str(teacher), "--calib", str(out / "calib"), "--format",
-                                             "onnx", "--precision", "fp32", "-o", str(bundles["teacher"]),
-                                             "--json"], log)
+    if teacher_run is not None and (teacher_run[0] / "teacher.vla").exists():
+        shutil.copy(teacher_run[0] / "teacher.vla", bundles["teacher"])
+        r["steps"]["export_teacher"] = {**teacher_run[1]["steps"]["export_teacher"],
+                                        "_note": f"the teacher bundle of {teacher_run[0]} (copied)"}
+    else:
+        r["steps"]["export_teacher"] = sh(VLA + ["export", str(teacher), "--calib", str(out / "calib"), "--format",
+                                                 "onnx", "--precision", "fp32", "-o", str(bundles["teacher"]),
+                                                 "--json"], log)
     budget = [a for key in ("int8_budget", "int8_max_float") if key in s
               for a in ("--" + key.replace("_", "-"), str(s[key]))]
     student_bundles, r["steps"]["export_student"] = export_each_graph(student, out / "calib", out, "student",
@@ -183,10 +193,13 @@ def finish(r: dict, out: Path, tasks: list[str], s: dict, student: Path, log: Pa
     bundles.update(student_bundles)
     r["refused"] = {k: e["refused"] for k, e in r["steps"]["export_student"].items() if "refused" in e}
     suite = "metaworld-mt10" if s["tasks"] == "mt10" else "metaworld:" + ",".join(tasks)
-    variants = [("teacher onnx fp32", "teacher", "onnx", "fp32", [])]
+    reused = teacher_run[1]["eval"].get("teacher onnx fp32") if "_note" in r["steps"]["export_teacher"] else None
+    variants = [] if reused else [("teacher onnx fp32", "teacher", "onnx", "fp32", [])]
     variants += [(label, label, *label.split()[1:], []) for label in student_bundles]
     r["eval"] = evaluate(bundles, variants, s["eval_episodes"] * len(tasks), EVAL_SEED, log, ["--suite", suite],
                          workers=2)  # two episodes' simulations at once on two cores; benchmarks run after, alone
+    if reused:  # the same bundle on the same seeds: evaluation is deterministic (simulated time)
+        r["eval"] = {"teacher onnx fp32": {**reused, "_note": "the copied teacher's evaluation"}, **r["eval"]}
     r["bench"] = bench(bundles, student, log)
     r["zero_action"] = zero_action(tasks, s["eval_episodes"])
     r["seconds"] = round(time.perf_counter() - t0, 1)
@@ -244,6 +257,7 @@ def more(run: Path, out: Path, argv) -> int:
     s.update({k: m[k] for k in ("int8_budget", "int8_max_float") if k in m})  # the export of the new student
     out.mkdir(parents=True, exist_ok=True)
     log = out / "chain.log"
+    threads = reproducible(base == "ci")
     r = {"size": f"{before['size']} + more", "settings": {**s, "more": m}, "tasks": tasks, "steps": {},
          "continued_from": str(run), "command": "python benchmarks/metaworld_chain.py " + " ".join(
              argv if argv is not None else sys.argv[1:])}
@@ -269,8 +283,9 @@ def more(run: Path, out: Path, argv) -> int:
         str(student), "--steps", str(m["steps"]), "--round-steps", str(m["round_steps"]), "--dagger-rounds",
         str(m["rounds"]), "--dagger-episodes", str(m["dagger_episodes"]), "--dagger-allocation", "failures",
         "--alpha", str(m["alpha"]), "--lr", str(m["lr"]), "--batch", str(s["batch"]), "--replan-every",
-        str(s["replan"]), "--dagger-dir", str(out / "dagger"), "--json"], log)
-    finish(r, out, tasks, s, student, log, t0)
+        str(s["replan"]), "--dagger-dir", str(out / "dagger"), *threads, "--json"], log)
+    evaluated = [(d, r_) for d, r_ in runs if "teacher onnx fp32" in r_.get("eval", {})]
+    finish(r, out, tasks, s, student, log, t0, teacher_run=evaluated[-1] if evaluated else None)
     return 0
 
 

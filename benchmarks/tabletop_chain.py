@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from chain_steps import VLA, bench, evaluate, export_each_graph, sh
+from chain_steps import VLA, bench, evaluate, export_each_graph, reproducible, sh
 
 SIZES = {  # knob -> settings; "ci" must stay a few minutes on a shared 2-core machine (64 px: 2x faster training)
     "ci": dict(demos=400, calib=24, image=64, teacher="micro", teacher_steps=2000, student="nano",
@@ -73,6 +73,7 @@ def main(argv=None) -> int:
               "command": "python benchmarks/tabletop_chain.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     t0 = time.perf_counter()
     steps = result["steps"]
+    threads = reproducible(args.size == "ci")  # CI's chain: the same checkpoints on every x86-64 machine
     if not (out / "demos").exists():
         steps["demo_data"] = sh(vla + ["demo-data", "--out", str(out / "demos"), "--episodes", str(s["demos"]),
                                        "--size", str(s["image"]), "--json"], log)
@@ -86,12 +87,12 @@ def main(argv=None) -> int:
     else:
         steps["teacher"] = sh(vla + ["train", "--data", str(out / "demos"), "--out", str(teacher), "--size",
                                      s["teacher"], "--steps", str(s["teacher_steps"]), "--batch", str(s["batch"]),
-                                     "--json"], log)
+                                     *threads, "--json"], log)
         steps["student"] = sh(vla + ["distill", "--teacher", str(teacher), "--data", str(out / "demos"), "--out",
                                      str(student), "--size", s["student"], "--steps", str(s["student_steps"]),
                                      "--round-steps", str(s["round_steps"]), "--dagger-rounds", str(s["rounds"]),
                                      "--dagger-episodes", str(s["dagger_episodes"]), "--batch", str(s["batch"]),
-                                     "--dagger-dir", str(out / "dagger"), "--json"], log)
+                                     "--dagger-dir", str(out / "dagger"), *threads, "--json"], log)
     bundles = {"teacher": out / "teacher.vla"}
     steps["export_teacher"] = sh(vla + ["export", str(teacher), "--calib", str(out / "calib"), "--format", "onnx",
                                         "--precision", "fp32", "-o", str(bundles["teacher"]), "--json"], log)
@@ -106,7 +107,8 @@ def main(argv=None) -> int:
                              ["--instructions", split]))
             variants.append((f"student onnx int8, {what}, ungrounded", "student onnx int8", "onnx", "int8",
                              ["--instructions", split, "--no-instruction-grounding"]))
-    evals = result["eval"] = evaluate(bundles, variants, s["eval_episodes"], EVAL_SEED, log)
+    # two evaluations at once on two cores (each in simulated time: results do not depend on it)
+    evals = result["eval"] = evaluate(bundles, variants, s["eval_episodes"], EVAL_SEED, log, workers=2)
     result["refused"] = {k: e["refused"] for k, e in steps["export_student"].items() if "refused" in e}
     result["baselines"] = baselines(s["eval_episodes"])
     result["bench"] = bench(bundles, student, log)
