@@ -51,6 +51,9 @@ class ExpertConfig:
     release_dz_m: float = 0.004  # the carried cube's centre this far above its resting height when let go
     speed_m_s: float = 0.30  # grasp point speed in free moves
     slow_speed_m_s: float = 0.15  # descending onto and lowering a cube
+    # Each period's goal is (period + lead) * speed ahead of where the grasp point is: the servos lag their goal
+    # (their setpoints brake to stop on it), so a goal only one period ahead would make them stop and go.
+    lead_s: float = 0.033
     xy_tol_m: float = 0.004  # over the cube / place closely enough to go down
     z_tol_m: float = 0.004  # at grasp height closely enough to close
     low_m: float = 0.015  # this far below hover / travel height counts as low (rise before moving across)
@@ -108,8 +111,8 @@ class ScriptedExpert:
         plan = self.plan(w)
         q = w.present_joint_rad()
         tool, _ = self.ik.forward(q[ARM], self.point)
-        limit = (self.config.slow_speed_m_s if plan.slow else self.config.speed_m_s) * w.period_s
-        via = arc_step(tool, plan.goal_m, limit)
+        speed = self.config.slow_speed_m_s if plan.slow else self.config.speed_m_s
+        via = arc_step(tool, plan.goal_m, speed * (w.period_s + self.config.lead_s))
         q_arm, _, _ = self.ik.solve(q[ARM], via, top_down(heading_of(via) + plan.roll_rad), self.point)
         return np.concatenate([q_arm, [plan.gripper]])
 

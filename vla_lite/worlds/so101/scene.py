@@ -22,6 +22,7 @@ SUBSTEPS = 16  # physics steps per control period: 2.083 ms
 TIMESTEP_S = 1.0 / CONTROL_HZ / SUBSTEPS
 BOWL_SEGMENTS = 12  # wall boxes round the bowl
 TABLE_RGBA = "0.58 0.55 0.5 1"
+WALL_RGBA = "0.78 0.78 0.8 1"  # behind the arm: the front camera sees a room, not black
 PAD_RGBA = "0.22 0.22 0.25 1"
 BOWL_RGBA = "0.9 0.9 0.88 1"
 PLACE_BODY = {Place.BOWL: "bowl", Place.LEFT_PAD: "left_pad", Place.RIGHT_PAD: "right_pad"}
@@ -94,7 +95,8 @@ def scene_xml(colours=tuple(COLOURS), spec: SceneSpec = SCENE) -> str:
   <worldbody>
     <light directional="true" pos="0 0 1" dir="0.2 0.1 -1" diffuse="0.45 0.45 0.45" specular="0 0 0"
            castshadow="false"/>
-    <geom name="table" type="box" size="0.4 0.45 0.01" pos="0.2 0 -0.01" rgba="{TABLE_RGBA}"/>
+    <geom name="table" type="box" size="0.5 0.55 0.01" pos="0.15 0 -0.01" rgba="{TABLE_RGBA}"/>
+    <geom name="wall" type="box" size="0.01 0.8 0.4" pos="-0.36 0 0.38" rgba="{WALL_RGBA}" contype="0" conaffinity="0"/>
     <camera name="front" pos="{" ".join(map(str, FRONT.pos_m))}" xyaxes="{_xyaxes(FRONT)}" fovy="{FRONT.fovy_deg}"/>
     <body name="bowl">{bowl}</body>
     {pads}

@@ -4,7 +4,8 @@ from the same reset give bit-identical states.
 
 One `step(targets)` is one 30 Hz control period: the six servos receive absolute goal positions (see
 vla_lite.worlds.so101.model for units: 5 joints in rad + gripper 0 closed .. 1 open), and SUBSTEPS physics steps
-run while each servo's setpoint moves towards its goal at no more than its speed limit (STS3215: 4.72 rad/s). Goals
+run while each servo's setpoint moves towards its goal at no more than its speed limit (STS3215: 4.72 rad/s,
+accelerating at 39 rad/s²) and the servo's P loop tracks it. Goals
 outside a joint's range are clamped to it, as a servo with Min/Max_Position_Limit set does. A rig that speaks the
 servo protocol calls `step` once per period with the goals it received and reads `present_positions` back.
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from .instructions import COLOURS, Place, Task, all_tasks, make_instruction, task_of_instruction
 from .layout import SCENE, Layout, SceneSpec, sample_layout
-from .model import (GRIPPER, JOINT_NAMES, STS3215, ServoSpec, apply_servo, joint_rad_to_targets,
+from .model import (JOINT_NAMES, STS3215, ServoSpec, advance_setpoint, apply_servo, joint_rad_to_targets,
                     targets_to_joint_rad)
 from .scene import CONTROL_HZ, PLACE_BODY, SUBSTEPS, build_model, import_mujoco
 
@@ -70,9 +71,9 @@ class SO101World:
         self._cube_geom = {c: m.geom(f"cube_{c}").id for c in self.colours}
         self._place_body = {p: m.body(b).id for p, b in PLACE_BODY.items()}
         self._pad_geoms = {m.geom(g).id for g in PAD_GEOMS}
-        self._max_step_rad = (math.inf if servo.max_speed_rad_s is None else servo.max_speed_rad_s) * m.opt.timestep
         self.episode: Episode | None = None
-        self.setpoint_rad = targets_to_joint_rad(HOME)  # the servos' internal setpoints (speed-limited goals)
+        self.setpoint_rad = targets_to_joint_rad(HOME)  # the servos' internal setpoints (profiled goals), rad
+        self.setpoint_speed_rad_s = np.zeros(6)
         self.goal_rad = self.setpoint_rad.copy()
         self.steps = 0
         self.success = False
@@ -100,16 +101,14 @@ class SO101World:
         for place, (x, y) in layout.places.items():
             m.body_pos[self._place_body[place]] = (x, y, 0.0)
         for cube in layout.cubes:
-            a = self._cube_qadr[cube.colour]
-            d.qpos[a:a + 3] = (cube.x_m, cube.y_m, self.spec.cube_size_m / 2)
-            d.qpos[a + 3:a + 7] = (math.cos(cube.yaw_rad / 2), 0.0, 0.0, math.sin(cube.yaw_rad / 2))
+            self._put_cube(cube.colour, (cube.x_m, cube.y_m, self.spec.cube_size_m / 2), cube.yaw_rad)
         start = HOME if start is None else np.asarray(start, np.float64)
         if start.shape != (6,) or not np.all((start >= self.low) & (start <= self.high)):
             raise ValueError(f"start must be 6 targets within [{self.low}, {self.high}], got {start!r}")
         home = targets_to_joint_rad(start)
         d.qpos[self._qadr] = home
         d.ctrl[self._act] = home
-        self.setpoint_rad, self.goal_rad = home.copy(), home.copy()
+        self.setpoint_rad, self.goal_rad, self.setpoint_speed_rad_s = home.copy(), home.copy(), np.zeros(6)
         mj.mj_forward(m, d)
         self.episode = Episode(int(seed), layout, task, str(instruction))
         self.steps, self.success = 0, False
@@ -126,8 +125,10 @@ class SO101World:
         self.goal_rad = np.clip(targets_to_joint_rad(t), self.low_rad, self.high_rad)
         mj, m, d = self._mj, self.model, self.data
         peak = np.zeros(6)
+        dt_s = m.opt.timestep
         for _ in range(SUBSTEPS):
-            self.setpoint_rad += np.clip(self.goal_rad - self.setpoint_rad, -self._max_step_rad, self._max_step_rad)
+            self.setpoint_rad, self.setpoint_speed_rad_s = advance_setpoint(
+                self.setpoint_rad, self.setpoint_speed_rad_s, self.goal_rad, dt_s, self.servo)
             d.ctrl[self._act] = self.setpoint_rad
             mj.mj_step(m, d)
             np.maximum(peak, np.abs(d.qvel[self._dadr]), out=peak)
@@ -176,6 +177,18 @@ class SO101World:
             raise ValueError(f"no {colour!r} cube in this scene; it has {list(self.colours)}")
         a = self._cube_qadr[colour]
         return self.data.qpos[a:a + 3].copy(), self.data.qpos[a + 3:a + 7].copy()
+
+    def place_cube(self, colour: str, position_m, yaw_rad: float = 0.0) -> None:
+        """Move a cube (upright, at rest) to position_m (3,) now, e.g. to start an episode from a chosen state."""
+        self.cube_pose(colour)  # ValueError naming an unknown colour
+        self._put_cube(colour, position_m, yaw_rad)
+        self._mj.mj_forward(self.model, self.data)
+
+    def _put_cube(self, colour: str, position_m, yaw_rad: float) -> None:
+        a, d = self._cube_qadr[colour], self.data
+        d.qpos[a:a + 3] = position_m
+        d.qpos[a + 3:a + 7] = (math.cos(yaw_rad / 2), 0.0, 0.0, math.sin(yaw_rad / 2))
+        d.qvel[self.model.joint(f"cube_{colour}").dofadr[0]:][:6] = 0.0
 
     def cube_positions(self) -> dict[str, np.ndarray]:
         return {c: self.cube_pose(c)[0] for c in self.colours}
