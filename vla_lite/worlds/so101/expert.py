@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .grasp import choose_grasp_yaw, grasp_geometry, heading_of, quat_to_mat, wrap, yaw_of
+from .grasp import choose_grasp_yaw, grasp_geometry, heading_of, jaw_reach_m, quat_to_mat, wrap, yaw_of
 from .ik import ArmIK, IKConfig, top_down
 from .instructions import Place
 from .layout import PAN_AXIS_XY, place_radius_m
-from .model import ARM, GRIPPER, gripper_rad_to_fraction
+from .model import ARM, GRIPPER, gripper_fraction_to_rad, gripper_rad_to_fraction
 from .world import SO101World, placed
 
 
@@ -59,7 +59,9 @@ class ExpertConfig:
     low_m: float = 0.015  # this far below hover / travel height counts as low (rise before moving across)
     yaw_tol_rad: float = 0.08  # jaws turned to the cube's faces closely enough to go down
     place_tol_m: float = 0.006  # a held cube this close to its release point is let go
-    fixed_side_shift_m: float = 0.005  # approach with the grasp point this far towards the fixed jaw
+    # Approach with the grasp point this far towards the fixed jaw: the fixed pad's inner face then clears the
+    # cube's face by ~7.5 mm (it sits 0.45 mm inside it with the cube centred), the moving pad by ~15 mm.
+    fixed_side_shift_m: float = 0.008
     open_fraction: float = 0.42  # jaws open to approach: pads' inner faces 52 mm apart (cube 30 mm)
     release_open: float = 0.32  # opening to let go: 4 mm each side of the cube, inside the bowl's wall
     missed_fraction: float = 0.15  # jaws closed past this without the cube: the grasp missed
@@ -98,8 +100,11 @@ class ScriptedExpert:
     def __init__(self, world: SO101World, config: ExpertConfig = ExpertConfig(), ik: IKConfig = IKConfig()):
         self.world, self.config = world, config
         self.ik = ArmIK(world.model, config=ik)
-        self.point, angle, _ = grasp_geometry(world.model, world.spec.cube_size_m)
+        self.point, angle = grasp_geometry(world.model, world.spec.cube_size_m)
         self.closed_on_cube = float(gripper_rad_to_fraction(angle))  # gripper fraction pinching a cube
+        fixed_m, moving_m = jaw_reach_m(world.model, self.point, float(gripper_fraction_to_rad(config.open_fraction)))
+        # The open jaws round a cube at the approach's shifted grasp point: (fixed side, moving side) from its centre.
+        self.reach_m = (fixed_m + config.fixed_side_shift_m, moving_m - config.fixed_side_shift_m)
         if not config.missed_fraction < self.closed_on_cube < config.release_open < config.open_fraction:
             raise ValueError(f"expert openings must satisfy missed {config.missed_fraction} < on the cube "
                              f"{self.closed_on_cube:.3f} < release {config.release_open} < open "
@@ -150,19 +155,19 @@ class ScriptedExpert:
         obstacles = [(p, w.spec.cube_size_m / math.sqrt(2)) for c, p in w.cube_positions().items() if c != colour]
         obstacles.append((w.place_position(Place.BOWL), place_radius_m(Place.BOWL, w.spec)))
         cube_yaw = yaw_of(quat_to_mat(quat))
-        yaw = choose_grasp_yaw(cube, cube_yaw, obstacles)
+        yaw = choose_grasp_yaw(cube, cube_yaw, obstacles, self.reach_m)
         roll = wrap(yaw - heading_of(cube))
         axis = np.array([math.cos(yaw), math.sin(yaw), 0.0])  # closing axis: fixed pad -> moving pad
         start = cube - cfg.fixed_side_shift_m * axis  # the grasp point's target before the jaws close
         # Between `start` and the centre: the moving jaw pushes the cube against the fixed one as it closes.
         s = float(np.clip(np.dot(tool - start, axis), 0.0, cfg.fixed_side_shift_m))
         at = start + s * axis
-        dxy = math.hypot(tool[0] - at[0], tool[1] - at[1])
-        if dxy <= cfg.xy_tol_m and abs(tool[2] - cube[2]) <= cfg.z_tol_m:
+        if math.hypot(tool[0] - at[0], tool[1] - at[1]) <= cfg.xy_tol_m and abs(tool[2] - cube[2]) <= cfg.z_tol_m:
             return Plan(Phase.CLOSE, at, roll, 0.0, True)
         low = tool[2] < cfg.hover_z_m - cfg.low_m
         aligned = abs(wrap(yaw_of(R) - yaw, math.pi / 2)) <= cfg.yaw_tol_rad
-        if aligned and grip >= cfg.open_fraction - 0.05 and dxy <= cfg.xy_tol_m * (2.5 if low else 1.0):
+        dxy = math.hypot(tool[0] - start[0], tool[1] - start[1])
+        if aligned and grip >= cfg.open_fraction - 0.05 and dxy <= cfg.xy_tol_m * (1.5 if low else 1.0):
             return Plan(Phase.DESCEND, start, roll, cfg.open_fraction, True)
         if low and dxy > 3 * cfg.xy_tol_m:
             return Plan(Phase.APPROACH, np.array([tool[0], tool[1], cfg.hover_z_m]), wrap(yaw_of(R) - heading_of(tool)),

@@ -15,38 +15,45 @@ import numpy as np
 
 from .layout import PAN_AXIS_XY
 
-# Reach of the open jaws (approach opening) along the closing axis from the cube's centre, m: the moving pad's
-# outer edge on +axis, the fixed pad's on -axis (with the approach shift). From so101.xml's pads at 0.42 open.
-MOVING_REACH_M = 0.042
-FIXED_REACH_M = 0.030
+PADS = ("fixed_jaw_pad", "moving_jaw_pad")
 MAX_ROLL_RAD = 2.6  # |jaw yaw - heading| the wrist roll reaches with margin (its range: -2.74 .. 2.84 rad)
 
 
-def grasp_geometry(model, cube_size_m: float) -> tuple[np.ndarray, float, float]:
-    """(grasp point (3,) in the gripper body frame, gripper angle rad, fixed pad's inner face offset m) where
-    the pads' faces are cube_size_m apart. The point is midway between the pads' centres; the offset is how far
-    the fixed pad's inner face sits from it along -x (the closing axis)."""
+def pad_centres(model, gripper_rad: float) -> tuple[np.ndarray, np.ndarray]:
+    """(fixed, moving) pad centres (3,) in the gripper body frame with the gripper joint at gripper_rad."""
     import mujoco
 
     d = mujoco.MjData(model)
-    g, qadr = model.body("gripper").id, model.joint("gripper").qposadr[0]
-    pads = [model.geom(n).id for n in ("fixed_jaw_pad", "moving_jaw_pad")]
-    thick = model.geom_size[pads[0], 0] + model.geom_size[pads[1], 0]  # the pads' half-thicknesses
+    d.qpos[model.joint("gripper").qposadr[0]] = gripper_rad
+    mujoco.mj_kinematics(model, d)
+    g = model.body("gripper").id
+    R, o = d.xmat[g].reshape(3, 3), d.xpos[g]
+    fixed, moving = (R.T @ (d.geom_xpos[model.geom(n).id] - o) for n in PADS)
+    return fixed, moving
 
-    def centres(q: float):
-        d.qpos[qadr] = q
-        mujoco.mj_kinematics(model, d)
-        R, o = d.xmat[g].reshape(3, 3), d.xpos[g]
-        return [R.T @ (d.geom_xpos[p] - o) for p in pads]
 
+def _half_thickness(model) -> tuple[float, float]:
+    return tuple(float(model.geom_size[model.geom(n).id, 0]) for n in PADS)
+
+
+def grasp_geometry(model, cube_size_m: float) -> tuple[np.ndarray, float]:
+    """(grasp point (3,) in the gripper body frame, gripper angle rad) where the pads' inner faces are
+    cube_size_m apart; the point is midway between the pads' centres."""
+    thick = sum(_half_thickness(model))
     lo, hi = model.jnt_range[model.joint("gripper").id]
     for _ in range(50):  # the gap grows with the angle over the whole range
         mid = (lo + hi) / 2
-        a, b = centres(mid)
+        a, b = pad_centres(model, mid)
         lo, hi = (mid, hi) if np.linalg.norm(a - b) - thick < cube_size_m else (lo, mid)
-    a, b = centres((lo + hi) / 2)
-    point = (a + b) / 2
-    return point, float((lo + hi) / 2), float(point[0] - a[0] - model.geom_size[pads[0], 0])
+    a, b = pad_centres(model, (lo + hi) / 2)
+    return (a + b) / 2, float((lo + hi) / 2)
+
+
+def jaw_reach_m(model, point: np.ndarray, gripper_rad: float) -> tuple[float, float]:
+    """How far the pads' outer faces reach from the grasp point along the closing axis with the gripper at
+    gripper_rad: (towards the fixed side, towards the moving side), m."""
+    (hf, hm), (a, b) = _half_thickness(model), pad_centres(model, gripper_rad)
+    return float(point[0] - a[0] + hf), float(b[0] - point[0] + hm)
 
 
 def heading_of(p) -> float:
@@ -78,24 +85,26 @@ def _segment_to_circle_m(a: np.ndarray, b: np.ndarray, centre: np.ndarray, radiu
     return float(np.linalg.norm(a + t * ab - centre)) - radius
 
 
-def jaw_clearance_m(cube_xy, yaw: float, obstacles) -> float:
-    """Smallest gap between the open jaws (a segment along the closing axis at yaw) and any obstacle
-    ((centre (2,), radius) circles in the table plane), m; inf with no obstacles."""
+def jaw_clearance_m(cube_xy, yaw: float, obstacles, reach_m: tuple[float, float]) -> float:
+    """Smallest gap between the open jaws round a cube (a segment along the closing axis at yaw, reaching
+    reach_m = (fixed side, moving side) from the cube's centre) and any obstacle ((centre, radius) circles in
+    the table plane), m; inf with no obstacles."""
     c = np.asarray(cube_xy, np.float64)[:2]
     u = np.array([math.cos(yaw), math.sin(yaw)])
-    a, b = c - FIXED_REACH_M * u, c + MOVING_REACH_M * u
+    a, b = c - reach_m[0] * u, c + reach_m[1] * u
     return min((_segment_to_circle_m(a, b, np.asarray(o, np.float64)[:2], r) for o, r in obstacles),
                default=math.inf)
 
 
-def choose_grasp_yaw(cube_xy, cube_yaw: float, obstacles, safe_m: float = 0.008) -> float:
+def choose_grasp_yaw(cube_xy, cube_yaw: float, obstacles, reach_m: tuple[float, float],
+                     safe_m: float = 0.008) -> float:
     """The jaws' yaw for a top-down grasp of a cube: one of its four face normals. Among those the wrist roll
     reaches, the ones whose open jaws stay safe_m clear of every obstacle; of them the one needing the least
     wrist roll; if none is clear, the clearest."""
     heading = heading_of(cube_xy)
     options = [heading + wrap(cube_yaw - heading + k * math.pi / 2) for k in range(4)]
     options = [y for y in options if abs(wrap(y - heading)) <= MAX_ROLL_RAD]
-    scored = [(jaw_clearance_m(cube_xy, y, obstacles), abs(wrap(y - heading)), y) for y in options]
+    scored = [(jaw_clearance_m(cube_xy, y, obstacles, reach_m), abs(wrap(y - heading)), y) for y in options]
     safe = [s for s in scored if s[0] >= safe_m]
     if safe:
         return min(safe, key=lambda s: s[1])[2]

@@ -86,7 +86,23 @@ class ArmIK:
             mj.mj_comPos(self.model, d)
             mj.mj_jac(self.model, d, self._jp, self._jr, p, self.body)
             J = np.vstack([self._jp[:, self.dadr], w * self._jr[:, self.dadr]])  # (6, 5)
-            dq = J.T @ np.linalg.solve(J @ J.T + cfg.damping ** 2 * np.eye(6), e)
+            dq = self._step(J, e)
             q = np.clip(q + np.clip(dq, -cfg.max_step_rad, cfg.max_step_rad), self.low, self.high)
         p, R = self.forward(q, point_in_body)
         return q, float(np.linalg.norm(pos - p)), float(np.linalg.norm(rotation_vector(R_target @ R.T)))
+
+    def _step(self, J: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """DLS step; a joint at a limit that the step would push further out is frozen and the rest re-solved,
+        so the free joints do the work instead of a clipped step wandering off (the wrist flex often sits at
+        its limit with the tool pointing down close to the base)."""
+        q = self.data.qpos[self.qadr]
+        free = np.ones(len(self.qadr), bool)
+        lam2 = self.config.damping ** 2 * np.eye(J.shape[0])
+        for _ in range(len(self.qadr)):
+            Jf = J * free
+            dq = Jf.T @ np.linalg.solve(Jf @ Jf.T + lam2, e)
+            pushing = ((q <= self.low + 1e-9) & (dq < 0)) | ((q >= self.high - 1e-9) & (dq > 0))
+            if not np.any(pushing & free):
+                return dq
+            free &= ~pushing
+        return np.zeros_like(q)

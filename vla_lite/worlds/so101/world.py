@@ -9,8 +9,9 @@ accelerating at 39 rad/s²) and the servo's P loop tracks it. Goals
 outside a joint's range are clamped to it, as a servo with Min/Max_Position_Limit set does. A rig that speaks the
 servo protocol calls `step` once per period with the goals it received and reads `present_positions` back.
 
-Success (latched, ends the episode): the task's cube rests at its place (inside the bowl's wall on its floor, or
-on the pad's square) and the jaws no longer touch it.
+Success (latched; `done` then tells an evaluator to stop): the task's cube rests at its place (inside the bowl's
+wall on its floor, or on the pad's square) and the jaws no longer touch it. Stepping past `done` is allowed: a rig
+keeps serving the arm whatever the episode's state.
 """
 
 from __future__ import annotations
