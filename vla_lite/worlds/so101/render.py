@@ -3,8 +3,10 @@ gripper, looking down the fingers), the names LeRobot's SO-101 set-ups give them
 
 MuJoCo's defaults (multisampling, 4096² shadow maps, reflections) cost tens of ms per frame with software EGL;
 here multisampling is off (model.vis.quality.offsamples = 0, read when the GL context is made) and shadows and
-reflections are off, and the arm draws ~3.5k triangles (benchmarks/bench_so101_render.py). MuJoCo's GL context
-belongs to the thread that made it: a renderer renders in the thread that built it.
+reflections are off, and the arm draws ~3.5k triangles: ~1.2 ms of CPU per 96 px frame on one core
+(benchmarks/bench_so101_render.py). With Mesa's software rasteriser on a one-core budget, LP_NUM_THREADS=0 in the
+environment (before the first render) rasterises in the calling thread instead of handing each frame to a helper
+thread. MuJoCo's GL context belongs to the thread that made it: a renderer renders in the thread that built it.
 """
 
 from __future__ import annotations

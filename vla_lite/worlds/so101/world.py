@@ -16,6 +16,7 @@ keeps serving the arm whatever the episode's state.
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 
@@ -32,6 +33,12 @@ MAX_STEPS = 300  # 10 s at 30 Hz
 # table in front of the base (x 0.21 m), gripper 40 % open.
 HOME = np.array([0.0, -1.4, 1.2, 1.0, 0.0, 0.4])
 PAD_GEOMS = ("fixed_jaw_pad", "moving_jaw_pad")
+
+
+class Outcome(str, enum.Enum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    TIMEOUT = "timeout"
 
 
 @dataclass(frozen=True)
@@ -139,15 +146,16 @@ class SO101World:
             self.success = True
 
     @property
-    def done(self) -> bool:
-        return self.success or self.steps >= self.max_steps
+    def outcome(self) -> "Outcome":
+        """SUCCESS once the task was done, TIMEOUT after max_steps without it, else RUNNING (a str enum: it
+        compares equal to "success", "timeout", "running")."""
+        if self.success:
+            return Outcome.SUCCESS
+        return Outcome.TIMEOUT if self.steps >= self.max_steps else Outcome.RUNNING
 
     @property
-    def outcome(self) -> str:
-        """"success", "timeout" or "running"."""
-        if self.success:
-            return "success"
-        return "timeout" if self.steps >= self.max_steps else "running"
+    def done(self) -> bool:
+        return self.outcome is not Outcome.RUNNING
 
     @property
     def t_s(self) -> float:
