@@ -266,6 +266,8 @@ def test_bad_input_is_refused_with_the_value(world):
         fresh.reset(0, task=Task("blue", Place.BOWL))
     with pytest.raises(ValueError, match="purple"):
         SO101World(colours=("red", "purple"))
+    with pytest.raises(ValueError, match="split"):
+        SO101World(split="test")
     world.reset(0)
     with pytest.raises(ValueError, match="6 finite"):
         world.step([0.0, 0.1])

@@ -121,7 +121,9 @@ class ScriptedExpert:
         q_arm, _, _ = self.ik.solve(q[ARM], via, top_down(heading_of(via) + plan.roll_rad), self.point)
         return np.concatenate([q_arm, [plan.gripper]])
 
-    def plan(self, w: SO101World) -> Plan:
+    def plan(self, world: SO101World | None = None) -> Plan:
+        """The rule that applies to the world's current state, and where it heads."""
+        w = world or self.world
         if w.episode is None:
             raise RuntimeError("the expert needs an episode: call world.reset(seed) first")
         cfg, task = self.config, w.episode.task

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .instructions import COLOURS, Place, Task, all_tasks, make_instruction, task_of_instruction
+from .instructions import COLOURS, Place, Task, all_tasks, make_instruction, phrasings, task_of_instruction
 from .layout import SCENE, Layout, SceneSpec, sample_layout
 from .model import (JOINT_NAMES, STS3215, ServoSpec, advance_setpoint, apply_servo, joint_rad_to_targets,
                     targets_to_joint_rad)
@@ -63,6 +63,7 @@ class SO101World:
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
         sample_layout(0, colours, spec)  # ValueError naming bad colours, before the model is built
+        phrasings(Task(colours[0], Place.BOWL), split)  # ValueError naming a bad split
         self._mj = import_mujoco()
         self.colours, self.spec, self.servo, self.max_steps, self.split = tuple(colours), spec, servo, max_steps, split
         self.model = build_model(self.colours, spec, assets)
