@@ -88,7 +88,7 @@ def zero_action(tasks: list[str], episodes: int) -> dict:
     """Success of a policy that never moves, per task, on the evaluation seeds (in-process env)."""
     import numpy as np
 
-    from vla_lite.metaworld.env import MetaWorldEnv
+    from vla_lite.worlds.metaworld.env import MetaWorldEnv
 
     out = {}
     for task in tasks:
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     if args.more_from:
         return more(Path(args.more_from), Path(args.out), argv)
     s = SIZES[args.size]
-    from vla_lite.metaworld.tasks import MT10
+    from vla_lite.worlds.metaworld.tasks import MT10
 
     tasks = list(MT10) if s["tasks"] == "mt10" else s["tasks"].split(",")
     out = Path(args.out)

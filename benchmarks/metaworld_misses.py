@@ -36,7 +36,7 @@ def moving_point(env, task: str, obs39: np.ndarray) -> np.ndarray:
 
 
 def run_task(runner, task: str, episodes: int, seed0: int, size_px: int, views: tuple[str, ...]) -> list[dict]:
-    from vla_lite.metaworld.env import MetaWorldEnv
+    from vla_lite.worlds.metaworld.env import MetaWorldEnv
 
     rows = []
     with MetaWorldEnv(task, size_px=size_px, views=views) as env:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from vla_lite.bundle import load_bundle
-from vla_lite.metaworld.tasks import MT10, task_instructions
+from vla_lite.worlds.metaworld.tasks import MT10, task_instructions
 
 BUNDLE = Path(__file__).resolve().parents[1] / "benchmarks" / "metaworld" / "mt10-student-int8.vla"
 FRESH_SEED = 3_000_000  # past demonstrations (0..), DAgger (500,000..), calibration (800,000..), report (1,000,000..)

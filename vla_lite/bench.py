@@ -18,6 +18,7 @@ import numpy as np
 
 from .bundle import BackendUnavailable, BundleError, load_bundle
 from .bundle.manifest import PRECISIONS, RUNTIMES
+from .extras import MissingExtra, import_optional
 
 
 def add_arguments(parser) -> None:
@@ -49,12 +50,19 @@ def run(args) -> int:
         print(f"vla-lite bench: no graph matches; the bundle has {[f'{r}-{p}' for r, p in bundle.available()]}",
               file=sys.stderr)
         return 1
+    baseline = None
+    if args.torch:
+        try:  # the offline package, only when asked for: the robot side never imports it
+            baseline = import_optional("vla_lite.export.torch_latency", what="--torch")
+        except MissingExtra as exc:
+            print(f"vla-lite bench: {exc}", file=sys.stderr)
+            return 2
     report = {"bundle": str(bundle.path), "name": bundle.manifest.name, "threads": args.threads,
               "iters": args.iters, "warmup": args.warmup, "machine": {}, "results": []}
     for runtime, precision in pairs:
         report["results"].append(measure(bundle, runtime, precision, args.threads, args.iters, args.warmup))
     if args.torch:
-        eager = measure_torch(args.torch, bundle.manifest, args.threads, args.iters, args.warmup)
+        eager = baseline.measure_torch(args.torch, bundle.manifest, args.threads, args.iters, args.warmup)
         report["torch_eager"] = eager
         for r in report["results"]:
             if "p50_ms" in r:
@@ -83,29 +91,6 @@ def measure(bundle, runtime: str, precision: str, threads: int, iters: int, warm
         policy.infer(images, state, instruction)
         samples_s[i] = time.perf_counter() - t0
     return {**row, **latency_stats(samples_s)}
-
-
-def measure_torch(checkpoint, manifest, threads: int, iters: int, warmup: int) -> dict:
-    """The same policy in PyTorch eager (no_grad, eval mode), same inputs and thread count: the baseline."""
-    import torch
-
-    from .export.checkpoint import load_checkpoint
-
-    torch.set_num_threads(threads)
-    model = load_checkpoint(checkpoint).model.eval()
-    images, state, instruction = random_inputs(manifest)
-    kwargs = {c.input_name: torch.from_numpy(images[c.name]) for c in manifest.cameras}
-    kwargs.update(state=torch.from_numpy(state), instruction=torch.from_numpy(instruction))
-    samples_s = np.empty(iters)
-    with torch.no_grad():
-        for _ in range(warmup):
-            model(**kwargs)
-        for i in range(iters):
-            t0 = time.perf_counter()
-            model(**kwargs)
-            samples_s[i] = time.perf_counter() - t0
-    return {"runtime": "torch-eager", "precision": "fp32", "checkpoint": str(checkpoint), "torch": torch.__version__,
-            **latency_stats(samples_s)}
 
 
 def latency_stats(samples_s) -> dict:

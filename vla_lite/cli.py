@@ -1,14 +1,17 @@
 """`vla-lite` command line: one subcommand per module, imported only when chosen (so `vla-lite doctor` never
 loads onnxruntime and `vla-lite run` never loads torch).
 
-Each module named below provides `add_arguments(parser)` and `run(args) -> int`.
+Each module named below provides `add_arguments(parser)` and `run(args) -> int`. Modules are imported through
+vla_lite.extras.import_optional: a command whose extra is not installed (the offline ones without torch, `run
+--port metaworld:...` without Meta-World) ends with one line naming the install command, not a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+
+from .extras import import_optional, missing_extra
 
 # subcommand -> (module, one-line help)
 COMMANDS = {
@@ -18,8 +21,8 @@ COMMANDS = {
     "bench": ("vla_lite.bench", "measure inference latency per backend and precision"),
     "run": ("vla_lite.run", "drive an arm (or the simulated world) with a bundle at a fixed rate"),
     "eval": ("vla_lite.evaluate", "closed-loop success in the simulated world through the runtime (lockstep)"),
-    "demo-data": ("vla_lite.export.demo_data", "record scripted-expert demonstrations in the simulated world"),
-    "metaworld-demos": ("vla_lite.metaworld.demos", "record Meta-World scripted-expert demonstrations"),
+    "demo-data": ("vla_lite.worlds.tabletop.demos", "record scripted-expert demonstrations in the simulated world"),
+    "metaworld-demos": ("vla_lite.worlds.metaworld.demos", "record Meta-World scripted-expert demonstrations"),
     "train": ("vla_lite.export.train", "train a policy on demonstrations (offline; needs torch)"),
     "distill": ("vla_lite.export.distill", "distil a small student from a teacher, with DAgger rounds"),
     "export": ("vla_lite.export.export_bundle", "checkpoint -> verified .vla bundle (ONNX/TFLite, fp32/int8)"),
@@ -49,11 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args(argv)  # --help / --version / an unknown command: argparse answers and exits
         parser.print_help()
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
-    sub_action = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
-    module.add_arguments(sub_action.choices[command])
-    args = parser.parse_args(argv)
     try:
+        module = import_optional(COMMANDS[command][0])
+        sub_action = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+        module.add_arguments(sub_action.choices[command])
+        args = parser.parse_args(argv)
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:  # MissingExtra included: an optional part imported where it is used
+        missing = missing_extra(exc)
+        if missing is None:
+            raise
+        print(f"vla-lite {command}: {missing}", file=sys.stderr)
+        return 2

@@ -1,9 +1,10 @@
-"""`SimRig`: the simulated tabletop wired for the runtime, so `vla-lite run --port sim` needs no hardware.
+"""`SimRig`: the simulated tabletop as a World (vla_lite.worlds.base), so `vla-lite run --port sim` needs no
+hardware.
 
 One VirtualArm (the SCARA, EE_DELTA included) served on a new pty by an ArmServer, and a SimCamera rendering the
 world with that arm. The host opens `rig.port` like any serial port. `new_episode(seed)` lays out a new table and
 teleports the arm home; `success()` / `failed()` / `done()` judge from `arm.positions()` each time they are called,
-so a driver calls `done()` once per control tick.
+so a driver calls `done()` once per control tick. `open_world` is what the port registry calls for `--port sim`.
 
 Lockstep: give an injected clock (a fake one the driver moves forward); the server, the arm and the camera all use
 it. After moving the clock, call `step_now()` so the arm integrates to that time in the server's thread before
@@ -19,8 +20,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..firmware_bridge.arm_server import ArmServer
-from ..firmware_bridge.virtual_arm import VirtualArm
+from ...firmware_bridge.arm_server import ArmServer
+from ...firmware_bridge.virtual_arm import VirtualArm
+from ..base import Outcome, WorldOptions
 from .camera import SimCamera
 from .instructions import COLOUR_SYNONYMS, COLOURS
 from .kinematics import ScaraKinematics, scara_arm
@@ -29,6 +31,8 @@ from .world import TABLE, Episode, TableSpec, TouchJudge, make_episode
 
 class SimRig:
     """The arm server, the camera and the episode judge; `seed` given: the first episode starts at once."""
+
+    reports_per_target = False  # the target colour changes every episode: evaluation reports success overall
 
     def __init__(self, *, seed: int | None = None, n_blocks: int = 3, size_px: int = 96, camera_name: str = "front",
                  camera_fps: float | None = None, max_frame_age_s: float = 0.5, max_episode_s: float = 10.0,
@@ -65,10 +69,12 @@ class SimRig:
         """The pty path a host opens (pyserial / ArmLink.open)."""
         return self.server.port
 
-    def new_episode(self, seed: int, colour: str | None = None) -> Episode:
+    def new_episode(self, seed: int, instruction: str | None = None, colour: str | None = None) -> Episode:
         """A new layout and target from seed; the arm teleported home (motion stops; latched faults stay).
-        `colour` (a user's instruction names one) makes that colour's block the target, repainting the seeded
-        target if the colour is not on the table."""
+        `colour`, or the one a user's `instruction` names, makes that colour's block the target, repainting the
+        seeded target if the colour is not on the table."""
+        if colour is None and instruction is not None:
+            colour = instruction_colour(instruction)
         episode = make_episode(seed, self.n_blocks, self.split, self.spec)
         if colour is not None:
             episode = episode._replace(world=with_target(episode.world, colour))
@@ -78,10 +84,6 @@ class SimRig:
         self._t_start_s = self.clock()
         self._judge.observe(self.arm.positions())
         return episode
-
-    def episode_options(self, instruction: str) -> dict:
-        """new_episode() keywords for a user's fixed instruction: the block colour it names (None: seeded)."""
-        return {"colour": instruction_colour(instruction)}
 
     def retarget(self, instruction: str) -> str | None:
         """The instruction changed mid-episode: judge success against the colour it names. Returns a note for the
@@ -125,16 +127,15 @@ class SimRig:
         judge = self._judged()
         return judge.touched is not None or self.elapsed_s() >= self.max_episode_s
 
-    def outcome(self) -> str:
-        """"success", "failed", "timeout" or "running"."""
+    def outcome(self) -> Outcome:
         judge = self._judged()
         if judge.touched is not None:
-            return "success" if judge.success else "failed"
-        return "timeout" if self.elapsed_s() >= self.max_episode_s else "running"
+            return Outcome.SUCCESS if judge.success else Outcome.FAILED
+        return Outcome.TIMEOUT if self.elapsed_s() >= self.max_episode_s else Outcome.RUNNING
 
     @property
     def cameras(self) -> dict:
-        """camera name -> camera: the one top-down camera (MetaWorldRig's API)."""
+        """camera name -> camera: the one top-down camera."""
         return {self.camera.name: self.camera}
 
     def close(self) -> None:
@@ -147,6 +148,18 @@ class SimRig:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def open_world(arg: str, options: WorldOptions) -> SimRig:
+    """`--port sim` (vla_lite.ports): the tabletop, rendering the bundle's one camera."""
+    if arg:
+        raise ValueError(f"--port sim takes no argument, got sim:{arg}; the tabletop is one world")
+    if len(options.camera_names) != 1:
+        raise ValueError(f"the simulated tabletop (--port sim) has one camera; the bundle needs "
+                         f"{len(options.camera_names)}: {list(options.camera_names)}")
+    return SimRig(max_episode_s=options.episode_timeout_s, camera_name=options.camera_names[0],
+                  size_px=options.size_px, camera_fps=options.camera_fps, max_frame_age_s=options.max_frame_age_s,
+                  split=options.split, clock=options.clock)
 
 
 _COLOUR_WORDS = {w: c for c in COLOURS for w in (c, *COLOUR_SYNONYMS.get(c, ()))}

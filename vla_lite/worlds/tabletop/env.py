@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from ..firmware_bridge.protocol import SCHEMA_HASH, Command, Hello, Log, Mode, Packet
-from ..firmware_bridge.virtual_arm import VirtualArm
+from ...firmware_bridge.protocol import SCHEMA_HASH, Command, Hello, Log, Mode, Packet
+from ...firmware_bridge.virtual_arm import VirtualArm
 from .kinematics import JOINT_NAMES, ScaraKinematics, scara_arm
 from .world import TABLE, Episode, TableSpec, TouchJudge, make_episode
 

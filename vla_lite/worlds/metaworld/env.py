@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..firmware_bridge.protocol import SCHEMA_HASH, Command, Hello, Log, Mode, Packet
+from ...firmware_bridge.protocol import SCHEMA_HASH, Command, Hello, Log, Mode, Packet
 from .camera import SceneRenderer, views_named
 from .controller import JOINT_NAMES, MetaWorldController
 from .expert import EE_DELTA_HIGH, EE_DELTA_LOW, EE_DELTA_NAMES, EE_DELTA_UNITS, MetaWorldExpert
