@@ -114,7 +114,7 @@ def test_offline_commands_without_torch_end_in_one_line_with_the_install_command
 
 
 def test_bench_torch_without_torch_and_run_metaworld_without_metaworld_are_one_line():
-    from vla_lite.runtime import DEMO_BUNDLE
+    from vla_lite.models import DEMO_BUNDLE
 
     bench = _cli_without("torch", "bench", str(DEMO_BUNDLE), "--torch", "x.safetensors", "--iters", "1")
     assert bench.returncode == 2 and "Traceback" not in bench.stderr, bench.stderr

@@ -16,9 +16,9 @@ from vla_lite.firmware_bridge import protocol as p
 from vla_lite.firmware_bridge.arm_server import ArmServer
 from vla_lite.firmware_bridge.link import ArmLink
 from vla_lite.firmware_bridge.virtual_arm import VirtualArm
-from vla_lite.worlds.tabletop import (COLOURS, GEOMETRY, TABLE, Renderer, ScaraKinematics, ScriptedExpert, SimCamera, SimRig,
-                          TabletopEnv, TouchJudge, forward_kinematics, inverse_kinematics, make_episode,
-                          sample_world, scara_arm)
+from vla_lite.worlds.tabletop import (COLOURS, GEOMETRY, TABLE, Renderer, ScaraKinematics, ScriptedExpert,
+                                      SimCamera, SimRig, TabletopEnv, TouchJudge, forward_kinematics,
+                                      inverse_kinematics, make_episode, sample_world, scara_arm)
 from vla_lite.worlds.tabletop.instructions import COLOUR_SYNONYMS, all_instructions
 from vla_lite.worlds.tabletop.kinematics import reachable_solution, within_limits
 from vla_lite.worlds.tabletop.world import touched_block

@@ -19,10 +19,12 @@ import numpy as np
 from .bundle import BackendUnavailable, BundleError, load_bundle
 from .bundle.manifest import PRECISIONS, RUNTIMES
 from .extras import MissingExtra, import_optional
+from .models import resolve
+from .pacing import percentiles
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("bundle", help="path to a .vla bundle")
+    parser.add_argument("bundle", help="a .vla bundle, or a shipped model's name (demo, mt10-student-int8)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--out", type=Path, help="also write the JSON report to this file")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads per backend (default 1)")
@@ -40,7 +42,7 @@ def run(args) -> int:
             print(f"vla-lite bench: {flag} must be >= {lo}, got {value}", file=sys.stderr)
             return 2
     try:
-        bundle = load_bundle(args.bundle)
+        bundle = load_bundle(resolve(args.bundle))
     except BundleError as exc:
         print(f"vla-lite bench: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
@@ -95,11 +97,10 @@ def measure(bundle, runtime: str, precision: str, threads: int, iters: int, warm
 
 def latency_stats(samples_s) -> dict:
     """Seconds -> {p50_ms, p99_ms, mean_ms, min_ms, max_ms, n}."""
-    ms = 1e3 * np.asarray(samples_s, dtype=np.float64)
-    if ms.size == 0:
+    s = percentiles(samples_s, stats=("mean", "min", "max"), scale=1e3, digits=None)
+    if s["n"] == 0:
         raise ValueError("no latency samples; expected at least one")
-    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "mean_ms": float(ms.mean()), "min_ms": float(ms.min()), "max_ms": float(ms.max()), "n": int(ms.size)}
+    return {**{f"{k}_ms": v for k, v in s.items() if k != "n"}, "n": s["n"]}
 
 
 def random_inputs(manifest, seed: int = 0):

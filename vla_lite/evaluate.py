@@ -120,8 +120,9 @@ def summarize(results: list[EpisodeResult], by_target: bool = False) -> dict:
 
 def add_arguments(parser) -> None:
     a = parser.add_argument
-    a("bundle", nargs="?", help="bundle (.vla); default: the bundled demo model")
-    a("--model", dest="model_opt", help="bundle (.vla), as an option (same as the positional BUNDLE)")
+    a("bundle", nargs="?", help="a .vla bundle or a shipped model's name (demo, mt10-student-int8); default: "
+                                "demo")
+    a("--model", dest="model_opt", help="the bundle, as an option (same as the positional BUNDLE)")
     a("--suite", default="tabletop", help="tabletop (default), metaworld-mt10, or a simulated world's port such as "
                                           "metaworld:TASK[,TASK...]")
     a("--episodes", type=int, default=50)

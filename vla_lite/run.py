@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
     a("--port", required=True, help="the arm controller: a serial device or pyserial URL (/dev/ttyUSB0, "
                                     "socket://host:port), or a simulated world (sim, metaworld:TASK[,TASK...], "
                                     "metaworld:mt10)")
-    a("--model", help="bundle (.vla); default: the bundled demo model")
+    a("--model", help="a .vla bundle or a shipped model's name (demo, mt10-student-int8); default: demo")
     a("--camera", action="append", default=[], metavar="SRC",
       help="camera source: device index, /dev/videoN, video file, image folder; NAME=SRC per bundle camera")
     a("--instruction", help="what to do, e.g. 'touch the red block' (sim: default from each episode)")

@@ -17,18 +17,18 @@ from .bundle import check_compatible, load_bundle
 from .firmware_bridge import protocol as p
 from .firmware_bridge.link import ArmLink
 from .loop import ControlLoop, LoopConfig
+from .models import DEMO_BUNDLE, resolve  # noqa: F401 (DEMO_BUNDLE: re-exported, the README imports it here)
 from .ports import PortKind, open_world, parse_port
 from .safety import DEFAULT_RAMP_S
 from .text.grounding import MIN_SIMILARITY
 from .worlds.base import World, WorldOptions
 
-DEMO_BUNDLE = Path(__file__).parent / "data" / "demo.vla"
 
 
 @dataclass(frozen=True)
 class RunConfig:
     port: str  # a serial device / pyserial URL, or a simulated world's port (vla_lite.ports)
-    model: str | None = None  # None: the bundled demo model
+    model: str | None = None  # a .vla path or a shipped model's name (vla_lite.models); None: the demo model
     cameras: tuple[str, ...] = ()  # --camera values ("0", "front=/dev/video2", "clip.mp4", ...)
     rate_hz: float | None = None  # None: the bundle's control.rate_hz; else an integer multiple (interpolated)
     runtime: str = "onnx"
@@ -54,7 +54,7 @@ class RunConfig:
     min_instruction_similarity: float = MIN_SIMILARITY  # cosine below which an instruction is refused
 
     def bundle_path(self) -> Path:
-        return Path(self.model) if self.model else DEMO_BUNDLE
+        return resolve(self.model)
 
 
 def tick_rate(bundle_rate_hz: float, requested_hz: float | None) -> tuple[float, int]:

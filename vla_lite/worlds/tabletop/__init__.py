@@ -1,9 +1,11 @@
 """The simulated tabletop: a SCARA arm over coloured blocks, "touch the <colour> block".
 
-- `kinematics`: the arm (ArmConfig, forward/inverse kinematics, EE_DELTA)   - `world`: layouts, the touch rule
-- `instructions`: phrasings (train / paraphrase / held-out)                               - `render`: top-down RGB images
-- `expert`: scripted expert for demonstrations and DAgger labels            - `camera`: SimCamera (Camera protocol)
-- `env`: TabletopEnv, episodes in simulated time without a serial link      - `rig`: SimRig, the World for `--port sim`
+- `kinematics`: the arm (ArmConfig, forward/inverse kinematics, EE_DELTA)
+- `world`: layouts, the touch rule                 - `instructions`: phrasings (train / paraphrase / held-out)
+- `render`: top-down RGB images                    - `camera`: SimCamera (a RenderedCamera)
+- `expert`: scripted expert for demonstrations and DAgger labels
+- `env`: TabletopEnv, episodes in simulated time without a serial link
+- `rig`: SimRig, the World behind `--port sim`
 - `demos`: record_tabletop_demos, scripted-expert demonstrations in the recording format (`vla-lite demo-data`)
 
 Importing this package loads no OpenCV (the Renderer does) and starts nothing.
