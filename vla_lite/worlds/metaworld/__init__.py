@@ -7,6 +7,7 @@
 - `rig`: MetaWorldRig, the controller on a pty plus the cameras: the World for `--port metaworld:...`
 - `env`: MetaWorldEnv, episodes without a serial link; `expert`: the scripted experts as EE_DELTA labels
 - `demos`: record_metaworld_demos, demonstrations in the recording format the offline path reads
+- `misses`: where a policy's misses end (closest approach of the measured point to the goal)
 
 Importing this package imports neither Meta-World nor MuJoCo (`pip install 'vla-lite[metaworld]'`); they
 are imported when a scene, renderer or expert is built, with MUJOCO_GL defaulting to "egl" (headless).

@@ -47,12 +47,7 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] |
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0, got {noise!r}")
     tasks = [tasks] if isinstance(tasks, str) else list(tasks)
-    per_task = {t: [int(s) for s in (seeds[t] if isinstance(seeds, Mapping) else seeds)] for t in tasks} \
-        if not isinstance(seeds, Mapping) or set(tasks) <= set(seeds) else None
-    if per_task is None:
-        raise ValueError(f"seeds name tasks {sorted(seeds)}; expected seeds for each of {tasks}")
-    if not tasks or not any(per_task.values()):
-        raise ValueError(f"need at least one task and one seed, got tasks {tasks} and seeds {dict(per_task)}")
+    per_task = _seeds_per_task(tasks, seeds)
     ramp_s = float(ramp_s)
     if not ramp_s >= 0:
         raise ValueError(f"ramp_s must be >= 0 s, got {ramp_s!r}")
@@ -91,6 +86,16 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] |
             bar.close()
     summary["success_rate"] = summary["successes"] / max(1, summary["episodes"])
     return summary
+
+
+def _seeds_per_task(tasks: list[str], seeds) -> dict[str, list[int]]:
+    """task -> its seeds, from one list for all or a {task: seeds} mapping; ValueError when a task has none."""
+    if isinstance(seeds, Mapping) and not set(tasks) <= set(seeds):
+        raise ValueError(f"seeds name tasks {sorted(seeds)}; expected seeds for each of {tasks}")
+    per_task = {t: [int(s) for s in (seeds[t] if isinstance(seeds, Mapping) else seeds)] for t in tasks}
+    if not tasks or not any(per_task.values()):
+        raise ValueError(f"need at least one task and one seed, got tasks {tasks} and seeds {dict(per_task)}")
+    return per_task
 
 
 def ee_delta_limits(env) -> SafetyLimits:
