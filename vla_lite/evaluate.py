@@ -68,7 +68,7 @@ class EpisodeResult:
 def run_episodes(rt, clock: SimClock, seeds, instruction_for=None, progress=None) -> list[EpisodeResult]:
     """Run one lockstep episode per seed on a Runtime opened on a simulated world (a World port, built with
     `clock`). instruction_for(episode) -> text overrides the episode's own phrasing (paraphrase tests)."""
-    loop, rig, link = rt.loop, rt.rig, rt.link
+    loop, rig = rt.loop, rt.rig
     results = []
     for seed in seeds:
         episode = rig.new_episode(int(seed))

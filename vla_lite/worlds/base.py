@@ -99,5 +99,3 @@ class WorldOptions:
     episode_timeout_s: float = 10.0  # a world without its own episode length ends episodes after this
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
-
-WorldOpener = Callable[[str, WorldOptions], World]  # (the port's argument after "scheme:", options) -> World

@@ -20,6 +20,7 @@ from typing import Callable, NamedTuple, Sequence
 
 from ...firmware_bridge.arm_server import ArmServer
 from ..base import Outcome, WorldOptions
+from ..served import ServedWorld
 from .camera import MetaWorldCamera, views_named
 from .controller import MetaWorldController, metaworld_arm
 from .scene import MAX_STEPS, check_seed
@@ -38,7 +39,7 @@ class MetaWorldEpisode(NamedTuple):
         return self.task
 
 
-class MetaWorldRig:
+class MetaWorldRig(ServedWorld):
     """Arm server, camera and episode judge; `seed` given: the first episode starts at once. Episodes without a
     task cycle through `tasks` by seed (seed % len(tasks))."""
 
@@ -69,21 +70,7 @@ class MetaWorldRig:
         self.server = ArmServer.on_pty(self.controller, link_path, clock=clock)
         self.episode: MetaWorldEpisode | None = None
         self._t_start_s = clock()
-        try:
-            self.server.start()
-            if camera_fps is not None:
-                for cam in self.cameras.values():
-                    cam.start()
-            if seed is not None:
-                self.new_episode(seed)
-        except BaseException:
-            self.close()
-            raise
-
-    @property
-    def port(self) -> str:
-        """The pty path a host opens (pyserial / ArmLink.open)."""
-        return self.server.port
+        self._start(camera_fps, seed)
 
     def new_episode(self, seed: int, instruction: str | None = None, task: str | None = None) -> MetaWorldEpisode:
         """The placement of (task, seed); the hand at its start, fingers open (latched faults stay). The task:
@@ -104,10 +91,6 @@ class MetaWorldRig:
             return None
         return (f"{instruction!r} is not a known phrasing of this episode's task {self.episode.task!r}; "
                 "success is still judged by Meta-World for that task")
-
-    def step_now(self) -> None:
-        """Lockstep: step the physics to clock() now, in the server's loop thread."""
-        self.server.step_now()
 
     def _check_episode(self) -> None:
         if self.episode is None:
@@ -148,12 +131,6 @@ class MetaWorldRig:
             cam.close()
         self.server.close()
         self.controller.close()
-
-    def __enter__(self) -> "MetaWorldRig":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def open_world(arg: str, options: WorldOptions) -> MetaWorldRig:

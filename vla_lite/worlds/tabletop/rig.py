@@ -23,13 +23,14 @@ import numpy as np
 from ...firmware_bridge.arm_server import ArmServer
 from ...firmware_bridge.virtual_arm import VirtualArm
 from ..base import Outcome, WorldOptions
+from ..served import ServedWorld
 from .camera import SimCamera
 from .instructions import COLOUR_SYNONYMS, COLOURS
 from .kinematics import ScaraKinematics, scara_arm
 from .world import TABLE, Episode, TableSpec, TouchJudge, make_episode
 
 
-class SimRig:
+class SimRig(ServedWorld):
     """The arm server, the camera and the episode judge; `seed` given: the first episode starts at once."""
 
     reports_per_target = False  # the target colour changes every episode: evaluation reports success overall
@@ -47,27 +48,10 @@ class SimRig:
         self.camera = SimCamera(self.arm, name=camera_name, size_px=size_px, fps=camera_fps,
                                 max_age_s=max_frame_age_s, clock=clock, spec=spec)
         self.server = ArmServer.on_pty(self.arm, link_path, clock=clock)
-        try:
-            self.server.start()
-            if camera_fps is not None:
-                self.camera.start()
-        except BaseException:
-            self.close()
-            raise
         self.episode: Episode | None = None
         self._judge: TouchJudge | None = None
         self._t_start_s = 0.0
-        if seed is not None:  # the first episode at once: `rig.episode.instruction` is what to tell the policy
-            try:
-                self.new_episode(seed)
-            except BaseException:
-                self.close()
-                raise
-
-    @property
-    def port(self) -> str:
-        """The pty path a host opens (pyserial / ArmLink.open)."""
-        return self.server.port
+        self._start(camera_fps, seed)
 
     def new_episode(self, seed: int, instruction: str | None = None, colour: str | None = None) -> Episode:
         """A new layout and target from seed; the arm teleported home (motion stops; latched faults stay).
@@ -100,10 +84,6 @@ class SimRig:
         self._judge = TouchJudge(world)
         self.camera.set_world(world)
         return None
-
-    def step_now(self) -> None:
-        """Lockstep: integrate the arm to clock() now, in the server's loop thread."""
-        self.server.step_now()
 
     def _judged(self) -> TouchJudge:
         if self._judge is None:
@@ -142,12 +122,6 @@ class SimRig:
         """Stop the camera thread and the server, close the pty. Safe to call twice."""
         self.camera.close()
         self.server.close()
-
-    def __enter__(self) -> "SimRig":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def open_world(arg: str, options: WorldOptions) -> SimRig:
