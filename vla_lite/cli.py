@@ -29,22 +29,24 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and one subparser per command (its module adds its options when chosen)."""
     from . import __version__
 
     parser = argparse.ArgumentParser(
         prog="vla-lite", description="language-conditioned robot policies on a CPU: run, check, train, export")
     parser.add_argument("--version", action="version", version=f"vla-lite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = {}
     for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module)
-    return parser
+        subparsers[name] = sub.add_parser(name, help=help_text, description=help_text)
+        subparsers[name].set_defaults(_module=module)
+    return parser, subparsers
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    parser, subparsers = build_parser()
     # Find the subcommand first, then let its module add its own arguments to that subparser (so that
     # `vla-lite run --help` lists run's options). Top-level options (--help, --version) come before it.
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -54,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         module = import_optional(COMMANDS[command][0])
-        sub_action = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
-        module.add_arguments(sub_action.choices[command])
+        module.add_arguments(subparsers[command])
         args = parser.parse_args(argv)
         return int(module.run(args) or 0)
     except KeyboardInterrupt:

@@ -56,16 +56,6 @@ def missing_extra(exc: BaseException, what: str | None = None) -> MissingExtra |
     return None if extra is None else MissingExtra(extra, exc.name.split(".")[0], what)
 
 
-def require(extra: str, *modules: str, what: str | None = None) -> None:
-    """Import `modules` (default: all the extra's) or raise MissingExtra naming the install command."""
-    info = EXTRAS[extra]
-    for module in modules or info.modules:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            raise MissingExtra(info, module, what) from exc
-
-
 def import_optional(module: str, what: str | None = None) -> ModuleType:
     """importlib.import_module(module); a missing module of an extra raises MissingExtra instead."""
     try:
