@@ -17,13 +17,13 @@ import json
 import os
 import pathlib
 import platform
-import statistics
 import subprocess
 import sys
 import time
 
 from vla_lite.firmware_bridge import framing, protocol as p
 from vla_lite.firmware_bridge.link import ArmLink
+from vla_lite.pacing import percentiles
 
 
 @contextlib.contextmanager
@@ -61,13 +61,6 @@ def start_controller() -> tuple[subprocess.Popen, str]:
     return proc, port
 
 
-def percentiles_ms(samples: list[float]) -> dict:
-    s = sorted(samples)
-    pick = lambda q: round(1e3 * s[min(len(s) - 1, int(q * len(s)))], 4)  # noqa: E731
-    return {"p50": pick(0.5), "p99": pick(0.99), "max": round(1e3 * s[-1], 4), "mean": round(
-        1e3 * statistics.fmean(s), 4), "n": len(s)}
-
-
 def round_trips(port: str, n: int, naive: bool) -> dict:
     link = ArmLink.open(port, timeout_s=2.0)
     try:
@@ -80,14 +73,14 @@ def round_trips(port: str, n: int, naive: bool) -> dict:
                 if naive:
                     time.sleep(0.001)  # the naive host: poll the port every millisecond
                 else:
-                    link._wait_readable(0.05)
+                    link.wait_reply(None, 0.05)  # select()-driven: back as soon as the reply is in
                 link.poll()
                 if link.latest_state is not None and link.latest_state.ack_seq == seq:
                     break
                 if time.perf_counter() - t0 > 1.0:
                     raise RuntimeError(f"no reply to command {seq}")
             samples.append(time.perf_counter() - t0)
-        out = percentiles_ms(samples)
+        out = percentiles(samples, stats=("max", "mean"), scale=1e3)
         out["lost"] = link.stats.commands_lost
         return out
     finally:

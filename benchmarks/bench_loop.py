@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rates", default="50", help="comma list of loop rates, Hz (multiples of the bundle's rate)")
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--load", action="store_true", help="also run each case under a CPU-load generator")
-    ap.add_argument("--model", help="bundle (default: the bundled demo)")
+    ap.add_argument("--model", help="bundle, or a shipped model's name (default: the demo model)")
     ap.add_argument("--port", default="sim", help="sim (the tabletop) or metaworld:TASK with a Meta-World bundle")
     ap.add_argument("--out", default="benchmarks/results/loop.json")
     args = ap.parse_args(argv)

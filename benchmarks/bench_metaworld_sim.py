@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
-from vla_lite.metaworld import MT10, MetaWorldEnv, SceneRenderer, TaskScene
-from vla_lite.metaworld.expert import MetaWorldExpert
-from vla_lite.metaworld.scene import import_metaworld
+from vla_lite.worlds.metaworld import MT10, MetaWorldEnv, SceneRenderer, TaskScene
+from vla_lite.worlds.metaworld.expert import MetaWorldExpert
+from vla_lite.worlds.metaworld.scene import import_metaworld
 
 SIZES = (64, 96, 128)
 

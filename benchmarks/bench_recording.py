@@ -20,7 +20,6 @@ import json
 import os
 import pathlib
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ import time
 import numpy as np
 
 from vla_lite.cameras.base import Frame
+from vla_lite.pacing import percentiles
 from vla_lite.recording import EpisodeRecorder, read_episode
 from vla_lite.recording.codec import encode_frame
 from vla_lite.recording.files import dumps
@@ -56,10 +56,7 @@ def tick(step: int, image: np.ndarray) -> dict:
 
 
 def stats_us(samples: list[float]) -> dict:
-    s = sorted(samples)
-    pick = lambda q: round(1e6 * s[min(len(s) - 1, int(q * len(s)))], 1)  # noqa: E731
-    return {"p50": pick(0.5), "p99": pick(0.99), "max": round(1e6 * s[-1], 1),
-            "mean": round(1e6 * statistics.fmean(s), 1), "n": len(s)}
+    return percentiles(samples, stats=("max", "mean"), scale=1e6, digits=1)
 
 
 def tick_work(duration_s: float, image: np.ndarray) -> None:

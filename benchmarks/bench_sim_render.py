@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from vla_lite.sim import TabletopEnv, ScriptedExpert, sample_world
-from vla_lite.sim.render import Renderer
+from vla_lite.worlds.tabletop import TabletopEnv, ScriptedExpert, sample_world
+from vla_lite.worlds.tabletop.render import Renderer
 
 SIZES = (64, 96, 128, 224)
 GOAL_FPS_96 = 500

@@ -4,7 +4,7 @@
 
 The tabletop policy must tell which of six colours an instruction names. If an encoder puts an unseen phrasing
 nearer the wrong colour's training phrasings, no policy reading its output can recover. For each split of
-vla_lite.sim.instructions (paraphrase: unseen rewordings; heldout: the same with unseen colour synonyms) it
+vla_lite.worlds.tabletop.instructions (paraphrase: unseen rewordings; heldout: the same with unseen colour synonyms) it
 counts the phrasings whose colour is recovered from the encoder's output by
 - nearest centroid of the training phrasings' embeddings (cosine), and
 - a ridge-regression probe fitted on the training phrasings (the best a linear read-out of the embedding does),
@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def labelled(split: str) -> tuple[list[str], np.ndarray]:
-    from vla_lite.sim.instructions import COLOURS, all_instructions
+    from vla_lite.worlds.tabletop.instructions import COLOURS, all_instructions
 
     colours = list(COLOURS)
     pairs = [(colours.index(c), t) for c, texts in all_instructions(split).items() for t in texts]
@@ -61,7 +61,7 @@ def token_states(model, tokenizer, texts: list[str], max_tokens: int):
 def synonym_oracle(max_tokens: int = 32) -> dict:
     """Per layer: synonyms (in heldout phrasings) whose token-state mean is nearest their own colour word's."""
     from vla_lite.export.text_encoder import build_minilm
-    from vla_lite.sim.instructions import COLOUR_SYNONYMS, COLOURS
+    from vla_lite.worlds.tabletop.instructions import COLOUR_SYNONYMS, COLOURS
     from vla_lite.text.tokenizer import WordPieceTokenizer
 
     model, vocab = build_minilm(max_tokens)

@@ -34,6 +34,8 @@ from pathlib import Path
 
 from chain_steps import VLA, bench, evaluate, export_each_graph, reproducible, sh
 
+from vla_lite.export.runs import lineage, training_folders
+
 SIZES = {  # "ci" must stay a few minutes on a shared 2-core machine; two views place reach's floating goal in 3-D
     "ci": dict(tasks="reach-v3,drawer-close-v3", demos=30, image=64, views="front,side", teacher="micro", teacher_steps=1500,
                student="nano", student_steps=800, round_steps=400, rounds=1, dagger_episodes=6, batch=32,
@@ -88,7 +90,7 @@ def zero_action(tasks: list[str], episodes: int) -> dict:
     """Success of a policy that never moves, per task, on the evaluation seeds (in-process env)."""
     import numpy as np
 
-    from vla_lite.metaworld.env import MetaWorldEnv
+    from vla_lite.worlds.metaworld.env import MetaWorldEnv
 
     out = {}
     for task in tasks:
@@ -112,7 +114,7 @@ def main(argv=None) -> int:
     if args.more_from:
         return more(Path(args.more_from), Path(args.out), argv)
     s = SIZES[args.size]
-    from vla_lite.metaworld.tasks import MT10
+    from vla_lite.worlds.metaworld.tasks import MT10
 
     tasks = list(MT10) if s["tasks"] == "mt10" else s["tasks"].split(",")
     out = Path(args.out)
@@ -213,31 +215,6 @@ def finish(r: dict, out: Path, tasks: list[str], s: dict, student: Path, log: Pa
             z = r["zero_action"][task]["success_rate"]
             print(f"  {task:<24} {100 * t['success_rate']:5.1f} %   zero-action {100 * z:5.1f} %")
     print(f"wrote {out / 'metaworld.json'} in {r['seconds']} s")
-
-
-def lineage(run: Path) -> list[tuple[Path, dict]]:
-    """RUN and the runs it continued (`continued_from`), oldest first, each with its metaworld.json."""
-    chain, seen = [], set()
-    while run is not None:
-        if run.resolve() in seen:
-            raise ValueError(f"{run}: its metaworld.json continues a run it came from (a loop)")
-        seen.add(run.resolve())
-        result = json.loads((run / "metaworld.json").read_text())
-        chain.insert(0, (run, result))
-        came = Path(result["continued_from"]) if result.get("continued_from") else None
-        run = came if came is None or came.exists() else run.parent / came.name  # recorded from elsewhere: a sibling
-    return chain
-
-
-def training_folders(runs: list[tuple[Path, dict]]) -> tuple[list[str], list[str]]:
-    """(demonstration folders, DAgger round folders) of the runs, in order: each run's demos*/ and dagger/round_*
-    that hold episodes."""
-    from vla_lite.export.dagger import first_episode_meta
-
-    def having_episodes(pattern):
-        return [str(d) for run, _ in runs for d in sorted(run.glob(pattern)) if first_episode_meta(d)]
-
-    return having_episodes("demos*"), having_episodes("dagger/round_*")
 
 
 def more(run: Path, out: Path, argv) -> int:

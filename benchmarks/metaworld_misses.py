@@ -24,57 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from vla_lite.evaluate import EVAL_SEED_BASE
+from vla_lite.worlds.metaworld.misses import run_task, summary
 
 
-def moving_point(env, task: str, obs39: np.ndarray) -> np.ndarray:
-    """The world point (3,) whose distance to the goal Meta-World's success measures for `task`."""
-    if task.startswith("reach"):
-        return np.asarray(env.tcp_center, np.float64)  # the fingertips' midpoint, ~5 cm below the hand body
-    if task.startswith("peg-insert"):
-        return np.asarray(env._get_site_pos("pegHead"), np.float64)  # the peg's tip (the observation has its grip)
-    return obs39[4:7]
-
-
-def run_task(runner, task: str, episodes: int, seed0: int, size_px: int, views: tuple[str, ...]) -> list[dict]:
-    from vla_lite.metaworld.env import MetaWorldEnv
-
-    rows = []
-    with MetaWorldEnv(task, size_px=size_px, views=views) as env:
-        for k in range(episodes):
-            obs = env.reset(seed0 + k)
-            scene = env.controller.scene
-            start_obj = obs["obs39"][4:7].copy()
-            best, moved = (np.inf, None, None), 0.0
-            while not obs["done"]:
-                obs = env.step(runner(obs, env))
-                o = obs["obs39"]
-                point = moving_point(scene.env, task, o)
-                gap = o[36:39] - point
-                dist = float(np.linalg.norm(gap))
-                if dist < best[0]:
-                    best = (dist, gap, point.copy())
-                moved = max(moved, float(np.linalg.norm(o[4:7] - start_obj)))
-            rows.append({"task": task, "seed": seed0 + k, "outcome": env.outcome, "steps": env.steps,
-                         "closest_m": round(best[0], 4), "error_xyz_m": np.round(best[1], 4).tolist(),
-                         "goal_xyz_m": np.round(obs["obs39"][36:39], 4).tolist(),
-                         "closest_xyz_m": np.round(best[2], 4).tolist(), "object_moved_m": round(moved, 4)})
-            print(f"{task:22s} seed {seed0 + k}: {env.outcome:8s} closest {best[0] * 100:5.1f} cm, error "
-                  f"{np.round(best[1] * 100, 1)} cm, object moved {moved * 100:.1f} cm", flush=True)
-    return rows
-
-
-def summary(rows: list[dict]) -> dict:
-    out = {}
-    for task in dict.fromkeys(r["task"] for r in rows):
-        mine = [r for r in rows if r["task"] == task]
-        miss = [r for r in mine if r["outcome"] != "success"]
-        err = np.abs(np.array([r["error_xyz_m"] for r in miss])) if miss else np.zeros((0, 3))
-        out[task] = {"episodes": len(mine), "successes": len(mine) - len(miss),
-                     "misses_object_still": sum(r["object_moved_m"] < 0.01 for r in miss) if not task.startswith("reach")
-                     else None,  # reach has no object to move
-                     "misses_median_closest_m": float(np.median([r["closest_m"] for r in miss])) if miss else None,
-                     "misses_median_abs_error_xyz_m": np.round(np.median(err, 0), 4).tolist() if miss else None}
-    return out
+def print_episode(r: dict) -> None:
+    print(f"{r['task']:22s} seed {r['seed']}: {r['outcome']:8s} closest {r['closest_m'] * 100:5.1f} cm, error "
+          f"{np.round(np.array(r['error_xyz_m']) * 100, 1)} cm, object moved {r['object_moved_m'] * 100:.1f} cm",
+          flush=True)
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -120,7 +76,7 @@ def main(argv=None) -> int:
                                ck.train["replan_every"])
     views = tuple(c.name for c in ck.cameras)
     rows = [r for task in args.tasks.split(",")
-            for r in run_task(runner, task, args.episodes, args.seed, ck.cameras[0].height, views)]
+            for r in run_task(runner, task, args.episodes, args.seed, ck.cameras[0].height, views, print_episode)]
     result = {"student": args.student, "seeds": [args.seed, args.seed + args.episodes - 1], "summary": summary(rows),
               "episodes": rows, "command": "python benchmarks/metaworld_misses.py " + " ".join(
                   argv if argv is not None else sys.argv[1:])}

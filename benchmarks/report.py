@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from vla_lite.models import MODELS_DIR
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
@@ -204,13 +206,15 @@ def misses() -> str:
             "\n\n![misses](results/metaworld_misses.png)")
 
 
-PUBLISHED_BUNDLE = HERE / "metaworld" / "mt10-student-int8.vla"
+PUBLISHED_MODEL = "mt10-student-int8"  # the committed MT10 bundle: a shipped model (vla_lite.models)
+PUBLISHED_BUNDLE = MODELS_DIR / f"{PUBLISHED_MODEL}.vla"
+MODEL_CARD = PUBLISHED_BUNDLE.with_suffix(".md")  # its page, beside it
 PUBLISHED_FROM = "metaworld_chain_polish"  # the results file of the run the committed bundle comes from
 
 
 def published_bundle(name: str = "metaworld_chain_mid", label: str = "student onnx int8") -> str:
-    """The committed MT10 bundle: its size, digest and evaluated success, and benchmarks/metaworld/README.md, the
-    page that ships beside it (how it was made, how to evaluate it on new placements, how to run it)."""
+    """The committed MT10 bundle: its size, digest and evaluated success, and its card (MODEL_CARD), the page that
+    ships beside it (how it was made, how to evaluate it on new placements, how to run it)."""
     d = load(name)
     if d is None or not PUBLISHED_BUNDLE.exists():
         return missing(f"{chain_command(name)}, then copy its student-onnx-int8.vla to "
@@ -220,12 +224,13 @@ def published_bundle(name: str = "metaworld_chain_mid", label: str = "student on
     e = d["eval"][label]
     data = PUBLISHED_BUNDLE.read_bytes()
     rel = PUBLISHED_BUNDLE.relative_to(HERE.parent)
+    card = MODEL_CARD.relative_to(HERE.parent)
     params = d["steps"]["student"].get("parameters")
     export = d["steps"]["export_student"][label.split(" ", 1)[-1]]  # "student onnx int8" -> "onnx int8"
     made_by = "vla-lite " + export["_command"].split(" -m vla_lite ", 1)[-1]
     rows = [[t, f"{r['successes']}/{r['episodes']}", pct(r["success_rate"])] for t, r in e["per_target"].items()]
     rows.append(["**all**", f"{e['successes']}/{e['episodes']}", wilson(e).split(" = ", 1)[1]])
-    fresh = fresh_seeds(rel)
+    fresh = fresh_seeds(PUBLISHED_MODEL)
     page = "\n\n".join([
         "# MT10 student bundle",
         f"`{PUBLISHED_BUNDLE.name}`: one multi-task Meta-World MT10 policy conditioned on the instruction, "
@@ -241,35 +246,37 @@ def published_bundle(name: str = "metaworld_chain_mid", label: str = "student on
         table(["task", "successes", "rate"], rows),
         f"Seeds {e['seeds'][0]}–{e['seeds'][1]} (placements never used in training), "
         "lockstep through the runtime loop: bundle, onnxruntime, chunk execution, safety filter, the firmware "
-        "bridge over a pty, the Meta-World controller. The full report: [benchmarks/README.md](../README.md).",
+        "bridge over a pty, the Meta-World controller. The full report: "
+        "[benchmarks/README.md](../../../benchmarks/README.md).",
         *ramp_note(d, label),
         *fresh,
         "## Evaluate it on placements of your own",
         "```\n"
-        f"vla-lite eval {rel} --suite metaworld-mt10 --episodes 100 --seed 2000000 --json\n"
+        f"vla-lite eval {PUBLISHED_MODEL} --suite metaworld-mt10 --episodes 100 --seed 2000000 --json\n"
         "```",
-        "Any seed works. Training drew on seeds from 0 (demonstrations), 500,000 (DAgger rounds) and 800,000 "
+        f"`{PUBLISHED_MODEL}` is the name of this shipped model (it sits in `{rel}`). Any seed works. Training "
+        "drew on seeds from 0 (demonstrations), 500,000 (DAgger rounds) and 800,000 "
         "(calibration), a few hundred each; the figures above start at 1,000,000. "
         "`--instructions paraphrase` uses phrasings the policy never trained on.",
         "## Run it in real time",
         "```\n"
-        f"vla-lite run --model {rel} --port metaworld:drawer-open-v3 --instruction \"open the drawer\"\n"
+        f"vla-lite run --model {PUBLISHED_MODEL} --port metaworld:drawer-open-v3 --instruction \"open the drawer\"\n"
         "```",
         "The controller behind the pty steps the simulated Sawyer at 80 Hz and renders both cameras.",
     ])
-    (PUBLISHED_BUNDLE.parent / "README.md").write_text(page + "\n")
-    return "\n\n".join([f"[`{rel}`](metaworld/README.md): {len(data) / 2 ** 20:.2f} MiB, {params:,} parameters, "
+    MODEL_CARD.write_text(page + "\n")
+    return "\n\n".join([f"[`{rel}`](../{card}): {len(data) / 2 ** 20:.2f} MiB, {params:,} parameters, "
                         f"{wilson(e)} on MT10's held-out placements.", *fresh])
 
 
-def fresh_seeds(rel) -> list[str]:
+def fresh_seeds(model: str) -> list[str]:
     """The committed bundle on placements picked after it was made (results/metaworld_fresh_seeds.json)."""
     f = load("metaworld_fresh_seeds")
     if f is None:
         return []
     per = ", ".join(f"{t.removesuffix('-v3')} {r['successes']}/{r['episodes']}" for t, r in f["per_target"].items()
                     if r["successes"] < r["episodes"])
-    return [f"On fresh placements, seeds {f['seeds'][0]}–{f['seeds'][1]} (`vla-lite eval {rel} --suite "
+    return [f"On fresh placements, seeds {f['seeds'][0]}–{f['seeds'][1]} (`vla-lite eval {model} --suite "
             f"metaworld-mt10 --episodes {f['episodes']} --seed {f['seeds'][0]} --json`): {wilson(f)}; every task "
             f"solved on every placement{f' except {per}' if per else ''}."]
 
@@ -475,7 +482,7 @@ def main() -> int:
         "## Meta-World", metaworld_sim(),
         "### Loop at Meta-World's native 80 Hz",
         loop("loop_metaworld", "python benchmarks/bench_loop.py --port metaworld:drawer-close-v3 --model "
-             "benchmarks/metaworld/mt10-student-int8.vla --rates 80 --duration 20 --load --out "
+             "mt10-student-int8 --rates 80 --duration 20 --load --out "
              "benchmarks/results/loop_metaworld.json",
              "`vla-lite run --port metaworld:drawer-close-v3` with the committed MT10 student (onnx int8, two cameras), "
              "real time, the Sawyer stepped by the controller behind the pty"),

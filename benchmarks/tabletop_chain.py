@@ -38,7 +38,7 @@ def baselines(episodes: int) -> dict:
     """The scripted expert and a hold-still policy on the evaluation seeds, in-process (TabletopEnv)."""
     import numpy as np
 
-    from vla_lite.sim import ScriptedExpert, TabletopEnv
+    from vla_lite.worlds.tabletop import ScriptedExpert, TabletopEnv
 
     env = TabletopEnv(rate_hz=25.0, max_steps=250, render=False)
     expert = ScriptedExpert(env.config)

@@ -24,6 +24,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from vla_lite.atomic import atomic_write_json
+
 from .quantiles import QuantileSketch
 
 
@@ -218,12 +220,7 @@ def to_normalization(d: dict):
 def save_stats(path: str | os.PathLike, normalization: dict, details: dict | None = None) -> Path:
     """Strict JSON (no NaN): {"normalization": ..., "details": ...}; checked with the manifest's rules first."""
     to_normalization(normalization)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"normalization": normalization, "details": details or {}}, indent=1,
-                              allow_nan=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(path, {"normalization": normalization, "details": details or {}})
 
 
 def load_stats(path: str | os.PathLike) -> dict:

@@ -13,10 +13,10 @@ that does not match).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from vla_lite.atomic import atomic_path
 
 from .model import Policy, PolicyConfig
 
@@ -47,7 +47,7 @@ class Checkpoint:
 
 def save_checkpoint(path, model: Policy, normalization: dict, train: dict, role: str = "student",
                     optimizer=None) -> Path:
-    """Write atomically (temp + fsync + replace)."""
+    """Write atomically (vla_lite.atomic)."""
     import torch
     from safetensors.torch import save_file
 
@@ -65,17 +65,8 @@ def save_checkpoint(path, model: Policy, normalization: dict, train: dict, role:
                     tensors[f"optim.{index[id(p)]}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
     meta = {"format": FORMAT, "config": model.cfg.to_json(), "normalization": json.dumps(normalization),
             "train": json.dumps(train), "role": role}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
     return path
 
 

@@ -50,12 +50,12 @@ class ExpertWorld:
         visited state. `cameras`: the policy's camera names (Meta-World renders these views; the tabletop has its
         one camera). Returns the recorder's summary."""
         if self.kind == "tabletop":
-            from .demo_data import record_episodes
+            from vla_lite.worlds.tabletop.demos import record_tabletop_demos
 
-            return record_episodes(out_dir, range(seed0, seed0 + episodes), rate_hz=rate_hz, size_px=size_px,
-                                   chunk=chunk, policy=policy, label_source="expert", progress=progress,
-                                   extra_meta=extra_meta)
-        from vla_lite.metaworld.demos import record_metaworld_demos
+            return record_tabletop_demos(out_dir, range(seed0, seed0 + episodes), rate_hz=rate_hz,
+                                         size_px=size_px, chunk=chunk, policy=policy, label_source="expert",
+                                         progress=progress, extra_meta=extra_meta)
+        from vla_lite.worlds.metaworld.demos import record_metaworld_demos
 
         n = allocate(episodes, self.tasks, weights) if weights is not None else \
             dict.fromkeys(self.tasks, max(1, math.ceil(episodes / len(self.tasks))))

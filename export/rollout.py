@@ -13,7 +13,7 @@ import numpy as np
 
 
 class TorchPolicyRunner:
-    """`runner(obs, env) -> (D,) joint targets` for export.demo_data.record_episodes(policy=...)."""
+    """`runner(obs, env) -> (D,) joint targets` for vla_lite.worlds.tabletop.demos.record_tabletop_demos(policy=...)."""
 
     def __init__(self, model, cameras, normalization, embed, replan_every: int):
         from vla_lite.calib.stats import to_normalization

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from vla_lite.atomic import atomic_write_bytes
 
 MAX_TOKENS = 32
 EMBEDDING_DIM = 384
@@ -59,7 +60,7 @@ def training_text_encoder(max_tokens: int = MAX_TOKENS, compact: bool = True) ->
                            (report_path, json.dumps({**_jsonable(report), "max_tokens": max_tokens,
                                                      "variant": "compact" if compact else "fp32"},
                                                     indent=1).encode())):
-            _atomic_write(path, data)
+            atomic_write_bytes(path, data)
     onnx_bytes, vocab_text = onnx_path.read_bytes(), vocab_path.read_text(encoding="utf-8")
     info = json.loads(report_path.read_text())
     info["bytes"] = len(onnx_bytes)
@@ -70,10 +71,3 @@ def training_text_encoder(max_tokens: int = MAX_TOKENS, compact: bool = True) ->
 
 def _jsonable(report) -> dict:
     return json.loads(json.dumps(report, default=str)) if isinstance(report, dict) else {"report": str(report)}
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)

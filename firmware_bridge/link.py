@@ -324,17 +324,24 @@ class ArmLink:
             self._wait_readable(min(deadline - now, real_deadline - time.monotonic()))
             self.poll()
 
-    def settle(self, timeout_s: float = 0.5) -> bool:
-        """Wait until every COMMAND sent has been answered (its STATE received), so no reply describing the
-        arm as it was is still on its way. False on timeout or a link fault."""
+    def wait_reply(self, after_count: int | None = None, timeout_s: float = 0.5) -> bool:
+        """Wait (real time) until every COMMAND sent has been answered and, with after_count, more than
+        after_count STATEs have arrived in all (`stats.states_received` before sending: a HEARTBEAT's answer
+        counts too). False on timeout or a link fault."""
         real_deadline = time.monotonic() + timeout_s
-        while self._pending and self.connected:
+        while self.connected and (self._pending or (after_count is not None
+                                                    and self.stats.states_received <= after_count)):
             remaining = real_deadline - time.monotonic()
             if remaining <= 0:
                 return False
             self._wait_readable(min(remaining, 0.01))
             self.poll()
         return self.connected
+
+    def settle(self, timeout_s: float = 0.5) -> bool:
+        """Wait until every COMMAND sent has been answered (its STATE received), so no reply describing the
+        arm as it was is still on its way. False on timeout or a link fault."""
+        return self.wait_reply(None, timeout_s)
 
     def request(self, msg, timeout_s: float = 0.5) -> p.State:
         """Send a message the controller answers with STATE and wait for that answer (the first STATE received

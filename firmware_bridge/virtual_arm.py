@@ -18,10 +18,10 @@ gripper; m, rad, gripper −1 open … +1 close), returning (n_joints,) joint po
 when it cannot (unreachable pose, unsupported delta size). The targets are then checked and tracked like a
 JOINT_POSITION command. `CartesianKinematics` is the one for a gantry arm.
 
-A controller with its own plant (vla_lite.metaworld: a physics simulator stepping in fixed ticks) subclasses
+A controller with its own plant (vla_lite.worlds.metaworld: a physics simulator stepping in fixed ticks) subclasses
 VirtualArm and keeps every rule below, replacing only the dynamics: it sets `PLANT_EE_DELTA = True` and overrides
-`_ee_delta_target` (EE_DELTA -> internal mode and target, raising `_Refused`) and `_integrate` (advance the plant to
-a time, reading `_mode`, `_target` and `_torque`; `_advance` stops it at every expiry and watchdog event).
+`_ee_delta_target` (EE_DELTA -> internal mode and target, raising `CommandRefused`) and `_integrate` (advance the
+plant to a time, reading `_mode`, `_target` and `_torque`; `_advance` stops it at every expiry and watchdog event).
 
 Where §3 is silent, this controller chooses the safe side:
 - a COMMAND before a HELLO of this protocol and schema is refused (LOG VERSION_MISMATCH), as are CLEAR_FAULT and
@@ -71,7 +71,10 @@ class CommandRecord(NamedTuple):
     accepted: bool
 
 
-class _Refused(Exception):
+class CommandRefused(Exception):
+    """A COMMAND the controller will not apply: raised by the checks and by a plant's `_ee_delta_target` hook;
+    the arm answers with a LOG of `code` and `text`."""
+
     def __init__(self, code: LogCode, text: str):
         super().__init__(text)
         self.code, self.text = code, text
@@ -263,7 +266,7 @@ class VirtualArm:
         self._feed(now_s)
         try:
             mode, target = self._validated(cmd)
-        except _Refused as why:
+        except CommandRefused as why:
             self.commands_rejected += 1
             self._rejected = True
             self.command_log.append(CommandRecord(now_s, seq, cmd, False))
@@ -279,36 +282,36 @@ class VirtualArm:
         return [self._state()]
 
     def _validated(self, cmd: Command) -> tuple[int, np.ndarray]:
-        """(internal mode, target array) for an acceptable command; raises _Refused naming what is wrong."""
+        """(internal mode, target array) for an acceptable command; raises CommandRefused naming what is wrong."""
         if not self._linked:
-            raise _Refused(LogCode.VERSION_MISMATCH, "COMMAND refused: no HELLO of protocol 1 and this schema")
+            raise CommandRefused(LogCode.VERSION_MISMATCH, "COMMAND refused: no HELLO of protocol 1 and this schema")
         if self._faults:
             names = "|".join(f.name for f in Fault if self._faults & f)
-            raise _Refused(LogCode.REFUSED_WHILE_FAULTED, f"COMMAND refused: {names} latched; send CLEAR_FAULT")
+            raise CommandRefused(LogCode.REFUSED_WHILE_FAULTED, f"COMMAND refused: {names} latched; send CLEAR_FAULT")
         if not self._torque:
-            raise _Refused(LogCode.REFUSED_WHILE_FAULTED, "COMMAND refused: torque is off; send TORQUE 1")
+            raise CommandRefused(LogCode.REFUSED_WHILE_FAULTED, "COMMAND refused: torque is off; send TORQUE 1")
         mode, n, valid_ms = cmd.mode, len(cmd.target), cmd.valid_ms
         if mode not in self._mode_values:
             offered = ",".join(str(m) for m in sorted(self._mode_values))
-            raise _Refused(LogCode.BAD_MODE, f"mode {mode} not offered (offered: {offered})")
+            raise CommandRefused(LogCode.BAD_MODE, f"mode {mode} not offered (offered: {offered})")
         if mode == Mode.EE_DELTA:
             if n not in (4, 7):
-                raise _Refused(LogCode.BAD_LENGTH, f"EE_DELTA takes 4 or 7 values, got {n}")
+                raise CommandRefused(LogCode.BAD_LENGTH, f"EE_DELTA takes 4 or 7 values, got {n}")
         elif n != self.n:
-            raise _Refused(LogCode.BAD_LENGTH, f"{Mode(mode).name} takes {self.n} targets, got {n}")
+            raise CommandRefused(LogCode.BAD_LENGTH, f"{Mode(mode).name} takes {self.n} targets, got {n}")
         if valid_ms == 0 and mode != Mode.JOINT_POSITION:
-            raise _Refused(LogCode.BAD_MODE, "valid_ms 0 (no expiry) is for JOINT_POSITION only")
+            raise CommandRefused(LogCode.BAD_MODE, "valid_ms 0 (no expiry) is for JOINT_POSITION only")
         target = cmd.target
         if mode == Mode.EE_DELTA:
             if not all(math.isfinite(x) for x in target):
-                raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA {tuple(target)} is not finite")
+                raise CommandRefused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA {tuple(target)} is not finite")
             return self._ee_delta_target(target)
         # Python loops over the <= 32 values: quicker than numpy at this size. NaN fails every comparison.
         if mode == Mode.JOINT_VELOCITY:
             vmax = self._vel_max_list
             for i, x in enumerate(target):
                 if not -vmax[i] <= x <= vmax[i]:
-                    raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, self._why(i, "velocity", x, -vmax[i], vmax[i]))
+                    raise CommandRefused(LogCode.TARGET_OUT_OF_LIMITS, self._why(i, "velocity", x, -vmax[i], vmax[i]))
             return _VELOCITY, np.array(target, np.float64)
         return self._position_target(target)
 
@@ -317,16 +320,16 @@ class VirtualArm:
         try:
             joints = self.kinematics.ee_delta_to_joint_targets(self._pos.copy(), np.array(delta, np.float64))
         except ValueError as exc:
-            raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA: {exc}") from None
+            raise CommandRefused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA: {exc}") from None
         if np.shape(joints) != (self.n,):
-            raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA gave targets of shape {np.shape(joints)}")
+            raise CommandRefused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA gave targets of shape {np.shape(joints)}")
         return self._position_target(np.asarray(joints, np.float64).tolist())
 
     def _position_target(self, target) -> tuple[int, np.ndarray]:
         lo, hi = self._pos_min_list, self._pos_max_list
         for i, x in enumerate(target):
             if not lo[i] <= x <= hi[i]:
-                raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, self._why(i, "target", x, lo[i], hi[i]))
+                raise CommandRefused(LogCode.TARGET_OUT_OF_LIMITS, self._why(i, "target", x, lo[i], hi[i]))
         return _POSITION, np.array(target, np.float64)
 
     def _why(self, i: int, what: str, value: float, lo: float, hi: float) -> str:

@@ -116,11 +116,11 @@ def _episode_infos(folder: Path) -> list[dict]:
     return [json.loads(p.read_text())["info"] for p in sorted(folder.glob("episode_*/meta.json"))]
 
 
-def test_a_continuation_trains_on_every_run_it_came_from(tmp_path, monkeypatch):
-    """--more-from a run that itself continued one: its lineage, oldest first, found where the runs sit even when
-    recorded from another directory; demos*/ and DAgger rounds of each; a loop of continuations is refused."""
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import metaworld_chain as chain
+def test_a_continuation_trains_on_every_run_it_came_from(tmp_path):
+    """--more-from a run that itself continued one (vla_lite.export.runs): its lineage, oldest first, found where
+    the runs sit even when recorded from another directory; demos*/ and DAgger rounds of each; a loop of
+    continuations is refused."""
+    from vla_lite.export import runs as chain
 
     def run(name, came_from=None, folders=()):
         d = tmp_path / name

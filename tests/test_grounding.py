@@ -13,8 +13,8 @@ import pytest
 
 from vla_lite.bundle import load_bundle, write_bundle
 from vla_lite.bundle.errors import ManifestInvalid
-from vla_lite.runtime import DEMO_BUNDLE
-from vla_lite.sim.instructions import COLOURS, all_instructions
+from vla_lite.models import DEMO_BUNDLE
+from vla_lite.worlds.tabletop.instructions import COLOURS, all_instructions
 from vla_lite.text import InstructionGrounding, TextEncoder, UnknownInstruction
 from vla_lite.text.grounding import MIN_SIMILARITY
 

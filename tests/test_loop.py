@@ -12,7 +12,7 @@ from vla_lite.backends import open_backend
 from vla_lite.bundle import load_bundle
 from vla_lite.cameras import make_preprocessor
 from vla_lite.cameras.base import Frame, StaleFrame
-from vla_lite.evaluate import SimClock, await_reply
+from vla_lite.evaluate import SimClock
 from vla_lite.execution import make_executor
 from vla_lite.firmware_bridge.arm_server import ArmServer
 from vla_lite.firmware_bridge.link import ArmLink
@@ -79,7 +79,7 @@ def rig(tiny_bundle):
         server.step_now()
         before = link.stats.states_received
         result = loop.step()
-        await_reply(link, before)
+        assert link.wait_reply(before, 2.0), "the controller did not answer the tick"
         return result
 
     yield dict(make_loop=make_loop, tick=tick, arm=arm, cams=cams, link=link, clock=clock)
@@ -177,3 +177,38 @@ def test_after_a_restart_the_loop_waits_for_a_state_taken_after_it(rig):
     assert second.command is not None
     step = np.array([j.vel_max for j in ARM.joints]) / 20.0  # the ramp starts from the measured pose
     assert np.all(np.abs(second.command - moved) <= step + 1e-6)
+
+
+def test_a_new_episode_replans_even_for_the_same_text_and_counts_its_own_steps(rig):
+    """What a driver (Session, evaluate) calls between episodes: the same instruction for a new layout still starts
+    a fresh plan from a state taken after it; the instruction in force can only be changed through the loop."""
+    loop = rig["make_loop"]()
+    loop.new_episode("  touch the red   block ", _embedding(1), arm_moved=False)  # normalised once, here
+    assert loop.instruction == "touch the red block"
+    first = [rig["tick"](loop) for _ in range(3)]
+    assert [r.inferred for r in first] == [True, False, True] and loop.episode_steps == 3
+    with pytest.raises(AttributeError):
+        loop.instruction = None  # no more forcing a replan from outside
+    loop.new_episode("touch the red block", _embedding(1))
+    assert loop.episode_steps == 0
+    held = rig["tick"](loop)
+    assert held.held and held.reason == "no fresh arm state"  # restarted: the old state is not used
+    fresh = rig["tick"](loop)
+    assert fresh.inferred and not fresh.held and loop.episode_steps == 2
+    with pytest.raises(ValueError, match="instruction is empty"):
+        loop.new_episode("   ", _embedding(1))
+    assert loop.instruction == "touch the red block"
+
+
+def test_hold_sends_the_last_safe_command_and_waits_for_its_answer(rig):
+    loop = rig["make_loop"]()
+    assert loop.hold() is None  # nothing known to hold yet: nothing is sent
+    loop.set_instruction("touch the red block", _embedding(1))
+    for _ in range(4):
+        last = rig["tick"](loop)
+    sent = rig["arm"].commands_received
+    held = loop.hold("stopping")
+    assert held is not None and rig["arm"].commands_received == sent + 1
+    np.testing.assert_allclose(held, last.command)  # joint_position: the last target, not a new action
+    np.testing.assert_allclose(rig["arm"].command_log[-1].command.target, held)
+    assert rig["link"].wait_reply(None, 0.0)  # already answered: nothing pending

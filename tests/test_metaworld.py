@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from vla_lite.metaworld.tasks import (HELDOUT_PARAPHRASES, LEROBOT_DESCRIPTIONS, MT10, episode_instruction,
+from vla_lite.worlds.metaworld.tasks import (HELDOUT_PARAPHRASES, LEROBOT_DESCRIPTIONS, MT10, episode_instruction,
                                       task_instructions, task_of_instruction)
 
 HAVE_MW = importlib.util.find_spec("metaworld") is not None
@@ -45,7 +45,7 @@ def test_instructions_cover_mt10_start_with_lerobot_and_heldout_is_unseen_and_un
 
 
 def test_importing_the_package_imports_neither_metaworld_nor_mujoco():
-    code = ("import sys, vla_lite, vla_lite.metaworld\n"
+    code = ("import sys, vla_lite, vla_lite.worlds.metaworld\n"
             "heavy = [m for m in ('metaworld', 'mujoco', 'cv2', 'torch') if m in sys.modules]\n"
             "assert not heavy, heavy\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
@@ -55,7 +55,7 @@ def test_importing_the_package_imports_neither_metaworld_nor_mujoco():
 
 def _hello_controller(task="push-v3", seed=0):
     from vla_lite.firmware_bridge import protocol as p
-    from vla_lite.metaworld import MetaWorldController
+    from vla_lite.worlds.metaworld import MetaWorldController
 
     c = MetaWorldController(task, seed)
     c.handle(p.Packet(1, p.Hello(p.SCHEMA_HASH, "test")), 0.0)
@@ -65,7 +65,7 @@ def _hello_controller(task="push-v3", seed=0):
 def _drive(c, deltas, t0_s=0.0, seq0=2):
     """One EE_DELTA command per 12.5 ms physics step, in lockstep; returns the time reached."""
     from vla_lite.firmware_bridge import protocol as p
-    from vla_lite.metaworld import STEP_S
+    from vla_lite.worlds.metaworld import STEP_S
 
     t = t0_s
     for i, d in enumerate(deltas):
@@ -77,7 +77,7 @@ def _drive(c, deltas, t0_s=0.0, seq0=2):
 
 def _reference(task, seed, actions):
     """(4,) hand positions after these Meta-World actions from the placement of (task, seed), no controller."""
-    from vla_lite.metaworld import TaskScene
+    from vla_lite.worlds.metaworld import TaskScene
 
     scene = TaskScene(task)
     scene.reset(seed)
@@ -93,7 +93,7 @@ HOLD = (0.0, 0.0, 0.0, -1.0)  # Meta-World action: no motion, fingers open
 
 @needs_mw
 def test_seeds_select_placements_and_runs_are_deterministic():
-    from vla_lite.metaworld import TaskScene
+    from vla_lite.worlds.metaworld import TaskScene
 
     a, b = TaskScene("push-v3"), TaskScene("push-v3")
     first = a.reset(5).copy()
@@ -115,8 +115,8 @@ def test_seeds_select_placements_and_runs_are_deterministic():
 
 @needs_mw
 def test_the_first_frame_of_an_episode_shows_its_own_goal_not_the_previous_ones():
-    from vla_lite.metaworld import SceneRenderer, TaskScene
-    from vla_lite.metaworld.scene import import_metaworld
+    from vla_lite.worlds.metaworld import SceneRenderer, TaskScene
+    from vla_lite.worlds.metaworld.scene import import_metaworld
 
     _, mujoco = import_metaworld()
     used, fresh = TaskScene("reach-v3"), TaskScene("reach-v3")
@@ -141,7 +141,7 @@ def test_the_first_frame_of_an_episode_shows_its_own_goal_not_the_previous_ones(
 def served():
     from vla_lite.evaluate import SimClock
     from vla_lite.firmware_bridge.link import ArmLink
-    from vla_lite.metaworld import MetaWorldRig
+    from vla_lite.worlds.metaworld import MetaWorldRig
 
     clock = SimClock()
     rig = MetaWorldRig(tasks="reach-v3", seed=0, size_px=SIZE, clock=clock)
@@ -174,7 +174,7 @@ def _exchange(link, msg):
 
 def _tick(rig, clock, link, msg):
     """One lockstep control period: time moves 12.5 ms, the physics follows, then the host speaks."""
-    from vla_lite.metaworld import STEP_S
+    from vla_lite.worlds.metaworld import STEP_S
 
     clock.advance(STEP_S)
     rig.step_now()
@@ -196,7 +196,7 @@ def test_handshake_announces_the_hand_and_an_ee_delta_bundle_fits(served):
     from bundle_factory import base_manifest
     from vla_lite.bundle import BundleMismatch, Manifest, check_compatible
     from vla_lite.firmware_bridge import protocol as p
-    from vla_lite.metaworld import JOINT_NAMES
+    from vla_lite.worlds.metaworld import JOINT_NAMES
 
     rig, link, clock = served
     info = link.info
@@ -311,7 +311,7 @@ def test_valid_ms_expiry_and_the_watchdog_hold_the_hand(served):
 @needs_mw
 def test_the_expert_solves_reach_over_the_serial_link_and_holding_still_times_out(served):
     from vla_lite.firmware_bridge import protocol as p
-    from vla_lite.metaworld import MetaWorldExpert
+    from vla_lite.worlds.metaworld import MetaWorldExpert
 
     rig, link, clock = served
     expert = MetaWorldExpert("reach-v3")
@@ -356,8 +356,8 @@ class _HandFinder:
 def test_camera_is_upright_and_deterministic():
     import cv2
 
-    from vla_lite.metaworld import MetaWorldCamera, SceneRenderer
-    from vla_lite.metaworld.scene import import_metaworld
+    from vla_lite.worlds.metaworld import MetaWorldCamera, SceneRenderer
+    from vla_lite.worlds.metaworld.scene import import_metaworld
 
     _, mujoco = import_metaworld()
     c = _hello_controller("push-v3", 4)
@@ -404,7 +404,7 @@ def test_camera_is_upright_and_deterministic():
 def test_threaded_camera_captures_on_the_injected_clock_and_reports_stale_frames():
     from vla_lite.cameras.base import StaleFrame
     from vla_lite.evaluate import SimClock
-    from vla_lite.metaworld import MetaWorldCamera
+    from vla_lite.worlds.metaworld import MetaWorldCamera
 
     clock = SimClock()
     cam = MetaWorldCamera(_hello_controller("reach-v3"), size_px=SIZE, fps=1.0, max_age_s=0.2, clock=clock)
@@ -432,7 +432,7 @@ def test_threaded_camera_captures_on_the_injected_clock_and_reports_stale_frames
 @needs_mw
 @pytest.mark.parametrize("task", ["reach-v3", "drawer-close-v3"])
 def test_the_expert_solves_the_task_through_metaworld_env_and_a_zero_policy_does_not(task):
-    from vla_lite.metaworld import MetaWorldEnv
+    from vla_lite.worlds.metaworld import MetaWorldEnv
 
     with MetaWorldEnv(task, render=False) as env:
         for seed in (0, 1, 2):
@@ -452,7 +452,7 @@ def test_the_expert_solves_the_task_through_metaworld_env_and_a_zero_policy_does
 @needs_mw
 def test_demos_are_readable_by_the_offline_dataset_reader(tmp_path):
     from vla_lite.export.datasets import open_dataset
-    from vla_lite.metaworld import EE_DELTA_HIGH, EE_DELTA_LOW, JOINT_NAMES, record_metaworld_demos
+    from vla_lite.worlds.metaworld import EE_DELTA_HIGH, EE_DELTA_LOW, JOINT_NAMES, record_metaworld_demos
     from vla_lite.recording import list_episodes, read_episode
 
     summary = record_metaworld_demos(tmp_path, ["reach-v3"], [0, 1], noise=1.0, size_px=SIZE, progress=False)
@@ -486,7 +486,7 @@ def test_demos_are_readable_by_the_offline_dataset_reader(tmp_path):
 def test_demos_move_through_the_runtimes_safety_ramp_in_and_record_it(tmp_path):
     """The runtime ramps its first commands in (vla-lite run --ramp-s 0.3): demonstrations and DAgger rollouts
     execute the same, so a student trains on the starts it will meet; the labels stay the expert's."""
-    from vla_lite.metaworld import EE_DELTA_HIGH, record_metaworld_demos
+    from vla_lite.worlds.metaworld import EE_DELTA_HIGH, record_metaworld_demos
     from vla_lite.recording import list_episodes, read_episode
 
     record_metaworld_demos(tmp_path / "ramped", ["reach-v3"], [3], size_px=SIZE, progress=False)
@@ -509,7 +509,7 @@ def test_demos_move_through_the_runtimes_safety_ramp_in_and_record_it(tmp_path):
 @needs_mw
 def test_dagger_world_is_recognised_from_the_demos_and_the_expert_labels_what_the_student_visits(tmp_path):
     from vla_lite.export.dagger import ExpertWorld
-    from vla_lite.metaworld import record_metaworld_demos
+    from vla_lite.worlds.metaworld import record_metaworld_demos
     from vla_lite.recording import list_episodes, read_episode
 
     record_metaworld_demos(tmp_path / "demos", ["drawer-close-v3", "reach-v3"], [0], size_px=SIZE, progress=False)
@@ -538,7 +538,7 @@ def test_named_views_render_record_and_serve_together_and_an_unknown_view_is_ref
     from vla_lite.evaluate import SimClock
     from vla_lite.export.dagger import ExpertWorld
     from vla_lite.export.datasets import open_dataset
-    from vla_lite.metaworld import VIEWS, MetaWorldEnv, MetaWorldRig, record_metaworld_demos
+    from vla_lite.worlds.metaworld import VIEWS, MetaWorldEnv, MetaWorldRig, record_metaworld_demos
 
     assert list(VIEWS) == ["front", "side"]
     with MetaWorldEnv("reach-v3", size_px=SIZE, views=("front", "side")) as both, \

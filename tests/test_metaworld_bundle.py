@@ -1,17 +1,17 @@
-"""The committed MT10 student (benchmarks/metaworld/, made by `benchmarks/metaworld_chain.py --size full` and two
+"""The committed MT10 student (a shipped model, vla_lite/data/models/, made by `benchmarks/metaworld_chain.py --size full` and two
 `--more-from` continuations): it loads and verifies, fits the 10 MB a robot-side bundle may take, is the two-camera
 end-effector-delta policy its page describes, knows every MT10 task's trained phrasings, and solves tasks through
 the runtime on placements no part of training used."""
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 
 from vla_lite.bundle import load_bundle
-from vla_lite.metaworld.tasks import MT10, task_instructions
+from vla_lite.models import model_path
+from vla_lite.worlds.metaworld.tasks import MT10, task_instructions
 
-BUNDLE = Path(__file__).resolve().parents[1] / "benchmarks" / "metaworld" / "mt10-student-int8.vla"
+BUNDLE = model_path("mt10-student-int8")
 FRESH_SEED = 3_000_000  # past demonstrations (0..), DAgger (500,000..), calibration (800,000..), report (1,000,000..)
 
 

@@ -1,25 +1,21 @@
-"""benchmarks/metaworld_misses.py: the closest approach it reports is Meta-World's own success measure (the
-scripted expert gets within reach's 5 cm and peg-insert's 7 cm; a policy that holds still never does), and a push
-that never touched its puck is counted as one."""
+"""vla_lite.worlds.metaworld.misses (what benchmarks/metaworld_misses.py reports): the closest approach it
+measures is Meta-World's own success measure (the scripted expert gets within reach's 5 cm and peg-insert's 7 cm;
+a policy that holds still never does), and a push that never touched its puck is counted as one."""
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("metaworld") is None,
                                 reason="Meta-World is not installed (CI installs it)")
 
 
 @pytest.fixture
-def misses(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import metaworld_misses
+def misses():
+    from vla_lite.worlds.metaworld import misses
 
-    return metaworld_misses
+    return misses
 
 
 def test_the_expert_reaches_within_the_success_radius_and_holding_still_misses(misses):

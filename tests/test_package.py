@@ -1,9 +1,13 @@
 """Library hygiene that vendors rely on: one namespace, a light import, nothing started at import."""
 
+import configparser
 import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import pytest
 
 PROBE = textwrap.dedent("""
     import gc, json, logging, signal, sys, threading
@@ -44,3 +48,22 @@ def test_cli_entry_points_answer():
     assert out.returncode == 0 and "doctor" in out.stdout and "sim-arm" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "vla_lite", "doctor"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--port" in bad.stderr
+
+
+def test_shipped_models_are_package_data_found_by_name(tmp_path):
+    """The bundles vla-lite ships sit in one folder installed with the package, and every command that takes a
+    bundle takes their names too (so the README's commands work from a wheel)."""
+    from vla_lite import models
+
+    assert models.names() == ["demo", "mt10-student-int8"]
+    assert models.resolve(None) == models.DEMO_BUNDLE == models.model_path("demo")
+    assert models.resolve("mt10-student-int8").parent == models.MODELS_DIR
+    assert models.resolve(str(tmp_path / "mine.vla")) == tmp_path / "mine.vla"  # a path stays a path
+    with pytest.raises(ValueError, match=r"no shipped model 'pick'; shipped: \['demo', 'mt10-student-int8'\]"):
+        models.model_path("pick")
+    cfg = configparser.ConfigParser()
+    cfg.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    assert "data/models/*.vla" in cfg["options.package_data"]["vla_lite"]
+    out = subprocess.run([sys.executable, "-m", "vla_lite", "info", "mt10-student-int8"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "ee_delta" in out.stdout, out.stderr

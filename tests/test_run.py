@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from bundle_factory import CAMERAS, tiny_bundle  # noqa: F401  (tiny_bundle is a fixture)
+from vla_lite.models import DEMO_BUNDLE
 from vla_lite.recording import list_episodes, read_episode
-from vla_lite.runtime import DEMO_BUNDLE, RunConfig, Runtime
+from vla_lite.runtime import RunConfig, Runtime
 from vla_lite.session import Session
 
 pytestmark = pytest.mark.skipif(not DEMO_BUNDLE.exists(), reason=f"no demo bundle at {DEMO_BUNDLE}")

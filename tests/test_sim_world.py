@@ -16,12 +16,12 @@ from vla_lite.firmware_bridge import protocol as p
 from vla_lite.firmware_bridge.arm_server import ArmServer
 from vla_lite.firmware_bridge.link import ArmLink
 from vla_lite.firmware_bridge.virtual_arm import VirtualArm
-from vla_lite.sim import (COLOURS, GEOMETRY, TABLE, Renderer, ScaraKinematics, ScriptedExpert, SimCamera, SimRig,
-                          TabletopEnv, TouchJudge, forward_kinematics, inverse_kinematics, make_episode,
-                          sample_world, scara_arm)
-from vla_lite.sim.instructions import COLOUR_SYNONYMS, all_instructions
-from vla_lite.sim.kinematics import reachable_solution, within_limits
-from vla_lite.sim.world import touched_block
+from vla_lite.worlds.tabletop import (COLOURS, GEOMETRY, TABLE, Renderer, ScaraKinematics, ScriptedExpert,
+                                      SimCamera, SimRig, TabletopEnv, TouchJudge, forward_kinematics,
+                                      inverse_kinematics, make_episode, sample_world, scara_arm)
+from vla_lite.worlds.tabletop.instructions import COLOUR_SYNONYMS, all_instructions
+from vla_lite.worlds.tabletop.kinematics import reachable_solution, within_limits
+from vla_lite.worlds.tabletop.world import touched_block
 
 LIVENESS_S = 10.0
 FULL = os.environ.get("VLA_LITE_FULL") == "1"  # larger episode counts
@@ -50,7 +50,7 @@ def touch_pose(block, lift=0.02):
 
 
 def test_import_loads_no_opencv_and_starts_nothing():
-    probe = ("import sys, threading; n = threading.active_count(); import vla_lite.sim; "
+    probe = ("import sys, threading; n = threading.active_count(); import vla_lite.worlds.tabletop; "
              "print('cv2' in sys.modules, threading.active_count() - n)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "0"]
@@ -331,24 +331,23 @@ def test_sim_camera_threaded_goes_stale_on_a_fake_clock_and_close_joins():
     clock = FakeClock(0.0)
     arm = VirtualArm(scara_arm(), np.array(TABLE.home), ScaraKinematics())
     cam = SimCamera(arm, size_px=64, fps=1.0, max_age_s=0.5, clock=clock)
-    with pytest.raises(StaleFrame, match="no frame yet"):
+    with pytest.raises(StaleFrame, match="not started"):
         cam.read()
     cam.start()
-    thread = cam._thread
-    wait_until(lambda: cam._newest is not None, "the first capture")
+    first = cam.wait(timeout_s=10.0)  # the first capture is due at once
+    assert (first.index, first.t_capture_s) == (0, 0.0) and cam.capturing
     clock.t = 0.3  # the next deadline is t = 1.0: no new frame until then
     assert cam.read().index == 0
     with pytest.raises(StaleFrame, match="300 ms old"):
         cam.read(max_age_s=0.2)
     clock.t = 0.6
-    with pytest.raises(StaleFrame, match=r"600 ms old \(max 500 ms\)"):
+    with pytest.raises(StaleFrame, match=r"600 ms old \(limit 500 ms\)"):
         cam.read()
     clock.t = 1.0
-    wait_until(lambda: cam._newest.index == 1, "the capture at the next deadline")
-    frame = cam.read()
-    assert (frame.index, frame.t_capture_s) == (1, 1.0)
+    frame = cam.wait(after_index=0, timeout_s=10.0)  # the capture at the next deadline
+    assert (frame.index, frame.t_capture_s) == (1, 1.0) and cam.read().index == 1
     cam.close()
-    assert not thread.is_alive()
+    assert not cam.capturing
     cam.close()
 
 
@@ -375,7 +374,7 @@ def test_sim_rig_over_a_pty_expert_at_20_hz_real_time_succeeds():
         link = ArmLink.open(rig.port, timeout_s=2.0)
         try:
             assert link.info.joint_names == ("shoulder", "elbow", "lift", "gripper")
-            wait_until(lambda: rig.camera._newest is not None, "the first camera frame")
+            rig.camera.wait(timeout_s=10.0)  # the first camera frame
             first = rig.camera.read()
             assert first.image.shape == (96, 96, 3)
             next_s, k = time.monotonic(), 0

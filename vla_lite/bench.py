@@ -18,10 +18,13 @@ import numpy as np
 
 from .bundle import BackendUnavailable, BundleError, load_bundle
 from .bundle.manifest import PRECISIONS, RUNTIMES
+from .extras import MissingExtra, import_optional
+from .models import resolve
+from .pacing import percentiles
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("bundle", help="path to a .vla bundle")
+    parser.add_argument("bundle", help="a .vla bundle, or a shipped model's name (demo, mt10-student-int8)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--out", type=Path, help="also write the JSON report to this file")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads per backend (default 1)")
@@ -39,7 +42,7 @@ def run(args) -> int:
             print(f"vla-lite bench: {flag} must be >= {lo}, got {value}", file=sys.stderr)
             return 2
     try:
-        bundle = load_bundle(args.bundle)
+        bundle = load_bundle(resolve(args.bundle))
     except BundleError as exc:
         print(f"vla-lite bench: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
@@ -49,12 +52,19 @@ def run(args) -> int:
         print(f"vla-lite bench: no graph matches; the bundle has {[f'{r}-{p}' for r, p in bundle.available()]}",
               file=sys.stderr)
         return 1
+    baseline = None
+    if args.torch:
+        try:  # the offline package, only when asked for: the robot side never imports it
+            baseline = import_optional("vla_lite.export.torch_latency", what="--torch")
+        except MissingExtra as exc:
+            print(f"vla-lite bench: {exc}", file=sys.stderr)
+            return 2
     report = {"bundle": str(bundle.path), "name": bundle.manifest.name, "threads": args.threads,
               "iters": args.iters, "warmup": args.warmup, "machine": {}, "results": []}
     for runtime, precision in pairs:
         report["results"].append(measure(bundle, runtime, precision, args.threads, args.iters, args.warmup))
     if args.torch:
-        eager = measure_torch(args.torch, bundle.manifest, args.threads, args.iters, args.warmup)
+        eager = baseline.measure_torch(args.torch, bundle.manifest, args.threads, args.iters, args.warmup)
         report["torch_eager"] = eager
         for r in report["results"]:
             if "p50_ms" in r:
@@ -85,36 +95,12 @@ def measure(bundle, runtime: str, precision: str, threads: int, iters: int, warm
     return {**row, **latency_stats(samples_s)}
 
 
-def measure_torch(checkpoint, manifest, threads: int, iters: int, warmup: int) -> dict:
-    """The same policy in PyTorch eager (no_grad, eval mode), same inputs and thread count: the baseline."""
-    import torch
-
-    from .export.checkpoint import load_checkpoint
-
-    torch.set_num_threads(threads)
-    model = load_checkpoint(checkpoint).model.eval()
-    images, state, instruction = random_inputs(manifest)
-    kwargs = {c.input_name: torch.from_numpy(images[c.name]) for c in manifest.cameras}
-    kwargs.update(state=torch.from_numpy(state), instruction=torch.from_numpy(instruction))
-    samples_s = np.empty(iters)
-    with torch.no_grad():
-        for _ in range(warmup):
-            model(**kwargs)
-        for i in range(iters):
-            t0 = time.perf_counter()
-            model(**kwargs)
-            samples_s[i] = time.perf_counter() - t0
-    return {"runtime": "torch-eager", "precision": "fp32", "checkpoint": str(checkpoint), "torch": torch.__version__,
-            **latency_stats(samples_s)}
-
-
 def latency_stats(samples_s) -> dict:
     """Seconds -> {p50_ms, p99_ms, mean_ms, min_ms, max_ms, n}."""
-    ms = 1e3 * np.asarray(samples_s, dtype=np.float64)
-    if ms.size == 0:
+    s = percentiles(samples_s, stats=("mean", "min", "max"), scale=1e3, digits=None)
+    if s["n"] == 0:
         raise ValueError("no latency samples; expected at least one")
-    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "mean_ms": float(ms.mean()), "min_ms": float(ms.min()), "max_ms": float(ms.max()), "n": int(ms.size)}
+    return {**{f"{k}_ms": v for k, v in s.items() if k != "n"}, "n": s["n"]}
 
 
 def random_inputs(manifest, seed: int = 0):

@@ -3,13 +3,16 @@ loads onnxruntime and `vla-lite run` never loads torch).
 
 Each module named below provides `add_arguments(parser)` and `run(args) -> int`, and may name in `USER_ERRORS` the
 exceptions that are the user's input (a bad dataset, a bad file): those come out as one line, no traceback.
+Modules are imported through vla_lite.extras.import_optional: a command whose extra is not installed (the offline
+ones without torch, `run --port metaworld:...` without Meta-World) ends with one line naming the install command.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+
+from .extras import import_optional, missing_extra
 
 # subcommand -> (module, one-line help)
 COMMANDS = {
@@ -21,8 +24,8 @@ COMMANDS = {
     "bench": ("vla_lite.bench", "measure inference latency per backend and precision"),
     "run": ("vla_lite.run", "drive an arm (or the simulated world) with a bundle at a fixed rate"),
     "eval": ("vla_lite.evaluate", "closed-loop success in the simulated world through the runtime (lockstep)"),
-    "demo-data": ("vla_lite.export.demo_data", "record scripted-expert demonstrations in the simulated world"),
-    "metaworld-demos": ("vla_lite.metaworld.demos", "record Meta-World scripted-expert demonstrations"),
+    "demo-data": ("vla_lite.worlds.tabletop.demos", "record scripted-expert demonstrations in the simulated world"),
+    "metaworld-demos": ("vla_lite.worlds.metaworld.demos", "record Meta-World scripted-expert demonstrations"),
     "train": ("vla_lite.export.train", "train a policy on demonstrations (offline; needs torch)"),
     "distill": ("vla_lite.export.distill", "distil a small student from a teacher, with DAgger rounds"),
     "export": ("vla_lite.export.export_bundle", "checkpoint -> verified .vla bundle (ONNX/TFLite, fp32/int8)"),
@@ -32,22 +35,24 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and one subparser per command (its module adds its options when chosen)."""
     from . import __version__
 
     parser = argparse.ArgumentParser(
         prog="vla-lite", description="language-conditioned robot policies on a CPU: run, check, train, export")
     parser.add_argument("--version", action="version", version=f"vla-lite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = {}
     for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module)
-    return parser
+        subparsers[name] = sub.add_parser(name, help=help_text, description=help_text)
+        subparsers[name].set_defaults(_module=module)
+    return parser, subparsers
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    parser, subparsers = build_parser()
     # Find the subcommand first, then let its module add its own arguments to that subparser (so that
     # `vla-lite run --help` lists run's options). Top-level options (--help, --version) come before it.
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -55,14 +60,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args(argv)  # --help / --version / an unknown command: argparse answers and exits
         parser.print_help()
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
-    sub_action = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
-    module.add_arguments(sub_action.choices[command])
-    args = parser.parse_args(argv)
+    module = None  # USER_ERRORS below: none until the command's module is imported
     try:
+        module = import_optional(COMMANDS[command][0])
+        module.add_arguments(subparsers[command])
+        args = parser.parse_args(argv)
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except getattr(module, "USER_ERRORS", ()) as exc:
+    except ModuleNotFoundError as exc:  # MissingExtra included: an optional part imported where it is used
+        missing = missing_extra(exc)
+        if missing is None:
+            raise
+        print(f"vla-lite {command}: {missing}", file=sys.stderr)
+        return 2
+    except getattr(module, "USER_ERRORS", ()) as exc:  # the user's input (a bad dataset, a bad file): one line
         print(f"vla-lite {command}: {exc}", file=sys.stderr)
         return 2

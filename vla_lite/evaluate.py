@@ -66,47 +66,37 @@ class EpisodeResult:
 
 
 def run_episodes(rt, clock: SimClock, seeds, instruction_for=None, progress=None) -> list[EpisodeResult]:
-    """Run one lockstep episode per seed on an opened sim Runtime (port "sim", built with `clock`).
-    instruction_for(episode) -> text overrides the episode's own phrasing (paraphrase tests)."""
-    loop, rig, link = rt.loop, rt.rig, rt.link
-    period_s = 1.0 / rt.rate_hz
+    """Run one lockstep episode per seed on a Runtime opened on a simulated world (a World port, built with
+    `clock`). instruction_for(episode) -> text overrides the episode's own phrasing (paraphrase tests)."""
+    loop, rig = rt.loop, rt.rig
     results = []
     for seed in seeds:
         episode = rig.new_episode(int(seed))
         text = instruction_for(episode) if instruction_for else episode.instruction
-        loop.instruction = None
         try:
-            loop.set_instruction(text)
+            loop.new_episode(text)
         except UnknownInstruction:  # `vla-lite run` would refuse it and hold: the episode is not attempted
-            results.append(EpisodeResult(int(seed), text, episode.target_colour, "refused", 0, 0.0))
-            if progress is not None:
-                progress(results[-1])
-            continue
-        loop.restart()
-        start_step = loop.step_index
-        while True:
-            clock.advance(period_s)
-            rig.step_now()
-            states_before = link.stats.states_received
-            loop.step()  # sends a COMMAND, or a HEARTBEAT when nothing is safe to command yet
-            await_reply(link, states_before)
-            if rig.done():
-                break
-        results.append(EpisodeResult(int(seed), text, episode.target_colour, rig.outcome(),
-                                     loop.step_index - start_step, round(rig.elapsed_s(), 4)))
+            results.append(EpisodeResult(int(seed), text, episode.target, "refused", 0, 0.0))
+        else:
+            results.append(_lockstep_episode(rt, clock, episode, text))
         if progress is not None:
             progress(results[-1])
     return results
 
 
-def await_reply(link, states_before: int) -> None:
-    """Wait (real time) until the controller answered this tick's message, so the next tick sees its state."""
-    deadline = time.monotonic() + REPLY_TIMEOUT_S
-    while link.connected and (link._pending or link.stats.states_received <= states_before):
-        if time.monotonic() >= deadline:
+def _lockstep_episode(rt, clock: SimClock, episode, text: str) -> EpisodeResult:
+    loop, rig, link = rt.loop, rt.rig, rt.link
+    while True:
+        clock.advance(loop.config.period_s)
+        rig.step_now()
+        states_before = link.stats.states_received
+        loop.step()  # sends a COMMAND, or a HEARTBEAT when nothing is safe to command yet
+        # Wait (real time) until the controller answered this tick's message, so the next tick sees its state.
+        if not link.wait_reply(states_before, REPLY_TIMEOUT_S) and link.connected:
             raise TimeoutError(f"the simulated controller did not answer within {REPLY_TIMEOUT_S} s")
-        link._wait_readable(0.01)
-        link.poll()
+        if rig.done():
+            return EpisodeResult(episode.seed, text, episode.target, rig.outcome(), loop.episode_steps,
+                                 round(rig.elapsed_s(), 4))
 
 
 def summarize(results: list[EpisodeResult], by_target: bool = False) -> dict:
@@ -126,25 +116,15 @@ def summarize(results: list[EpisodeResult], by_target: bool = False) -> dict:
     return out
 
 
-SUITES = {"tabletop": "sim", "metaworld-mt10": "metaworld:mt10"}  # --suite -> the port of its simulated world
-
-
-def suite_port(suite: str) -> str:
-    """`tabletop`, `metaworld-mt10`, or `metaworld:TASK[,TASK...]` -> a RunConfig port."""
-    if suite in SUITES:
-        return SUITES[suite]
-    if suite.startswith("metaworld:"):
-        return suite
-    raise ValueError(f"--suite {suite!r} is unknown; expected {sorted(SUITES)} or metaworld:TASK[,TASK...]")
-
-
 # --- `vla-lite eval` ---------------------------------------------------------------------------------------
 
 def add_arguments(parser) -> None:
     a = parser.add_argument
-    a("bundle", nargs="?", help="bundle (.vla); default: the bundled demo model")
-    a("--model", dest="model_opt", help="bundle (.vla), as an option (same as the positional BUNDLE)")
-    a("--suite", default="tabletop", help="tabletop (default), metaworld-mt10, or metaworld:TASK[,TASK...]")
+    a("bundle", nargs="?", help="a .vla bundle or a shipped model's name (demo, mt10-student-int8); default: "
+                                "demo")
+    a("--model", dest="model_opt", help="the bundle, as an option (same as the positional BUNDLE)")
+    a("--suite", default="tabletop", help="tabletop (default), metaworld-mt10, or a simulated world's port such as "
+                                          "metaworld:TASK[,TASK...]")
     a("--episodes", type=int, default=50)
     a("--seed", type=int, default=EVAL_SEED_BASE, help=f"first layout seed (default {EVAL_SEED_BASE}: never "
                                                        "used for demonstrations)")
@@ -171,6 +151,7 @@ def evaluate(bundle_path, episodes: int, seed: int, instructions: str = "train",
              ramp_s: float | None = None) -> dict:
     """ramp_s: the safety filter's ramp-in from the measured pose at each episode's start (None: the runtime's
     default, what `vla-lite run` does)."""
+    from .ports import suite_port
     from .runtime import RunConfig, Runtime
 
     if episodes < 1:
@@ -187,13 +168,14 @@ def evaluate(bundle_path, episodes: int, seed: int, instructions: str = "train",
         results = run_episodes(rt, clock, range(seed, seed + episodes), progress=progress)
         wall_s = time.perf_counter() - t0
         report = rt.loop.report()
+        reports_per_target = rt.rig.reports_per_target
     finally:
         rt.close()
     return {"bundle": str(rt.config.bundle_path()), "name": rt.bundle.manifest.name, "backend": rt.backend,
             "suite": suite, "trained": rt.bundle.manifest.trained, "instructions": instructions,
             "instruction_grounding": isinstance(rt.loop.encoder, InstructionGrounding),
             "seeds": [seed, seed + episodes - 1], "execution": execution, "ramp_s": rt.config.ramp_s,
-            **summarize(results, by_target=suite != "tabletop"), "wall_s": round(wall_s, 2),
+            **summarize(results, by_target=reports_per_target), "wall_s": round(wall_s, 2),
             "inference_ms": report["inference_ms"], "holds": report["holds"], "faults": report["faults"],
             "results": [r.__dict__ for r in results]}
 

@@ -10,19 +10,20 @@ import json
 import sys
 
 from .bundle import Bundle, BundleError, load_bundle
+from .models import resolve
 
 UNTRAINED = ("UNTRAINED bundle (provenance.trained = false): random weights, for plumbing tests only; "
              "it will not perform any task")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("bundle", help="path to a .vla bundle")
+    parser.add_argument("bundle", help="a .vla bundle, or a shipped model's name (demo, mt10-student-int8)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
 def run(args) -> int:
     try:
-        bundle = load_bundle(args.bundle)
+        bundle = load_bundle(resolve(args.bundle))
     except BundleError as exc:
         print(f"vla-lite info: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

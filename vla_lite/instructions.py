@@ -18,6 +18,8 @@ from typing import Callable, TextIO
 
 import numpy as np
 
+from .text.normalize import normalize_instruction
+
 MAX_LINE = 1024  # bytes; a longer line is refused, not truncated
 
 
@@ -31,9 +33,7 @@ class InstructionInbox:
     def post(self, text: str, source: str = "api") -> str:
         """Encode and queue; the loop applies it at its next tick. Returns the normalised text. Raises ValueError
         on an empty instruction (the caller reports it to whoever sent it)."""
-        text = " ".join(str(text).split())
-        if not text:
-            raise ValueError("instruction is empty; expected a sentence such as 'touch the red block'")
+        text = normalize_instruction(text)
         embedding = np.asarray(self._encode(text), np.float32)
         with self._lock:
             self._latest = (text, embedding, source)

@@ -1,7 +1,10 @@
 """The control loop: observe -> infer -> act (safety) -> send, one tick at a time.
 
 `ControlLoop.step()` runs one tick and is what a vendor calls when their own program owns the timing;
-`ControlLoop.run()` paces `step()` against absolute monotonic deadlines (vla_lite.pacing.Pacer).
+`ControlLoop.run()` paces `step()` against absolute monotonic deadlines (vla_lite.pacing.Pacer). Whoever drives
+the loop (vla_lite.session for `vla-lite run`, vla_lite.evaluate, a vendor's program) uses only its public
+operations: `set_instruction`, `new_episode` / `end_episode`, `settle`, `restart`, `hold`, `step`, `run`,
+`report`, and reads `instruction`, `step_index`, `episode_steps`, `config`.
 
 On any doubt the arm holds: a stale camera frame, a missing or old controller state, a link fault, a controller
 fault, a non-finite action or an empty action queue each send the last safe command (or a HEARTBEAT when there is
@@ -22,6 +25,7 @@ from .firmware_bridge import protocol as p
 from .firmware_bridge.link import ArmLink
 from .observation import Observation, state_vector
 from .pacing import MAX_SAMPLES, CycleStats, Pacer, percentiles_ms
+from .text.normalize import normalize_instruction
 
 MODES = {"joint_position": p.Mode.JOINT_POSITION, "joint_velocity": p.Mode.JOINT_VELOCITY,
          "ee_delta": p.Mode.EE_DELTA}
@@ -93,38 +97,58 @@ class ControlLoop:
         self.stats = CycleStats()
         self.counters = LoopCounters()
         self.step_index = 0
-        self.instruction: str | None = None
+        self._episode_start_step = 0
+        self._instruction: str | None = None
         self._embedding: np.ndarray | None = None
         self._started = False
         self._last_state: np.ndarray | None = None  # (S,) robot units of the newest observation
         self._states_before_restart = -1  # states counted at the last restart(): only newer ones are observed
         self._pending_capture_s: float | None = None  # capture time behind the newest chunk, until it is sent
 
-    # --- instruction and episodes --------------------------------------------------------------------------
+    # --- instruction and episodes: what the program driving the loop calls ----------------------------------
+
+    @property
+    def instruction(self) -> str | None:
+        """The instruction in force (normalised), None before the first."""
+        return self._instruction
+
+    @property
+    def episode_steps(self) -> int:
+        """Ticks since the current episode started (new_episode), or since the loop was made."""
+        return self.step_index - self._episode_start_step
 
     def set_instruction(self, text: str, embedding: np.ndarray | None = None) -> bool:
         """Switch task (embedding computed by `encoder` when not given). A change drops queued actions and any
         inference in flight. Returns False when the text is unchanged."""
-        text = " ".join(str(text).split())
-        if not text:
-            raise ValueError("instruction is empty; expected a sentence such as 'touch the red block'")
-        if text == self.instruction:
+        text = normalize_instruction(text)
+        if text == self._instruction:
             return False
-        if embedding is None:
-            if self.encoder is None:
-                raise ValueError("this loop has no text encoder; pass the instruction embedding")
-            embedding = self.encoder(text)
-        embedding = np.asarray(embedding, np.float32).reshape(1, -1)
-        if embedding.shape[1] != self.bundle.manifest.instruction.embedding_dim or \
-                not np.all(np.isfinite(embedding)):
-            raise ValueError(f"instruction embedding has shape {embedding.shape} (finite: "
-                             f"{bool(np.all(np.isfinite(embedding)))}); expected finite (1, "
-                             f"{self.bundle.manifest.instruction.embedding_dim})")
-        self.instruction, self._embedding = text, embedding
-        self._flush()
-        if self.recorder is not None:
-            self.recorder.set_instruction(text)
+        self._use_instruction(text, self._embed(text, embedding))
         return True
+
+    def new_episode(self, text: str, embedding: np.ndarray | None = None, *, arm_moved: bool = True) -> None:
+        """Start an episode told `text`: a fresh plan even when the text is the one in force, a new episode in the
+        recorder (when recording). arm_moved: the arm was put somewhere else under the loop (a world's reset, a
+        hand guide), so the loop starts over from a newer measured position (restart()). Raises (ValueError,
+        text.UnknownInstruction from a grounding encoder) before anything changes when the text is refused."""
+        text = normalize_instruction(text)
+        embedding = self._embed(text, embedding)
+        if self.recorder is not None:
+            self.recorder.start_episode(text)
+        self._use_instruction(text, embedding)
+        if arm_moved:
+            self.restart()
+        self._episode_start_step = self.step_index
+
+    def end_episode(self, success: bool | None, outcome: str) -> None:
+        """The episode ended (success None: unknown); the recorder closes it."""
+        if self.recorder is not None:
+            self.recorder.end_episode(success, str(outcome))
+
+    def settle(self, timeout_s: float = 0.5) -> bool:
+        """Let the controller answer every command sent so far (call it before a world resets the arm, so no
+        reply describing the old pose is still on its way). False on timeout or a link fault."""
+        return self.link.settle(timeout_s)
 
     def restart(self) -> None:
         """Start over from the measured position (new episode, or after the arm was moved by hand). States that
@@ -133,6 +157,39 @@ class ControlLoop:
         self._started = False
         self.safety.forget()  # the last command was for the arm as it was; holding it would drag the arm back
         self._states_before_restart = self.link.stats.states_received
+
+    def hold(self, reason: str = "stopping", wait_s: float = 0.05) -> np.ndarray | None:
+        """Send the arm one hold (the safety filter's last safe command) and wait up to wait_s (real time) for
+        the controller's answer, so it arrives before the port closes. Returns what was sent (None: nothing
+        known to hold, or the link is down)."""
+        if not self.link.connected:
+            return None
+        held = self.safety.hold(reason)
+        if held.command is None:
+            return None
+        before = self.link.stats.states_received
+        if self.link.send_command(self.mode, held.command, self.valid_ms) is None:
+            return None
+        self.link.wait_reply(before, wait_s)
+        return np.asarray(held.command, np.float64)
+
+    def _embed(self, text: str, embedding: np.ndarray | None) -> np.ndarray:
+        if embedding is None:
+            if self.encoder is None:
+                raise ValueError("this loop has no text encoder; pass the instruction embedding")
+            embedding = self.encoder(text)
+        embedding = np.asarray(embedding, np.float32).reshape(1, -1)
+        dim = self.bundle.manifest.instruction.embedding_dim
+        if embedding.shape[1] != dim or not np.all(np.isfinite(embedding)):
+            raise ValueError(f"instruction embedding has shape {embedding.shape} (finite: "
+                             f"{bool(np.all(np.isfinite(embedding)))}); expected finite (1, {dim})")
+        return embedding
+
+    def _use_instruction(self, text: str, embedding: np.ndarray) -> None:
+        self._instruction, self._embedding = text, embedding
+        self._flush()
+        if self.recorder is not None:
+            self.recorder.set_instruction(text)
 
     def _flush(self) -> None:
         self.executor.clear(self.step_index)

@@ -22,15 +22,21 @@ MAX_SAMPLES = 500_000  # per series: ~2.8 h at 50 Hz before the oldest samples r
 HIST_EDGES_MS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, float("inf"))
 
 
+def percentiles(samples, qs=(50, 99), stats=("max",), scale: float = 1.0, digits: int | None = 4) -> dict:
+    """{"p50": ..., "p99": ..., then each of `stats` ("max", "mean", "min"), "n": count} of samples x scale,
+    rounded to `digits` (None: not rounded); empty: None values. The one percentile helper of the project."""
+    a = np.asarray(samples, dtype=np.float64) * scale
+    keys = [f"p{q}" for q in qs] + list(stats)
+    if a.size == 0:
+        return {**dict.fromkeys(keys), "n": 0}
+    values = [np.percentile(a, q) for q in qs] + [getattr(np, s)(a) for s in stats]
+    return {**{k: float(v) if digits is None else round(float(v), digits) for k, v in zip(keys, values)},
+            "n": int(a.size)}
+
+
 def percentiles_ms(samples_s, qs=(50, 99)) -> dict:
     """Seconds -> {"p50": ms, "p99": ms, "max": ms, "n": count}; empty -> None values."""
-    a = np.asarray(samples_s, dtype=np.float64)
-    if a.size == 0:
-        return {**{f"p{q}": None for q in qs}, "max": None, "n": 0}
-    out = {f"p{q}": round(float(np.percentile(a, q)) * 1e3, 4) for q in qs}
-    out["max"] = round(float(a.max()) * 1e3, 4)
-    out["n"] = int(a.size)
-    return out
+    return percentiles(samples_s, qs, scale=1e3)
 
 
 def histogram_ms(samples_s) -> dict:

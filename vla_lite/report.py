@@ -7,10 +7,9 @@ clamped, link, and in the simulated world episodes, successes, success_rate, per
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
+
+from .atomic import atomic_write_json
 
 
 def build_report(pacer_report: dict, loop_report: dict, **extra) -> dict:
@@ -58,16 +57,5 @@ def format_report(r: dict) -> str:
 
 
 def write_json(path, data: dict) -> Path:
-    """Write atomically (temp file + os.replace): a reader never sees half a report."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write atomically: a reader never sees half a report."""
+    return atomic_write_json(path, data, allow_nan=True)

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 
+from .ports import PortKind, known, parse_port
 from .report import build_report, format_report, write_json
 from .runtime import RunConfig, Runtime
 from .safety import DEFAULT_RAMP_S
@@ -22,9 +23,10 @@ from .text import grounding
 
 def add_arguments(parser) -> None:
     a = parser.add_argument
-    a("--port", required=True, help="pyserial URL of the arm controller (/dev/ttyUSB0, socket://host:port), or "
-                                    "'sim' for the simulated world")
-    a("--model", help="bundle (.vla); default: the bundled demo model")
+    a("--port", required=True, help="the arm controller: a serial device or pyserial URL (/dev/ttyUSB0, "
+                                    "socket://host:port), or a simulated world (sim, metaworld:TASK[,TASK...], "
+                                    "metaworld:mt10)")
+    a("--model", help="a .vla bundle or a shipped model's name (demo, mt10-student-int8); default: demo")
     a("--camera", action="append", default=[], metavar="SRC",
       help="camera source: device index, /dev/videoN, video file, image folder; NAME=SRC per bundle camera")
     a("--instruction", help="what to do, e.g. 'touch the red block' (sim: default from each episode)")
@@ -66,21 +68,21 @@ def config_from_args(args) -> RunConfig:
         raise ValueError(f"--duration must be > 0 s, got {args.duration}")
     if args.episodes is not None and args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
-    simulated = args.port == "sim" or args.port.startswith("metaworld:")  # these render their own camera
+    simulated = parse_port(args.port).kind is PortKind.WORLD  # a world renders its own cameras
     if args.episodes is not None and not simulated:
-        raise ValueError("--episodes needs a simulated world (--port sim or metaworld:TASK): episodes end by its "
+        raise ValueError(f"--episodes needs a simulated world ({known(PortKind.WORLD)}): episodes end by its "
                          "success test")
     if not simulated and not args.camera:
-        raise ValueError("--camera is required with a real arm (e.g. --camera 0); --port sim and metaworld:TASK "
-                         "render their own")
+        raise ValueError(f"--camera is required with a real arm (e.g. --camera 0); a simulated world renders its "
+                         f"own ({known(PortKind.WORLD)})")
     if simulated and args.camera:
         raise ValueError(f"--camera is not used with --port {args.port} (the simulated world is the camera)")
     if not args.max_frame_age_ms > 0:
         raise ValueError(f"--max-frame-age-ms must be > 0, got {args.max_frame_age_ms}")
     return RunConfig(
-        port=args.port, model=args.model, cameras=tuple(args.camera), instruction=args.instruction,
-        rate_hz=args.rate, runtime=args.runtime, precision=args.precision, threads=args.threads,
-        execution=args.execution, refill_threshold=args.refill_threshold, blend=(0.3, 0.7) if args.blend else None,
+        port=args.port, model=args.model, cameras=tuple(args.camera), rate_hz=args.rate, runtime=args.runtime,
+        precision=args.precision, threads=args.threads, execution=args.execution,
+        refill_threshold=args.refill_threshold, blend=(0.3, 0.7) if args.blend else None,
         ensemble_coeff=args.ensemble_coeff, async_inference=args.async_inference,
         max_frame_age_s=args.max_frame_age_ms / 1e3, speed_scale=args.speed_scale, ramp_s=args.ramp_s,
         clear_faults=args.clear_faults, baudrate=args.baud, record_dir=args.record, seed=args.seed,
@@ -105,8 +107,7 @@ def run(args) -> int:
     try:
         from .session import Session
 
-        session = Session(rt, instruction=args.instruction, episodes=args.episodes,
-                          episode_timeout_s=args.episode_timeout, verbose=not args.quiet)
+        session = Session(rt, instruction=args.instruction, episodes=args.episodes, verbose=not args.quiet)
         session.start_sources(stdin=args.instruction_stdin, socket_port=args.instruction_socket,
                               fifo=args.instruction_fifo)
         notes = session.prepare(rt_priority=args.rt_priority, cpus=cpus, freeze_gc=not args.no_gc_freeze)

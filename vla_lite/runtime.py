@@ -17,18 +17,19 @@ from .bundle import check_compatible, load_bundle
 from .firmware_bridge import protocol as p
 from .firmware_bridge.link import ArmLink
 from .loop import ControlLoop, LoopConfig
+from .models import DEMO_BUNDLE, resolve  # noqa: F401 (DEMO_BUNDLE: re-exported, the README imports it here)
+from .ports import PortKind, open_world, parse_port
 from .safety import DEFAULT_RAMP_S
 from .text.grounding import MIN_SIMILARITY
+from .worlds.base import World, WorldOptions
 
-DEMO_BUNDLE = Path(__file__).parent / "data" / "demo.vla"
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    port: str
-    model: str | None = None  # None: the bundled demo model
+    port: str  # a serial device / pyserial URL, or a simulated world's port (vla_lite.ports)
+    model: str | None = None  # a .vla path or a shipped model's name (vla_lite.models); None: the demo model
     cameras: tuple[str, ...] = ()  # --camera values ("0", "front=/dev/video2", "clip.mp4", ...)
-    instruction: str | None = None
     rate_hz: float | None = None  # None: the bundle's control.rate_hz; else an integer multiple (interpolated)
     runtime: str = "onnx"
     precision: str | None = None  # None: int8 if the bundle has it, else fp32
@@ -53,7 +54,7 @@ class RunConfig:
     min_instruction_similarity: float = MIN_SIMILARITY  # cosine below which an instruction is refused
 
     def bundle_path(self) -> Path:
-        return Path(self.model) if self.model else DEMO_BUNDLE
+        return resolve(self.model)
 
 
 def tick_rate(bundle_rate_hz: float, requested_hz: float | None) -> tuple[float, int]:
@@ -78,12 +79,16 @@ class Runtime:
     bundle: object
     link: ArmLink
     loop: ControlLoop
-    rate_hz: float
-    factor: int
+    factor: int  # loop ticks per policy step (commands in between are interpolated)
     backend: str
-    rig: object | None = None  # the simulated world, with --port sim
+    rig: World | None = None  # the simulated world the port names (vla_lite.ports), None for a real arm
     closers: list = field(default_factory=list)  # close() callables, in opening order
     notes: list = field(default_factory=list)
+
+    @property
+    def rate_hz(self) -> float:
+        """The loop's rate (its config holds it)."""
+        return self.loop.config.rate_hz
 
     @classmethod
     def open(cls, cfg: RunConfig, clock=time.monotonic) -> "Runtime":
@@ -99,59 +104,29 @@ class Runtime:
     def _open(cls, cfg: RunConfig, clock, closers: list) -> "Runtime":
         from .backends import open_backend
         from .cameras import make_preprocessor
-        from .execution import make_executor
-        from .safety import SafetyFilter, SafetyLimits
-        from .text import InstructionGrounding, TextEncoder
 
+        port = parse_port(cfg.port)  # a bad port string is named before anything is loaded
         bundle = load_bundle(cfg.bundle_path())
         m = bundle.manifest
         notes = [] if m.trained else [f"UNTRAINED bundle {m.name!r}: random weights, the arm will not do the task"]
         rate_hz, factor = tick_rate(m.rate_hz, cfg.rate_hz)
-        rig, port = open_rig(cfg, m.cameras, clock), cfg.port
-        if rig is not None:
+        loop_config = LoopConfig(rate_hz, max_frame_age_s=cfg.max_frame_age_s)
+        rig = None
+        if port.kind is PortKind.WORLD:
+            rig = open_world(port, world_options(cfg, m.cameras, clock))
             closers.append(rig.close)
-            port = rig.port
         precision = cfg.precision or ("int8" if (cfg.runtime, "int8") in bundle.available() else "fp32")
         policy = open_backend(bundle, cfg.runtime, precision, threads=cfg.threads)
-        encoder = TextEncoder.from_bundle(bundle, threads=1)
-        encode = encoder.encode
-        known = m.instruction.known
-        if cfg.instruction_grounding and known:
-            encode = InstructionGrounding(encoder.encode, known, cfg.min_instruction_similarity)
-            notes.append(f"instructions are grounded in the {len(known)} phrasings the model was trained on "
-                         f"(nearest by cosine, refused below {cfg.min_instruction_similarity:.2f}; "
-                         "--no-instruction-grounding passes them through)")
-        if rig is not None:
-            cameras = dict(rig.cameras)  # named as the bundle's cameras (open_rig)
-        else:
-            from .cameras import open_cameras, parse_camera_args
-
-            cameras = open_cameras(parse_camera_args(list(cfg.cameras), [c.name for c in m.cameras]), clock=clock)
-            closers.extend(c.close for c in cameras.values())
+        encode = _encoder(cfg, bundle, notes)
+        cameras = dict(rig.cameras) if rig is not None else _open_cameras(cfg, m, clock, closers)
         preprocessors = {c.name: make_preprocessor(c) for c in m.cameras}
         # The link last: HELLO does not arm the controller's watchdog, the loop's first command does, so slow
         # start-up work above can never trip it.
-        link = ArmLink.open(port, timeout_s=2.0, baudrate=cfg.baudrate, clock=clock)
+        link = ArmLink.open(rig.port if rig is not None else port.arg, timeout_s=2.0, baudrate=cfg.baudrate,
+                            clock=clock)
         closers.append(link.close)
         check_compatible(m, link.info)
-        st = link.latest_state  # the STATE that follows HELLO_ACK
-        if st is not None and st.faults:
-            names = "|".join(f.name for f in p.Fault if st.faults & f)
-            if not cfg.clear_faults:
-                notes.append(f"controller reports faults {names}: the arm holds until they are cleared "
-                             "(--clear-faults clears them at start)")
-            else:
-                link.request(p.ClearFault())
-                notes.append(f"controller faults {names} cleared at start (--clear-faults)")
-        opts = {"interpolate": factor}
-        if cfg.execution == "refill":
-            opts.update(threshold=cfg.refill_threshold, blend=cfg.blend)
-        elif cfg.execution == "ensemble":
-            opts.update(coeff=cfg.ensemble_coeff)
-        executor = make_executor(cfg.execution, m.chunk.length, m.chunk.replan_every, **opts)
-        period_s = 1.0 / rate_hz
-        safety = SafetyFilter(SafetyLimits.from_bundle_and_arm(m, link.info, period_s, speed_scale=cfg.speed_scale),
-                              period_s, ramp_s=cfg.ramp_s)
+        notes += _faults_at_start(link, cfg.clear_faults)
         worker = None
         if cfg.async_inference:
             from .inference_worker import InferenceWorker
@@ -163,10 +138,9 @@ class Runtime:
             recorder = _recorder(cfg, m, link, cameras, rate_hz, clock)
             closers.append(recorder.close)
         loop = ControlLoop(bundle=bundle, policy=policy, link=link, cameras=cameras, preprocessors=preprocessors,
-                           executor=executor, safety=safety, encoder=encode, recorder=recorder,
-                           worker=worker, clock=clock,
-                           config=LoopConfig(rate_hz, max_frame_age_s=cfg.max_frame_age_s))
-        return cls(cfg, bundle, link, loop, rate_hz, factor, f"{cfg.runtime}-{precision}", rig, closers, notes)
+                           executor=_executor(cfg, m, factor), safety=_safety(cfg, m, link, loop_config.period_s),
+                           encoder=encode, recorder=recorder, worker=worker, clock=clock, config=loop_config)
+        return cls(cfg, bundle, link, loop, factor, f"{cfg.runtime}-{precision}", rig, closers, notes)
 
     def close(self) -> None:
         """Reverse opening order. Safe to call twice."""
@@ -175,26 +149,64 @@ class Runtime:
             _quietly(close)
 
 
-def open_rig(cfg: RunConfig, cameras, clock):
-    """The simulated world a port names: `sim` (the tabletop), `metaworld:TASK[,TASK...]` or `metaworld:mt10`;
-    None for a real port. It renders the bundle's cameras (manifest CameraSpecs), by name."""
-    common = dict(size_px=cfg.sim_size_px or cameras[0].height, camera_fps=cfg.sim_camera_fps,
-                  max_frame_age_s=cfg.max_frame_age_s, split=cfg.sim_split, clock=clock)
-    if cfg.port == "sim":
-        from .sim.rig import SimRig
+def world_options(cfg: RunConfig, cameras, clock) -> WorldOptions:
+    """What a simulated world is opened with: it renders the bundle's cameras (manifest CameraSpecs), by name."""
+    return WorldOptions(camera_names=tuple(c.name for c in cameras), size_px=cfg.sim_size_px or cameras[0].height,
+                        camera_fps=cfg.sim_camera_fps, max_frame_age_s=cfg.max_frame_age_s, split=cfg.sim_split,
+                        episode_timeout_s=cfg.episode_timeout_s, clock=clock)
 
-        if len(cameras) != 1:
-            raise ValueError(f"the simulated tabletop (--port sim) has one camera; the bundle needs "
-                             f"{len(cameras)}: {[c.name for c in cameras]}")
-        return SimRig(max_episode_s=cfg.episode_timeout_s, camera_name=cameras[0].name, **common)
-    if cfg.port.startswith("metaworld:"):
-        from .metaworld.rig import MetaWorldRig
-        from .metaworld.tasks import MT10
 
-        spec = cfg.port.split(":", 1)[1]
-        tasks = MT10 if spec.lower() == "mt10" else tuple(t for t in spec.split(",") if t)
-        return MetaWorldRig(tasks=tasks, camera_names=[c.name for c in cameras], **common)
-    return None
+def _encoder(cfg: RunConfig, bundle, notes: list):
+    """The instruction encoder: the bundle's, grounded in its trained phrasings unless turned off."""
+    from .text import InstructionGrounding, TextEncoder
+
+    encoder = TextEncoder.from_bundle(bundle, threads=1)
+    known = bundle.manifest.instruction.known
+    if not (cfg.instruction_grounding and known):
+        return encoder.encode
+    notes.append(f"instructions are grounded in the {len(known)} phrasings the model was trained on "
+                 f"(nearest by cosine, refused below {cfg.min_instruction_similarity:.2f}; "
+                 "--no-instruction-grounding passes them through)")
+    return InstructionGrounding(encoder.encode, known, cfg.min_instruction_similarity)
+
+
+def _open_cameras(cfg: RunConfig, m, clock, closers: list) -> dict:
+    from .cameras import open_cameras, parse_camera_args
+
+    cameras = open_cameras(parse_camera_args(list(cfg.cameras), [c.name for c in m.cameras]), clock=clock)
+    closers.extend(c.close for c in cameras.values())
+    return cameras
+
+
+def _faults_at_start(link: ArmLink, clear: bool) -> list[str]:
+    """Notes on faults the controller reports in the STATE that follows HELLO_ACK; cleared when asked to."""
+    st = link.latest_state
+    if st is None or not st.faults:
+        return []
+    names = "|".join(f.name for f in p.Fault if st.faults & f)
+    if not clear:
+        return [f"controller reports faults {names}: the arm holds until they are cleared "
+                "(--clear-faults clears them at start)"]
+    link.request(p.ClearFault())
+    return [f"controller faults {names} cleared at start (--clear-faults)"]
+
+
+def _executor(cfg: RunConfig, m, factor: int):
+    from .execution import make_executor
+
+    opts = {"interpolate": factor}
+    if cfg.execution == "refill":
+        opts.update(threshold=cfg.refill_threshold, blend=cfg.blend)
+    elif cfg.execution == "ensemble":
+        opts.update(coeff=cfg.ensemble_coeff)
+    return make_executor(cfg.execution, m.chunk.length, m.chunk.replan_every, **opts)
+
+
+def _safety(cfg: RunConfig, m, link: ArmLink, period_s: float):
+    from .safety import SafetyFilter, SafetyLimits
+
+    limits = SafetyLimits.from_bundle_and_arm(m, link.info, period_s, speed_scale=cfg.speed_scale)
+    return SafetyFilter(limits, period_s, ramp_s=cfg.ramp_s)
 
 
 def _recorder(cfg: RunConfig, m, link: ArmLink, cameras: dict, rate_hz: float, clock):

@@ -1,16 +1,16 @@
 """One `vla-lite run` session on an opened Runtime: instruction sources, simulated episodes, recording, a clean stop.
 
-The loop itself knows nothing of episodes; this is the host program around it. With `--port sim` an episode ends
-when the simulated world says so (the target touched, another block touched, or the timeout); the next one starts
-from a new layout with the arm back home. On a real arm the whole run is one episode. On stop, one hold command
-is sent before the link closes.
+The loop itself knows nothing of worlds; this is the host program around it, using the loop's public operations
+only (new_episode, set_instruction, settle, hold, ...). With a simulated world (`--port sim`, `metaworld:...`) an
+episode ends when the world says so (the target touched, another block touched, the timeout); the next one starts
+from a new layout with the arm back at its start. On a real arm the whole run is one episode. On stop, one hold
+command is sent before the link closes.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-import time
 
 from .instructions import FifoSource, InstructionInbox, SocketSource, StreamSource
 from .pacing import NaivePacer, Pacer
@@ -18,11 +18,10 @@ from .realtime import apply_realtime
 
 
 class Session:
-    def __init__(self, rt, *, instruction: str | None = None, episodes: int | None = None,
-                 episode_timeout_s: float = 10.0, verbose: bool = True, log=None):
+    def __init__(self, rt, *, instruction: str | None = None, episodes: int | None = None, verbose: bool = True,
+                 log=None):
         self.rt, self.loop = rt, rt.loop
         self.max_episodes = episodes
-        self.episode_timeout_s = episode_timeout_s
         self.fixed_instruction = instruction
         self.verbose = verbose
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -31,7 +30,6 @@ class Session:
         self.results: list[dict] = []  # sim episodes
         self._stop_requested = False
         self._episode_seed = rt.config.seed
-        self._episode_start_step = 0
 
     # --- set-up --------------------------------------------------------------------------------------------
 
@@ -49,12 +47,11 @@ class Session:
         """First instruction (and episode), then the real-time settings last, so start-up work is frozen too."""
         rig = self.rt.rig
         if rig is not None:
-            self._new_episode(first=True)
+            self._new_episode()
         elif not self.fixed_instruction:
             raise ValueError("--instruction is required with a real arm, e.g. --instruction 'pick up the red cup'")
         else:
-            self._start_recording(self.fixed_instruction)
-            self._set_instruction(self.fixed_instruction)
+            self.loop.new_episode(self.fixed_instruction, arm_moved=False)  # the run is one episode
         return apply_realtime(rt_priority, cpus, freeze_gc)
 
     # --- running -------------------------------------------------------------------------------------------
@@ -62,7 +59,7 @@ class Session:
     def run(self, duration_s: float | None = None, stop: threading.Event | None = None,
             naive: bool = False) -> Pacer:
         stop = stop or threading.Event()
-        pacer = (NaivePacer if naive else Pacer)(self.rt.rate_hz)
+        pacer = (NaivePacer if naive else Pacer)(self.loop.config.rate_hz)
         try:
             self.loop.run(duration_s=duration_s, should_stop=lambda: stop.is_set() or self._stop_requested,
                           on_tick=self._on_tick, pacer=pacer)
@@ -89,33 +86,22 @@ class Session:
             if note:
                 self.log(f"vla-lite run: {note}")
 
-    def _new_episode(self, first: bool = False) -> None:
+    def _new_episode(self) -> None:
         rig = self.rt.rig
-        # Replies to commands sent before the teleport describe the old pose: let them arrive first, so the
-        # loop's restart() below counts them as old.
-        self.loop.link.settle()
-        options = rig.episode_options(self.fixed_instruction) if self.fixed_instruction else {}
-        episode = rig.new_episode(self._episode_seed, **options)
+        # Replies to commands sent before the reset describe the old pose: let them arrive first, so the loop's
+        # restart in new_episode() counts them as old.
+        self.loop.settle()
+        episode = rig.new_episode(self._episode_seed, self.fixed_instruction)
         self._episode_seed += 1
-        text = self.fixed_instruction or episode.instruction
-        self._start_recording(text)
-        self.loop.instruction = None  # the same text for a new layout still starts a fresh plan
-        self.loop.set_instruction(text)
-        self.loop.restart()
-        self._episode_start_step = self.loop.step_index
-
-    def _start_recording(self, instruction: str) -> None:
-        if self.loop.recorder is not None:
-            self.loop.recorder.start_episode(" ".join(instruction.split()))
+        self.loop.new_episode(self.fixed_instruction or episode.instruction)
 
     def _end_episode(self, outcome: str) -> None:
         rig = self.rt.rig
         result = {"seed": rig.episode.seed, "instruction": self.loop.instruction, "outcome": outcome,
-                  "success": outcome == "success", "steps": self.loop.step_index - self._episode_start_step,
+                  "success": outcome == "success", "steps": self.loop.episode_steps,
                   "duration_s": round(rig.elapsed_s(), 3)}
         self.results.append(result)
-        if self.loop.recorder is not None:
-            self.loop.recorder.end_episode(result["success"], outcome)
+        self.loop.end_episode(result["success"], outcome)
         if self.verbose:
             n_ok = sum(r["success"] for r in self.results)
             self.log(f"episode {len(self.results)}: {outcome} in {result['duration_s']:.1f} s "
@@ -123,14 +109,7 @@ class Session:
 
     def _finish(self) -> None:
         """Hold, then stop the sources; the caller closes the runtime (and with it the link)."""
-        loop = self.loop
-        if loop.link.connected:
-            held = loop.safety.hold("stopping")
-            if held.command is not None:
-                loop.link.send_command(loop.mode, held.command, loop.valid_ms)
-            t_end = time.monotonic() + 0.05
-            while time.monotonic() < t_end and loop.link.poll() is None:
-                time.sleep(0.002)  # let the hold reach the controller before the port closes
+        self.loop.hold("stopping")
         for src in self.sources:
             src.close()
 

@@ -1,6 +1,6 @@
 """Read and write the `.vla` file: a stored (uncompressed) zip of `manifest.json` plus the members it lists.
 
-`write_bundle` fills `manifest.members` with SHA-256s, validates, and writes atomically (temp file + os.replace).
+`write_bundle` fills `manifest.members` with SHA-256s, validates, and writes atomically (vla_lite.atomic).
 `load_bundle` checks the archive, the manifest and every member's hash before returning a `Bundle`;
 `Bundle.read` hashes again, so what runs is what was checked even if the file changed since.
 """
@@ -10,14 +10,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
+from ..atomic import atomic_path
 from . import fields
 from .errors import (ArchiveError, BackendUnavailable, ChecksumMismatch, ManifestInvalid, ManifestMissing,
                      ManifestNotJSON, MemberMissing, UnlistedMember)
@@ -91,21 +90,11 @@ def write_bundle(path, manifest: Manifest | dict, members: Mapping[str, bytes]) 
             raise MemberMissing(f"{field} names {member!r}, which is not among the members given "
                                 f"{sorted(blobs)}")
     text = json.dumps(m.to_dict(), indent=2, allow_nan=False) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-                for name, data in [(MANIFEST, text.encode("utf-8"))] + sorted(blobs.items()):
-                    info = zipfile.ZipInfo(name, date_time=_EPOCH)
-                    info.external_attr = 0o644 << 16
-                    zf.writestr(info, data, compress_type=zipfile.ZIP_STORED)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, data in [(MANIFEST, text.encode("utf-8"))] + sorted(blobs.items()):
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data, compress_type=zipfile.ZIP_STORED)
     return path
 
 

@@ -7,7 +7,8 @@ from .base import Camera, Frame, FrameSource, StaleFrame
 from .errors import CameraError
 from .open import open_cameras, open_source, parse_camera_args
 from .preprocess import make_preprocessor
+from .rendered import RenderedCamera
 from .threaded import ThreadedCamera
 
-__all__ = ["Camera", "CameraError", "Frame", "FrameSource", "StaleFrame", "ThreadedCamera", "make_preprocessor",
-           "open_cameras", "open_source", "parse_camera_args"]
+__all__ = ["Camera", "CameraError", "Frame", "FrameSource", "RenderedCamera", "StaleFrame", "ThreadedCamera",
+           "make_preprocessor", "open_cameras", "open_source", "parse_camera_args"]

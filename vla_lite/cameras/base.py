@@ -8,7 +8,7 @@ Two layers:
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -31,6 +31,15 @@ class FrameSource(Protocol):
         """Release the device or file. Safe to call twice."""
 
 
+@runtime_checkable
+class TimedFrameSource(FrameSource, Protocol):
+    """A source that knows when its frame was taken better than the moment grab() returns (a renderer reads the
+    world's state, then renders for a while): ThreadedCamera stamps its frames with that time."""
+
+    def grab_timed(self) -> tuple[np.ndarray | None, float]:
+        """As grab(), with the capture time on the camera's clock."""
+
+
 class Camera(Protocol):
     name: str
 
@@ -39,17 +48,3 @@ class Camera(Protocol):
 
     def close(self) -> None:
         """Release the device and stop any capture thread. Safe to call twice."""
-
-
-def fresh_or_stale(name: str, frame: Frame | None, error: BaseException | None, now_s: float,
-                   max_age_s: float) -> Frame:
-    """The newest frame a capture thread published, if it is fresh; else StaleFrame saying why (the thread died,
-    nothing yet, or too old)."""
-    if error is not None:
-        raise StaleFrame(f"camera {name!r} capture thread stopped: {type(error).__name__}: {error}")
-    if frame is None:
-        raise StaleFrame(f"camera {name!r} has produced no frame yet")
-    age_s = now_s - frame.t_capture_s
-    if age_s > max_age_s:
-        raise StaleFrame(f"camera {name!r} newest frame is {age_s * 1e3:.0f} ms old (max {max_age_s * 1e3:.0f} ms)")
-    return frame

@@ -1,8 +1,10 @@
-"""Pacing for recorded sources (video files, image folders) so they deliver frames like a live camera.
+"""Pacing for sources that are not a live device (video files, image folders, a simulated world's renderer), so
+they deliver frames like a live camera.
 
 Frame k is due at t0 + k / fps on an absolute schedule (no drift). A reader that falls more than one frame
 behind restarts the schedule from now instead of catching up in a burst, as a live camera would simply have
-moved on. Pure logic: the clock and the sleep are injected.
+moved on. Pure logic: the clock and the sleep are injected. The sleep may return early (a short poll of an
+injected clock that a driver moves); returning True (threading.Event.wait once set) means stop waiting.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ class FramePacer:
         self._due_s: float | None = None  # when the next frame may be delivered
         self.restarts = 0  # times the reader fell more than a frame behind
 
-    def wait(self) -> None:
-        """Block until the next frame is due (the first is due at once)."""
+    def wait(self) -> bool:
+        """Block until the next frame is due (the first is due at once). False when the sleep said stop first."""
         now = self.clock()
         if self._due_s is None:
             self._due_s = now
         elif now > self._due_s + self.period_s:  # more than a frame late: restart, never burst
             self._due_s = now
             self.restarts += 1
-        elif self._due_s > now:
-            self.sleep(self._due_s - now)
+        while self._due_s > now:
+            if self.sleep(self._due_s - now):
+                return False
+            now = self.clock()
         self._due_s += self.period_s
+        return True

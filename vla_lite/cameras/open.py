@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from ..ports import world_scheme
 from .base import FrameSource
 from .errors import CameraError
 from .threaded import ThreadedCamera
@@ -75,9 +76,9 @@ def open_source(spec: str) -> FrameSource:
 
     if not isinstance(spec, str) or not spec:
         raise CameraError(f"camera source {spec!r}: expected {SOURCE_FORMS}")
-    if spec == "sim":
-        raise CameraError("camera source 'sim' is the simulated camera, which the simulated world renders: run "
-                          "with --port sim (and no --camera) to use it")
+    if world_scheme(spec) is not None:
+        raise CameraError(f"camera source {spec!r} is a simulated world, which renders its own cameras: run with "
+                          f"--port {spec} (and no --camera) to use it")
     if spec.isascii() and spec.isdigit():
         return DeviceSource(int(spec))
     if spec.startswith("/dev/video"):

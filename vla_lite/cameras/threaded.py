@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from .base import Frame, FrameSource, StaleFrame
+from .base import Frame, FrameSource, StaleFrame, TimedFrameSource
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,16 @@ CLOSE_GRACE_S = 0.2  # close() waits this long for grab() to return by itself, t
 
 
 class ThreadedCamera:
-    """Camera over any FrameSource. `clock` stamps captures and measures ages (seconds, monotonic)."""
+    """Camera over any FrameSource. `clock` stamps captures (a TimedFrameSource stamps its own) and measures ages
+    (seconds, monotonic). `max_age_s`: what read() allows when not told (None: any age)."""
 
     def __init__(self, name: str, source: FrameSource, clock: Callable[[], float] = time.monotonic, *,
-                 start: bool = True, join_timeout_s: float = 2.0):
+                 start: bool = True, join_timeout_s: float = 2.0, max_age_s: float | None = None):
         if not isinstance(name, str) or not name:
             raise ValueError(f"camera name must be a non-empty string, got {name!r}")
+        _check_age(max_age_s)
         self.name, self.source, self.clock, self.join_timeout_s = name, source, clock, join_timeout_s
+        self.max_age_s = max_age_s
         self.error: BaseException | None = None  # what the source raised, if it did
         self.ended = False  # the source reported its end (grab() -> None)
         self.frames_captured = 0
@@ -66,16 +69,18 @@ class ThreadedCamera:
 
     def _run(self) -> None:
         index = 0
+        timed = isinstance(self.source, TimedFrameSource)
         while not self._stop.is_set():
             try:
-                image = self.source.grab()
+                image, t_capture_s = self.source.grab_timed() if timed else (self.source.grab(), None)
             except Exception as exc:  # a device error must stop this camera, never the process
                 if not self._stop.is_set():  # close() interrupting a blocked grab is not a fault
                     self._finish(error=exc)
                 break
-            t_capture_s = self.clock()
+            t_capture_s = self.clock() if t_capture_s is None else t_capture_s
             if image is None:
-                self._finish(ended=True)
+                if not self._stop.is_set():  # a source that close() stopped has not reached its end
+                    self._finish(ended=True)
                 break
             if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
                     and image.shape[2] == 3):
@@ -107,10 +112,8 @@ class ThreadedCamera:
 
     def read(self, max_age_s: float | None = None) -> Frame:
         """Newest frame, without blocking on the device. Raises StaleFrame if none has arrived, the capture has
-        stopped, or the frame is older than max_age_s."""
-        if max_age_s is not None and (isinstance(max_age_s, bool) or not isinstance(max_age_s, (int, float))
-                                      or not 0 < max_age_s < math.inf):
-            raise ValueError(f"max_age_s must be a number > 0 (seconds) or None, got {max_age_s!r}")
+        stopped, or the frame is older than max_age_s (None: the camera's own max_age_s)."""
+        max_age_s = self.max_age_s if max_age_s is None else _check_age(max_age_s)
         with self._cond:
             frame, now = self._frame, self.clock()
             stopped = self._stopped_reason() if (self.error or self.ended or self._closed) else None
@@ -173,3 +176,10 @@ class ThreadedCamera:
     def __repr__(self) -> str:
         return (f"ThreadedCamera({self.name!r}, {type(self.source).__name__}, captured={self.frames_captured}, "
                 f"dropped={self.frames_dropped})")
+
+
+def _check_age(max_age_s: float | None) -> float | None:
+    if max_age_s is not None and (isinstance(max_age_s, bool) or not isinstance(max_age_s, (int, float))
+                                  or not 0 < max_age_s < math.inf):
+        raise ValueError(f"max_age_s must be a number > 0 (seconds) or None, got {max_age_s!r}")
+    return max_age_s

@@ -1,28 +1,12 @@
-"""Meta-World (MT10) behind the firmware bridge: a public benchmark through the whole vla-lite stack.
+"""The old name of vla_lite.worlds.metaworld, kept for one release: `vla_lite.metaworld` and its submodules
+(`vla_lite.metaworld.tasks`, ...) are the new modules themselves. New code imports vla_lite.worlds.metaworld."""
 
-- `tasks`: MT10 and its instructions (LeRobot's descriptions, training and held-out paraphrases), as data
-- `scene`: one Meta-World env with seeded placements (the only module calling Meta-World)
-- `controller`: MetaWorldController, a VirtualArm whose plant is Meta-World, EE_DELTA at 80 Hz
-- `camera`: fast upright rendering (SceneRenderer) of named views and MetaWorldCamera (Camera protocol)
-- `rig`: MetaWorldRig, the controller on a pty plus the camera, SimRig's API for the runtime and evaluation
-- `env`: MetaWorldEnv, episodes without a serial link; `expert`: the scripted experts as EE_DELTA labels
-- `demos`: record_metaworld_demos, demonstrations in the recording format the offline path reads
+import sys
 
-Importing this package imports neither Meta-World nor MuJoCo (`pip install metaworld==3.1.1 packaging`); they
-are imported when a scene, renderer or expert is built, with MUJOCO_GL defaulting to "egl" (headless).
-"""
+from ..worlds import metaworld
+from ..worlds.metaworld import *  # noqa: F401,F403
+from ..worlds.metaworld import camera, controller, demos, env, expert, rig, scene, tasks
 
-from .camera import FRONT, SIDE, VIEWS, CameraView, MetaWorldCamera, SceneRenderer, view_named, views_named
-from .controller import JOINT_NAMES, MetaWorldController, metaworld_arm
-from .demos import record_metaworld_demos
-from .env import MetaWorldEnv
-from .expert import EE_DELTA_HIGH, EE_DELTA_LOW, MetaWorldExpert, action_to_ee_delta, ee_delta_to_action
-from .rig import MetaWorldEpisode, MetaWorldRig
-from .scene import ACTION_SCALE_M, MAX_STEPS, STEP_S, TaskScene
-from .tasks import MT10, LEROBOT_DESCRIPTIONS, episode_instruction, make_instruction, task_instructions
-
-__all__ = ["ACTION_SCALE_M", "EE_DELTA_HIGH", "EE_DELTA_LOW", "FRONT", "JOINT_NAMES", "LEROBOT_DESCRIPTIONS",
-           "MAX_STEPS", "MT10", "SIDE", "STEP_S", "VIEWS", "CameraView", "MetaWorldCamera", "MetaWorldController",
-           "MetaWorldEnv", "MetaWorldEpisode", "MetaWorldExpert", "MetaWorldRig", "SceneRenderer", "TaskScene",
-           "action_to_ee_delta", "ee_delta_to_action", "episode_instruction", "make_instruction",
-           "metaworld_arm", "record_metaworld_demos", "task_instructions", "view_named", "views_named"]
+for _module in (camera, controller, demos, env, expert, rig, scene, tasks):
+    sys.modules[f"{__name__}.{_module.__name__.rpartition('.')[2]}"] = _module
+__all__ = metaworld.__all__

@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from ..atomic import atomic_write_json, fsync_dir
 from . import format as fmt
 from .codec import encode_frame
 
@@ -18,26 +19,6 @@ from .codec import encode_frame
 def dumps(obj) -> str:
     """Strict JSON (non-finite floats must already be encoded as strings), compact, one line."""
     return json.dumps(obj, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a directory's entries (new files, renames) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    """temp file + fsync + os.replace + fsync of the folder: readers see the old or the new file, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(obj, allow_nan=False, indent=1, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def _write_all(f, data: bytes) -> None:
@@ -52,7 +33,7 @@ class EpisodeFiles:
     def __init__(self, partial_dir: Path, meta: dict, cameras: tuple[str, ...], image_format: str, quality: int):
         self.dir, self.meta = partial_dir, meta
         self.image_format, self.quality = image_format, quality
-        atomic_write_json(partial_dir / fmt.META, meta)
+        atomic_write_json(partial_dir / fmt.META, meta, ensure_ascii=False)
         self.ticks = open(partial_dir / fmt.TICKS, "ab")
         self.streams = {c: open(partial_dir / fmt.stream_file(c, image_format), "ab", buffering=0) for c in cameras}
         self.indexes = {c: open(partial_dir / fmt.index_file(c), "ab", buffering=0) for c in cameras}
@@ -93,7 +74,7 @@ class EpisodeFiles:
         """Final fsync, meta.json with the outcome, then the atomic rename to `episode_NNNNNN/`."""
         self.fsync()
         self.close()
-        atomic_write_json(self.dir / fmt.META, {**self.meta, **end_meta})
+        atomic_write_json(self.dir / fmt.META, {**self.meta, **end_meta}, ensure_ascii=False)
         final = self.dir.with_name(self.dir.name[: -len(fmt.PARTIAL_SUFFIX)])
         os.rename(self.dir, final)
         fsync_dir(final.parent)

@@ -1,24 +1,12 @@
-"""The simulated tabletop: a SCARA arm over coloured blocks, "touch the <colour> block".
+"""The old name of vla_lite.worlds.tabletop, kept for one release: `vla_lite.sim` and its submodules
+(`vla_lite.sim.instructions`, ...) are the new modules themselves. New code imports vla_lite.worlds.tabletop."""
 
-- `kinematics`: the arm (ArmConfig, forward/inverse kinematics, EE_DELTA)   - `world`: layouts, the touch rule
-- `instructions`: phrasings (train / paraphrase / held-out)                               - `render`: top-down RGB images
-- `expert`: scripted expert for demonstrations and DAgger labels            - `camera`: SimCamera (Camera protocol)
-- `env`: TabletopEnv, episodes in simulated time without a serial link      - `rig`: SimRig, the runtime's `--port sim`
+import sys
 
-Importing this package loads no OpenCV (the Renderer does) and starts nothing.
-"""
+from ..worlds import tabletop
+from ..worlds.tabletop import *  # noqa: F401,F403
+from ..worlds.tabletop import camera, demos, env, expert, instructions, kinematics, render, rig, world
 
-from .camera import SimCamera, SimFrameSource
-from .env import TabletopEnv
-from .expert import ExpertConfig, ScriptedExpert
-from .instructions import COLOURS, make_instruction
-from .kinematics import (GEOMETRY, JOINT_NAMES, ScaraGeometry, ScaraKinematics, forward_kinematics,
-                         inverse_kinematics, scara_arm)
-from .render import Renderer
-from .rig import SimRig
-from .world import TABLE, Block, Episode, TableSpec, TouchJudge, World, make_episode, sample_world
-
-__all__ = ["COLOURS", "GEOMETRY", "JOINT_NAMES", "TABLE", "Block", "Episode", "ExpertConfig", "Renderer",
-           "ScaraGeometry", "ScaraKinematics", "ScriptedExpert", "SimCamera", "SimFrameSource", "SimRig",
-           "TableSpec", "TabletopEnv", "TouchJudge", "World", "forward_kinematics", "inverse_kinematics",
-           "make_episode", "make_instruction", "sample_world", "scara_arm"]
+for _module in (camera, demos, env, expert, instructions, kinematics, render, rig, world):
+    sys.modules[f"{__name__}.{_module.__name__.rpartition('.')[2]}"] = _module
+__all__ = tabletop.__all__

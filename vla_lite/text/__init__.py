@@ -7,6 +7,8 @@
 
 from .encoder import TextEncoder
 from .grounding import Grounded, InstructionGrounding, UnknownInstruction
+from .normalize import normalize_instruction
 from .tokenizer import WordPieceTokenizer
 
-__all__ = ["Grounded", "InstructionGrounding", "TextEncoder", "UnknownInstruction", "WordPieceTokenizer"]
+__all__ = ["Grounded", "InstructionGrounding", "TextEncoder", "UnknownInstruction", "WordPieceTokenizer",
+           "normalize_instruction"]

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..firmware_bridge.arm_config import ArmConfig
-from ..firmware_bridge.protocol import JointInfo, Mode, Unit
+from ...firmware_bridge.arm_config import ArmConfig
+from ...firmware_bridge.protocol import JointInfo, Mode, Unit
 
 JOINT_NAMES = ("shoulder", "elbow", "lift", "gripper")
 SHOULDER, ELBOW, LIFT, GRIPPER = range(4)

@@ -13,8 +13,9 @@ import math
 
 import numpy as np
 
-from ..firmware_bridge.protocol import SCHEMA_HASH, Command, Hello, Log, Mode, Packet
-from ..firmware_bridge.virtual_arm import VirtualArm
+from ...firmware_bridge.protocol import SCHEMA_HASH, Command, Hello, Log, Mode, Packet
+from ...firmware_bridge.virtual_arm import VirtualArm
+from ..served import checked_action
 from .kinematics import JOINT_NAMES, ScaraKinematics, scara_arm
 from .world import TABLE, Episode, TableSpec, TouchJudge, make_episode
 
@@ -77,13 +78,7 @@ class TabletopEnv:
             raise RuntimeError("no episode: call reset(seed) first")
         if self.done:
             raise RuntimeError(f"episode {self.episode.seed} is done ({self.outcome}); call reset(seed)")
-        target = np.asarray(joint_targets, np.float64)
-        if target.shape != (4,):
-            raise ValueError(f"joint targets must have shape (4,) for {self.joint_names}, got {target.shape}")
-        for i, name in enumerate(self.joint_names):
-            if not self.low[i] <= target[i] <= self.high[i]:  # NaN fails too
-                raise ValueError(f"{name} target {float(target[i])!r} outside [{self.low[i]:.6g}, {self.high[i]:.6g}]; "
-                                 f"clip to env.low/env.high as the runtime's safety filter does")
+        target = checked_action(joint_targets, self.joint_names, self.low, self.high, "joint targets", " target")
         for msg in self._send(Command(Mode.JOINT_POSITION, tuple(target.tolist()), self._valid_ms)):
             if isinstance(msg, Log):  # the controller refused: a bug here, not a policy's fault
                 raise RuntimeError(f"the virtual arm refused the command: {msg.text}")

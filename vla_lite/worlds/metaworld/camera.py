@@ -9,9 +9,10 @@ thread that first used it.
 
 Named views (VIEWS): "front" and "side"; a bundle's camera names choose which the rig renders.
 
-`MetaWorldCamera` has SimCamera's two modes: on demand (fps None: `read()` renders there and then, one renderer
-per calling thread; lockstep) or threaded (`start()`: a capture thread renders at fps on the injected clock;
-`read()` returns the newest frame and raises StaleFrame past max_age_s).
+`MetaWorldCamera` is a RenderedCamera (vla_lite.cameras.rendered), as the tabletop's: on demand (fps None:
+`read()` renders there and then; lockstep) or threaded (`start()`: the shared capture thread renders at fps on
+the injected clock; `read()` returns the newest frame and raises StaleFrame past max_age_s). One renderer per
+thread that renders (GL contexts belong to the thread that made them).
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..cameras.base import Frame, StaleFrame, fresh_or_stale
+from ...cameras.rendered import RenderedCamera
 
-POLL_S = 0.005  # real seconds between looks at an injected clock that has not reached the next frame time
 _OPEN: "weakref.WeakSet[SceneRenderer]" = weakref.WeakSet()  # freed at exit if their owner forgot close()
 
 
@@ -133,112 +133,29 @@ class SceneRenderer:
                 pass
 
 
-class MetaWorldCamera:
+class MetaWorldCamera(RenderedCamera):
     """Camera protocol over a MetaWorldController's scene; see the module docstring."""
 
     def __init__(self, controller, *, name: str = "front", size_px: int = 96, fps: float | None = None,
                  max_age_s: float = 0.5, clock: Callable[[], float] = time.monotonic, view: CameraView = FRONT):
-        if fps is not None and not 0 < fps <= 1000:
-            raise ValueError(f"camera fps must be in (0, 1000], got {fps!r}")
-        if not max_age_s > 0:
-            raise ValueError(f"max_age_s must be > 0 s, got {max_age_s!r}")
-        self.name, self.max_age_s, self._clock = name, max_age_s, clock
+        super().__init__(name, fps=fps, max_age_s=max_age_s, clock=clock)
         self.controller, self.size_px, self.view = controller, size_px, view
-        self.threaded = fps is not None
-        self.period_s = None if fps is None else 1.0 / fps
-        self._on_demand: dict[int, SceneRenderer] = {}  # thread id -> renderer (GL contexts are per thread)
-        self._lock = threading.Lock()
-        self._newest: Frame | None = None
-        self._next_index = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-        self._closed = False
-        self.frames_late = 0  # threaded: frame times missed by more than a period (skipped, not made up)
+        self._renderers: dict[int, SceneRenderer] = {}  # thread id -> renderer (GL contexts are per thread)
+        self._renderers_lock = threading.Lock()
 
-    def _render(self, renderer: SceneRenderer) -> Frame:
-        self.controller.with_scene(renderer.update)
-        t_s = self._clock()  # the scene as of now: no step ran since update
-        image = renderer.render()
-        with self._lock:
-            frame = Frame(image, t_s, self._next_index)
-            self._newest, self._next_index = frame, self._next_index + 1
-        return frame
-
-    def start(self) -> "MetaWorldCamera":
-        """Start the capture thread (threaded mode only); returns self."""
-        if not self.threaded:
-            raise RuntimeError(f"camera {self.name!r} renders on demand (fps=None); there is no thread to start")
-        if self._closed or self._thread is not None:
-            raise RuntimeError(f"camera {self.name!r} is {'closed' if self._closed else 'already started'}")
-        self._thread = threading.Thread(target=self._run, name=f"vla-lite-mwcam-{self.name}", daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        renderer = SceneRenderer(self.size_px, self.view)  # made, used and freed in this thread
-        try:
-            next_s = self._clock()
-            while not self._stop.is_set():
-                now = self._clock()
-                if now < next_s:
-                    self._stop.wait(min(next_s - now, POLL_S))
-                    continue
-                self._render(renderer)
-                next_s += self.period_s
-                if next_s <= now:  # more than a period behind: resume from now rather than burst
-                    self.frames_late += 1
-                    next_s = now + self.period_s
-        except BaseException as exc:  # reported by read(): the loop then holds on StaleFrame
-            self._error = exc
-        finally:
-            renderer.close()
-
-    def capture_once(self) -> Frame:
-        """Render one frame now (on-demand mode) and make it the newest."""
-        if self.threaded:
-            raise RuntimeError(f"camera {self.name!r} captures in its thread; read() the newest frame instead")
-        if self._closed:
-            raise StaleFrame(f"camera {self.name!r} is closed")
-        with self._lock:
-            renderer = self._on_demand.get(threading.get_ident())
+    def render(self) -> tuple[np.ndarray, float]:
+        with self._renderers_lock:
+            renderer = self._renderers.get(threading.get_ident())
             if renderer is None:
-                renderer = self._on_demand[threading.get_ident()] = SceneRenderer(self.size_px, self.view)
-        return self._render(renderer)
-
-    def read(self, max_age_s: float | None = None) -> Frame:
-        if not self.threaded:
-            return self.capture_once()
-        if self._closed:
-            raise StaleFrame(f"camera {self.name!r} is closed")
-        max_age_s = self.max_age_s if max_age_s is None else max_age_s
-        with self._lock:
-            frame = self._newest
-        return fresh_or_stale(self.name, frame, self._error, self._clock(), max_age_s)
-
-    def wait(self, after_index: int = -1, timeout_s: float = 5.0) -> Frame:
-        """A frame newer than after_index: on demand, rendered now; threaded, waited for (real time)."""
-        if not self.threaded:
-            return self.capture_once()
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with self._lock:
-                frame = self._newest
-            if frame is not None and frame.index > after_index:
-                return frame
-            if self._error is not None or self._closed or time.monotonic() >= deadline:
-                raise StaleFrame(f"camera {self.name!r}: no frame after index {after_index} within "
-                                 f"{timeout_s:g} s" + (f" ({self._error})" if self._error else ""))
-            time.sleep(POLL_S)
+                renderer = self._renderers[threading.get_ident()] = SceneRenderer(self.size_px, self.view)
+        self.controller.with_scene(renderer.update)
+        t_s = self.clock()  # the scene as of now: no step ran since update
+        return renderer.render(), t_s
 
     def close(self) -> None:
-        """Stop and join the capture thread; free the renderer. Safe to call twice."""
-        self._closed = True
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(2.0)
-        with self._lock:
-            renderers, self._on_demand = list(self._on_demand.values()), {}
+        """Stop and join the capture thread; free the renderers. Safe to call twice."""
+        super().close()
+        with self._renderers_lock:
+            renderers, self._renderers = list(self._renderers.values()), {}
         for r in renderers:
             r.close()

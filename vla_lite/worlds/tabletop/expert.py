@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..firmware_bridge.arm_config import ArmConfig
+from ...firmware_bridge.arm_config import ArmConfig
 from .kinematics import ELBOW, GRIPPER, LIFT, SHOULDER, branch_of, forward_kinematics, reachable_solution, scara_arm
 from .world import World
 

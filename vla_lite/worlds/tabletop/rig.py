@@ -1,9 +1,10 @@
-"""`SimRig`: the simulated tabletop wired for the runtime, so `vla-lite run --port sim` needs no hardware.
+"""`SimRig`: the simulated tabletop as a World (vla_lite.worlds.base), so `vla-lite run --port sim` needs no
+hardware.
 
 One VirtualArm (the SCARA, EE_DELTA included) served on a new pty by an ArmServer, and a SimCamera rendering the
 world with that arm. The host opens `rig.port` like any serial port. `new_episode(seed)` lays out a new table and
 teleports the arm home; `success()` / `failed()` / `done()` judge from `arm.positions()` each time they are called,
-so a driver calls `done()` once per control tick.
+so a driver calls `done()` once per control tick. `open_world` is what the port registry calls for `--port sim`.
 
 Lockstep: give an injected clock (a fake one the driver moves forward); the server, the arm and the camera all use
 it. After moving the clock, call `step_now()` so the arm integrates to that time in the server's thread before
@@ -19,16 +20,20 @@ from typing import Callable
 
 import numpy as np
 
-from ..firmware_bridge.arm_server import ArmServer
-from ..firmware_bridge.virtual_arm import VirtualArm
+from ...firmware_bridge.arm_server import ArmServer
+from ...firmware_bridge.virtual_arm import VirtualArm
+from ..base import Outcome, WorldOptions
+from ..served import ServedWorld
 from .camera import SimCamera
 from .instructions import COLOUR_SYNONYMS, COLOURS
 from .kinematics import ScaraKinematics, scara_arm
 from .world import TABLE, Episode, TableSpec, TouchJudge, make_episode
 
 
-class SimRig:
+class SimRig(ServedWorld):
     """The arm server, the camera and the episode judge; `seed` given: the first episode starts at once."""
+
+    reports_per_target = False  # the target colour changes every episode: evaluation reports success overall
 
     def __init__(self, *, seed: int | None = None, n_blocks: int = 3, size_px: int = 96, camera_name: str = "front",
                  camera_fps: float | None = None, max_frame_age_s: float = 0.5, max_episode_s: float = 10.0,
@@ -43,32 +48,17 @@ class SimRig:
         self.camera = SimCamera(self.arm, name=camera_name, size_px=size_px, fps=camera_fps,
                                 max_age_s=max_frame_age_s, clock=clock, spec=spec)
         self.server = ArmServer.on_pty(self.arm, link_path, clock=clock)
-        try:
-            self.server.start()
-            if camera_fps is not None:
-                self.camera.start()
-        except BaseException:
-            self.close()
-            raise
         self.episode: Episode | None = None
         self._judge: TouchJudge | None = None
         self._t_start_s = 0.0
-        if seed is not None:  # the first episode at once: `rig.episode.instruction` is what to tell the policy
-            try:
-                self.new_episode(seed)
-            except BaseException:
-                self.close()
-                raise
+        self._start(camera_fps, seed)
 
-    @property
-    def port(self) -> str:
-        """The pty path a host opens (pyserial / ArmLink.open)."""
-        return self.server.port
-
-    def new_episode(self, seed: int, colour: str | None = None) -> Episode:
+    def new_episode(self, seed: int, instruction: str | None = None, colour: str | None = None) -> Episode:
         """A new layout and target from seed; the arm teleported home (motion stops; latched faults stay).
-        `colour` (a user's instruction names one) makes that colour's block the target, repainting the seeded
-        target if the colour is not on the table."""
+        `colour`, or the one a user's `instruction` names, makes that colour's block the target, repainting the
+        seeded target if the colour is not on the table."""
+        if colour is None and instruction is not None:
+            colour = instruction_colour(instruction)
         episode = make_episode(seed, self.n_blocks, self.split, self.spec)
         if colour is not None:
             episode = episode._replace(world=with_target(episode.world, colour))
@@ -78,10 +68,6 @@ class SimRig:
         self._t_start_s = self.clock()
         self._judge.observe(self.arm.positions())
         return episode
-
-    def episode_options(self, instruction: str) -> dict:
-        """new_episode() keywords for a user's fixed instruction: the block colour it names (None: seeded)."""
-        return {"colour": instruction_colour(instruction)}
 
     def retarget(self, instruction: str) -> str | None:
         """The instruction changed mid-episode: judge success against the colour it names. Returns a note for the
@@ -98,10 +84,6 @@ class SimRig:
         self._judge = TouchJudge(world)
         self.camera.set_world(world)
         return None
-
-    def step_now(self) -> None:
-        """Lockstep: integrate the arm to clock() now, in the server's loop thread."""
-        self.server.step_now()
 
     def _judged(self) -> TouchJudge:
         if self._judge is None:
@@ -125,16 +107,15 @@ class SimRig:
         judge = self._judged()
         return judge.touched is not None or self.elapsed_s() >= self.max_episode_s
 
-    def outcome(self) -> str:
-        """"success", "failed", "timeout" or "running"."""
+    def outcome(self) -> Outcome:
         judge = self._judged()
         if judge.touched is not None:
-            return "success" if judge.success else "failed"
-        return "timeout" if self.elapsed_s() >= self.max_episode_s else "running"
+            return Outcome.SUCCESS if judge.success else Outcome.FAILED
+        return Outcome.TIMEOUT if self.elapsed_s() >= self.max_episode_s else Outcome.RUNNING
 
     @property
     def cameras(self) -> dict:
-        """camera name -> camera: the one top-down camera (MetaWorldRig's API)."""
+        """camera name -> camera: the one top-down camera."""
         return {self.camera.name: self.camera}
 
     def close(self) -> None:
@@ -142,11 +123,17 @@ class SimRig:
         self.camera.close()
         self.server.close()
 
-    def __enter__(self) -> "SimRig":
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+def open_world(arg: str, options: WorldOptions) -> SimRig:
+    """`--port sim` (vla_lite.ports): the tabletop, rendering the bundle's one camera."""
+    if arg:
+        raise ValueError(f"--port sim takes no argument, got sim:{arg}; the tabletop is one world")
+    if len(options.camera_names) != 1:
+        raise ValueError(f"the simulated tabletop (--port sim) has one camera; the bundle needs "
+                         f"{len(options.camera_names)}: {list(options.camera_names)}")
+    return SimRig(max_episode_s=options.episode_timeout_s, camera_name=options.camera_names[0],
+                  size_px=options.size_px, camera_fps=options.camera_fps, max_frame_age_s=options.max_frame_age_s,
+                  split=options.split, clock=options.clock)
 
 
 _COLOUR_WORDS = {w: c for c in COLOURS for w in (c, *COLOUR_SYNONYMS.get(c, ()))}

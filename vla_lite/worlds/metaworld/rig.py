@@ -1,4 +1,4 @@
-"""`MetaWorldRig`: Meta-World wired for the runtime like SimRig, so a bundle runs MT10 through the whole stack.
+"""`MetaWorldRig`: Meta-World as a World (vla_lite.worlds.base), so a bundle runs MT10 through the whole stack.
 
 One MetaWorldController served on a new pty by an ArmServer, and a MetaWorldCamera per named view (`cameras`,
 camera name -> camera; names from camera.VIEWS, as the bundle's cameras are called) rendering its scene. The host
@@ -10,6 +10,7 @@ opens `rig.port` like any serial port. `new_episode(seed, task)` resets to that 
 Lockstep (as SimRig): give an injected clock the driver moves forward and call `step_now()` after each move; the
 controller then steps the physics up to that time in the server's thread, and an on-demand camera
 (camera_fps=None) shows the scene at exactly that time. vla_lite.evaluate.run_episodes drives it unchanged.
+`open_world` is what the port registry calls for `--port metaworld:TASK[,TASK...]` and `metaworld:mt10`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from __future__ import annotations
 import time
 from typing import Callable, NamedTuple, Sequence
 
-from ..firmware_bridge.arm_server import ArmServer
+from ...firmware_bridge.arm_server import ArmServer
+from ..base import Outcome, WorldOptions
+from ..served import ServedWorld
 from .camera import MetaWorldCamera, views_named
 from .controller import MetaWorldController, metaworld_arm
 from .scene import MAX_STEPS, check_seed
@@ -32,17 +35,15 @@ class MetaWorldEpisode(NamedTuple):
 
     @property
     def target(self) -> str:
-        return self.task
-
-    @property
-    def target_colour(self) -> str:
-        """The task: what vla_lite.evaluate reports as an episode's target."""
+        """The task: what evaluation groups results by."""
         return self.task
 
 
-class MetaWorldRig:
+class MetaWorldRig(ServedWorld):
     """Arm server, camera and episode judge; `seed` given: the first episode starts at once. Episodes without a
     task cycle through `tasks` by seed (seed % len(tasks))."""
+
+    reports_per_target = True  # success per task, as MT10 results are given
 
     def __init__(self, *, tasks: str | Sequence[str] = MT10, seed: int | None = None, size_px: int = 96,
                  camera_names: Sequence[str] = ("front",), camera_fps: float | None = None, max_frame_age_s: float = 0.5,
@@ -62,43 +63,26 @@ class MetaWorldRig:
         self.split, self.max_episode_s, self.max_steps, self.clock = split, max_episode_s, max_steps, clock
         self.config = metaworld_arm(watchdog_ms=watchdog_ms, torque_off_ms=torque_off_ms)
         self.controller = MetaWorldController(self.tasks[0], 0, config=self.config, now_s=clock())
-        self.arm = self.controller  # SimRig's name for it
         self.cameras = {name: MetaWorldCamera(self.controller, name=name, size_px=size_px, fps=camera_fps,
                                               max_age_s=max_frame_age_s, clock=clock, view=view)
                         for name, view in views.items()}
-        self.camera = next(iter(self.cameras.values()))  # SimRig's single camera: the first
+        self.camera = next(iter(self.cameras.values()))  # the first
         self.server = ArmServer.on_pty(self.controller, link_path, clock=clock)
         self.episode: MetaWorldEpisode | None = None
         self._t_start_s = clock()
-        try:
-            self.server.start()
-            if camera_fps is not None:
-                for cam in self.cameras.values():
-                    cam.start()
-            if seed is not None:
-                self.new_episode(seed)
-        except BaseException:
-            self.close()
-            raise
+        self._start(camera_fps, seed)
 
-    @property
-    def port(self) -> str:
-        """The pty path a host opens (pyserial / ArmLink.open)."""
-        return self.server.port
-
-    def new_episode(self, seed: int, task: str | None = None) -> MetaWorldEpisode:
-        """The placement of (task, seed); the hand at its start, fingers open (latched faults stay)."""
+    def new_episode(self, seed: int, instruction: str | None = None, task: str | None = None) -> MetaWorldEpisode:
+        """The placement of (task, seed); the hand at its start, fingers open (latched faults stay). The task:
+        `task`, else the one a user's `instruction` is a known phrasing of, else the tasks in turn by seed."""
         seed = check_seed(seed)
-        task = task or self.tasks[seed % len(self.tasks)]
+        task = task or (task_of_instruction(instruction) if instruction is not None else None) \
+            or self.tasks[seed % len(self.tasks)]
         text = episode_instruction(task, seed, self.split)  # ValueError naming an unknown task
         self.controller.new_episode(seed, task)
         self.episode = MetaWorldEpisode(seed, task, text, self.split)
         self._t_start_s = self.clock()
         return self.episode
-
-    def episode_options(self, instruction: str) -> dict:
-        """new_episode() keywords for a user's fixed instruction: the task it is a phrasing of (None: cycle)."""
-        return {"task": task_of_instruction(instruction)}
 
     def retarget(self, instruction: str) -> str | None:
         """The instruction changed mid-episode. Meta-World judges the episode's own task; returns a note for the
@@ -107,10 +91,6 @@ class MetaWorldRig:
             return None
         return (f"{instruction!r} is not a known phrasing of this episode's task {self.episode.task!r}; "
                 "success is still judged by Meta-World for that task")
-
-    def step_now(self) -> None:
-        """Lockstep: step the physics to clock() now, in the server's loop thread."""
-        self.server.step_now()
 
     def _check_episode(self) -> None:
         if self.episode is None:
@@ -139,11 +119,11 @@ class MetaWorldRig:
     def done(self) -> bool:
         return self.success() or self._timed_out()
 
-    def outcome(self) -> str:
-        """"success", "timeout" or "running"."""
+    def outcome(self) -> Outcome:
+        """SUCCESS, TIMEOUT or RUNNING (Meta-World has no failure state)."""
         if self.success():
-            return "success"
-        return "timeout" if self._timed_out() else "running"
+            return Outcome.SUCCESS
+        return Outcome.TIMEOUT if self._timed_out() else Outcome.RUNNING
 
     def close(self) -> None:
         """Stop the cameras and the server, close the pty. Safe to call twice."""
@@ -152,8 +132,15 @@ class MetaWorldRig:
         self.server.close()
         self.controller.close()
 
-    def __enter__(self) -> "MetaWorldRig":
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+def open_world(arg: str, options: WorldOptions) -> MetaWorldRig:
+    """`--port metaworld:TASK[,TASK...]` or `metaworld:mt10` (vla_lite.ports): the tasks, rendering the bundle's
+    cameras as the views of those names. Episodes end at Meta-World's own length (MAX_STEPS), not at
+    options.episode_timeout_s."""
+    tasks = MT10 if arg.lower() == "mt10" else tuple(t for t in arg.split(",") if t)
+    if not tasks:
+        raise ValueError(f"--port metaworld:{arg} names no task; expected metaworld:TASK[,TASK...] or "
+                         f"metaworld:mt10 (tasks: {', '.join(MT10)})")
+    return MetaWorldRig(tasks=tasks, camera_names=options.camera_names, size_px=options.size_px,
+                        camera_fps=options.camera_fps, max_frame_age_s=options.max_frame_age_s, split=options.split,
+                        clock=options.clock)

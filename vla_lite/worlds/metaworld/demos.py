@@ -1,12 +1,12 @@
 """Meta-World demonstrations from the scripted experts, in the runtime's recording format (recording/FORMAT.md).
 
-The same layout export/demo_data.py writes for the tabletop, so the offline path reads both unchanged: `predicted`
-holds the expert's label, `commanded` what was executed (label, or a DAgger policy's action, plus optional
-Gaussian noise on the hand motion: DART) passed through the runtime's own SafetyFilter, ramp-in included, so the
-states recorded are the ones `vla-lite run` meets (the 0.3 s ramp-in alone took a student trained without it
-from 8/8 to 0/8 on door-open); meta `label_field: "predicted"`; `action_mode: "ee_delta"` and the per-step bounds
-`action_low/high` go to the exported bundle. Time is the env's simulated clock (80 Hz steps), so
-the files are the same on every run. State: hand x, y, z and gripper opening (m), the controller's joints.
+The same layout the tabletop's recorder (worlds/tabletop/demos.py) writes, so the offline path reads both
+unchanged: `predicted` holds the expert's label, `commanded` what was executed (label, or a DAgger policy's
+action, plus optional Gaussian noise on the hand motion: DART) passed through the runtime's own SafetyFilter,
+ramp-in included, so the states recorded are the ones `vla-lite run` meets (the 0.3 s ramp-in alone took a student
+trained without it from 8/8 to 0/8 on door-open); meta `label_field: "predicted"`; `action_mode: "ee_delta"` and
+the per-step bounds `action_low/high` go to the exported bundle. Time is the env's simulated clock (80 Hz steps),
+so the files are the same on every run. State: hand x, y, z and gripper opening (m), the controller's joints.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..progress import progress_bar
-from ..safety import DEFAULT_RAMP_S, ActionMode, SafetyFilter, SafetyLimits
+from ...progress import progress_bar
+from ...safety import DEFAULT_RAMP_S, ActionMode, SafetyFilter, SafetyLimits
 from .camera import VIEWS
 from .scene import MAX_STEPS
 from .tasks import MT10
@@ -39,20 +39,15 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] |
     does; the expert always labels. What is executed goes through the runtime's safety filter with a ramp-in of
     `ramp_s` (as `vla-lite run --ramp-s`; 0: none). One recorded camera per view (camera.VIEWS), named after it.
     Returns a JSON-able summary."""
-    from vla_lite.cameras.base import Frame
-    from vla_lite.recording import EpisodeRecorder
+    from ...cameras.base import Frame
+    from ...recording import EpisodeRecorder
 
     from .env import MetaWorldEnv
 
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0, got {noise!r}")
     tasks = [tasks] if isinstance(tasks, str) else list(tasks)
-    per_task = {t: [int(s) for s in (seeds[t] if isinstance(seeds, Mapping) else seeds)] for t in tasks} \
-        if not isinstance(seeds, Mapping) or set(tasks) <= set(seeds) else None
-    if per_task is None:
-        raise ValueError(f"seeds name tasks {sorted(seeds)}; expected seeds for each of {tasks}")
-    if not tasks or not any(per_task.values()):
-        raise ValueError(f"need at least one task and one seed, got tasks {tasks} and seeds {dict(per_task)}")
+    per_task = _seeds_per_task(tasks, seeds)
     ramp_s = float(ramp_s)
     if not ramp_s >= 0:
         raise ValueError(f"ramp_s must be >= 0 s, got {ramp_s!r}")
@@ -91,6 +86,16 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] |
             bar.close()
     summary["success_rate"] = summary["successes"] / max(1, summary["episodes"])
     return summary
+
+
+def _seeds_per_task(tasks: list[str], seeds) -> dict[str, list[int]]:
+    """task -> its seeds, from one list for all or a {task: seeds} mapping; ValueError when a task has none."""
+    if isinstance(seeds, Mapping) and not set(tasks) <= set(seeds):
+        raise ValueError(f"seeds name tasks {sorted(seeds)}; expected seeds for each of {tasks}")
+    per_task = {t: [int(s) for s in (seeds[t] if isinstance(seeds, Mapping) else seeds)] for t in tasks}
+    if not tasks or not any(per_task.values()):
+        raise ValueError(f"need at least one task and one seed, got tasks {tasks} and seeds {dict(per_task)}")
+    return per_task
 
 
 def ee_delta_limits(env) -> SafetyLimits:

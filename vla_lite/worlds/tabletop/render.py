@@ -3,7 +3,7 @@
 The table and base are drawn once per renderer, the blocks once per world; each frame copies that layer and draws
 the arm on it. Lift shows twice: the tool disc grows with height, and its shadow (light from the upper left) moves
 down-right away from it, hiding under the tool when the tip is on the table. OpenCV is imported by the Renderer,
-not by `import vla_lite.sim`.
+not by `import vla_lite.worlds.tabletop`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Camera-side costs on the control path: `python -m vla_lite.cameras.bench [--iters N] [--out FILE.json]`.
+"""Camera-side costs on the control path: `python benchmarks/bench_cameras.py [--iters N] [--out FILE.json]`.
 
 - preprocess: one 640x480 frame -> the graph input, per typical CameraSpec, beside plain cv2.resize(INTER_AREA);
 - read: ThreadedCamera.read() cost, and the age of the frame a 50 Hz loop gets from a 30 fps source.
@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from ..bundle.manifest import CameraSpec
-from .frame_pacer import FramePacer
-from .preprocess import make_preprocessor
-from .threaded import ThreadedCamera
+from vla_lite.bundle.manifest import CameraSpec
+from vla_lite.cameras import ThreadedCamera, make_preprocessor
+from vla_lite.cameras.frame_pacer import FramePacer
+from vla_lite.pacing import percentiles_ms
 
 SPECS = {
     "96x96 area RGB [0,1]": CameraSpec("front", 96, 96, "RGB", (0.0, 1.0), "area", None),
@@ -29,12 +29,6 @@ SPECS = {
 }
 
 
-def _ms(samples_s) -> dict:
-    a = np.asarray(samples_s) * 1e3
-    return {"p50": round(float(np.percentile(a, 50)), 4), "p99": round(float(np.percentile(a, 99)), 4),
-            "max": round(float(a.max()), 4), "n": int(a.size)}
-
-
 def _time(fn, iters: int, warmup: int = 5) -> dict:
     for _ in range(warmup):
         fn()
@@ -43,7 +37,7 @@ def _time(fn, iters: int, warmup: int = 5) -> dict:
         t0 = time.perf_counter()
         fn()
         out.append(time.perf_counter() - t0)
-    return _ms(out)
+    return percentiles_ms(out)
 
 
 class _SyntheticSource:
@@ -85,12 +79,12 @@ def bench_read(seconds: float, loop_hz: float = 50.0, camera_fps: float = 30.0) 
             read_s.append(t1 - t0)
             age_s.append(t1 - frame.t_capture_s)
         counts = {"captured": cam.frames_captured, "dropped": cam.frames_dropped}
-    return {"loop_hz": loop_hz, "camera_fps": camera_fps, "read_ms": _ms(read_s), "frame_age_ms": _ms(age_s),
-            **counts}
+    return {"loop_hz": loop_hz, "camera_fps": camera_fps, "read_ms": percentiles_ms(read_s),
+            "frame_age_ms": percentiles_ms(age_s), **counts}
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vla_lite.cameras.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench_cameras.py", description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=300, help="timed calls per preprocessing case (default 300)")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of the read benchmark (default 3 s)")
     parser.add_argument("--out", help="write the JSON report here")

@@ -11,7 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..firmware_bridge.protocol import SCHEMA_HASH, Command, Hello, Log, Mode, Packet
+from ...firmware_bridge.protocol import SCHEMA_HASH, Command, Hello, Log, Mode, Packet
+from ..served import checked_action
 from .camera import SceneRenderer, views_named
 from .controller import JOINT_NAMES, MetaWorldController
 from .expert import EE_DELTA_HIGH, EE_DELTA_LOW, EE_DELTA_NAMES, EE_DELTA_UNITS, MetaWorldExpert
@@ -70,13 +71,7 @@ class MetaWorldEnv:
             raise RuntimeError("no episode: call reset(seed) first")
         if self.done:
             raise RuntimeError(f"episode {self.task} seed {self.seed} is done ({self.outcome}); call reset(seed)")
-        delta = np.asarray(ee_delta, np.float64)
-        if delta.shape != (4,):
-            raise ValueError(f"ee_delta must have shape (4,) for {self.action_names}, got {delta.shape}")
-        for i, name in enumerate(self.action_names):
-            if not self.low[i] <= delta[i] <= self.high[i]:  # NaN fails too
-                raise ValueError(f"{name} {float(delta[i])!r} outside [{self.low[i]:.6g}, {self.high[i]:.6g}]; "
-                                 "clip to env.low/env.high as the runtime's safety filter does")
+        delta = checked_action(ee_delta, self.action_names, self.low, self.high, "ee_delta")
         for msg in self._send(Command(Mode.EE_DELTA, tuple(delta.tolist()), COMMAND_VALID_MS)):
             if isinstance(msg, Log):  # the controller refused: a bug here, not a policy's fault
                 raise RuntimeError(f"the Meta-World controller refused the command: {msg.text}")

@@ -156,6 +156,11 @@ class Episode(NamedTuple):
     def target_colour(self) -> str:
         return self.world.target_block.colour
 
+    @property
+    def target(self) -> str:
+        """What results are grouped by (vla_lite.worlds.base.Episode): the target block's colour."""
+        return self.target_colour
+
 
 def make_episode(seed: int, n_blocks: int = 3, split: str = "train", spec: TableSpec = TABLE) -> Episode:
     """Layout, target and phrasing from one seed. The phrasing has its own stream, so a seed gives the same layout

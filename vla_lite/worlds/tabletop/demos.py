@@ -6,7 +6,8 @@ labels stay clean). Recorded like `vla-lite run --record` writes (vla_lite/recor
 the expert's label, `commanded` what was executed, and meta `label_field: "predicted"` tells the training reader
 which to learn. Time is the environment's simulated clock, so the files are the same on every run.
 
-The same function records DAgger rounds (export/distill.py): a `policy(obs) -> targets` drives, the expert labels.
+The same function records DAgger rounds (vla_lite.export.dagger): a `policy(obs) -> targets` drives, the expert
+labels. No torch here: the world's recorder lives with the world (Meta-World's: worlds/metaworld/demos.py).
 """
 
 from __future__ import annotations
@@ -18,21 +19,22 @@ from typing import Callable
 
 import numpy as np
 
-from vla_lite.progress import progress_bar
+from ...progress import progress_bar
 
 NOISE_STD = np.array([0.03, 0.03, 0.004, 0.0])  # per joint at --noise 1: rad, rad, m, m (gripper never noised)
 DEMO_SEED_BASE = 0  # demonstrations use seeds from here; evaluation starts at vla_lite.evaluate.EVAL_SEED_BASE
 
 
-def record_episodes(out_dir, seeds, *, rate_hz: float = 25.0, size_px: int = 96, chunk: int = 10,
+def record_tabletop_demos(out_dir, seeds, *, rate_hz: float = 25.0, size_px: int = 96, chunk: int = 10,
                     noise: float = 0.0, split: str = "train", max_steps: int = 250,
                     policy: Callable[[dict, object], np.ndarray] | None = None, label_source: str = "expert",
                     progress: bool = True, extra_meta: dict | None = None) -> dict:
     """Record one episode per seed into out_dir. `policy(obs, env) -> (4,) targets` drives when given (DAgger),
     else the expert does; the expert always labels. Returns a JSON-able summary."""
-    from vla_lite.recording import EpisodeRecorder
-    from vla_lite.cameras.base import Frame
-    from vla_lite.sim import ScriptedExpert, TabletopEnv
+    from ...recording import EpisodeRecorder
+    from ...cameras.base import Frame
+    from .env import TabletopEnv
+    from .expert import ScriptedExpert
 
     if noise < 0:
         raise ValueError(f"--noise must be >= 0, got {noise}")
@@ -107,7 +109,7 @@ def run(args) -> int:
     if args.episodes < 1:
         print(f"vla-lite demo-data: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
         return 2
-    summary = record_episodes(Path(args.out), range(args.seed, args.seed + args.episodes), rate_hz=args.rate,
+    summary = record_tabletop_demos(Path(args.out), range(args.seed, args.seed + args.episodes), rate_hz=args.rate,
                               size_px=args.size, noise=args.noise, split=args.split, progress=not args.json)
     print(json.dumps(summary, indent=1) if args.json else
           f"recorded {summary['episodes']} episodes ({summary['steps']} steps) to {summary['out']}; "

@@ -24,9 +24,9 @@ import math
 
 import numpy as np
 
-from ..firmware_bridge.arm_config import ArmConfig
-from ..firmware_bridge.protocol import JointInfo, LogCode, Mode, Unit
-from ..firmware_bridge.virtual_arm import VirtualArm, _Refused
+from ...firmware_bridge.arm_config import ArmConfig
+from ...firmware_bridge.protocol import JointInfo, LogCode, Mode, Unit
+from ...firmware_bridge.virtual_arm import VirtualArm, CommandRefused
 from .expert import ee_delta_to_action
 from .scene import ACTION_SCALE_M, STEP_S, TaskScene
 
@@ -128,14 +128,14 @@ class MetaWorldController(VirtualArm):
 
     def _ee_delta_target(self, delta) -> tuple[int, np.ndarray]:
         if len(delta) != 4:
-            raise _Refused(LogCode.BAD_LENGTH, f"Meta-World takes dx dy dz gripper (4 values), got {len(delta)}")
+            raise CommandRefused(LogCode.BAD_LENGTH, f"Meta-World takes dx dy dz gripper (4 values), got {len(delta)}")
         lim = self._max_delta_m
         for i, axis in enumerate("xyz"):
             if not -lim <= delta[i] <= lim:
-                raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA d{axis} {delta[i]:.6g} m outside "
+                raise CommandRefused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA d{axis} {delta[i]:.6g} m outside "
                                                              f"+-{ACTION_SCALE_M:g} m per 12.5 ms step")
         if not -1.0 - 1e-6 <= delta[3] <= 1.0 + 1e-6:
-            raise _Refused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA gripper {delta[3]:.6g} outside [-1, 1]")
+            raise CommandRefused(LogCode.TARGET_OUT_OF_LIMITS, f"EE_DELTA gripper {delta[3]:.6g} outside [-1, 1]")
         return _EE, ee_delta_to_action(delta)
 
     def _integrate(self, t_end_s: float) -> None:

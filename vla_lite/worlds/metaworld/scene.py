@@ -17,21 +17,25 @@ import pickle
 
 import numpy as np
 
+from ...extras import EXTRAS, missing_extra
+
 STEP_S = 0.0125  # one env step: 5 MuJoCo steps of 2.5 ms (80 Hz)
 MAX_STEPS = 500  # Meta-World's episode length
 ACTION_SCALE_M = 0.01  # an action of 1 moves the hand's mocap target 10 mm in one step
 GRIPPER_SPAN_M = 0.1  # Meta-World's observation[3] is the finger distance / 0.1 m
-INSTALL_HINT = "pip install metaworld==3.1.1 packaging (headless rendering: MUJOCO_GL=egl or osmesa)"
 
 
 def import_metaworld():
-    """(metaworld, mujoco). MUJOCO_GL defaults to egl (headless) before MuJoCo is first imported."""
+    """(metaworld, mujoco). MUJOCO_GL defaults to egl (headless) before MuJoCo is first imported. Not installed:
+    MissingExtra naming the install command (vla_lite.extras)."""
     os.environ.setdefault("MUJOCO_GL", "egl")
     try:
         import metaworld
         import mujoco
-    except ImportError as exc:
-        raise ImportError(f"vla_lite.metaworld needs Meta-World: {INSTALL_HINT} ({exc})") from exc
+    except ModuleNotFoundError as exc:
+        raise missing_extra(exc, "Meta-World") or exc from exc
+    except ImportError as exc:  # installed but unusable, e.g. no EGL: say how rendering is chosen
+        raise ImportError(f"Meta-World or MuJoCo failed to load ({exc}); {EXTRAS['metaworld'].install}") from exc
     return metaworld, mujoco
 
 
