@@ -12,7 +12,7 @@ import sys
 
 # subcommand -> (module, one-line help)
 COMMANDS = {
-    "sim-arm": ("vla_lite.firmware_bridge.arm_server", "serve the virtual arm controller on a pty or loopback TCP"),
+    "sim-arm": ("vla_lite.firmware_bridge.sim_arm", "serve the virtual arm controller on a pty or loopback TCP"),
     "doctor": ("vla_lite.firmware_bridge.doctor", "check a port: handshake, round trips, loss, RTT"),
     "info": ("vla_lite.info", "print a bundle's manifest"),
     "bench": ("vla_lite.bench", "measure inference latency per backend and precision"),
