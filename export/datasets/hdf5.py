@@ -58,7 +58,8 @@ class _Handle:
             self.file = None
 
 
-def _open(path: Path):
+def open_hdf5(path: Path):
+    """The file, read-only; raises DatasetError naming the path when it is not a readable HDF5 file."""
     import h5py
 
     try:
@@ -118,7 +119,7 @@ class RobomimicDataset(DatasetReader):
     def __init__(self, path: str | os.PathLike, keys: KeyMap | None = None, instruction: str | None = None,
                  fps: float | None = None):
         self.path, self.keys = Path(path), keys or KeyMap()
-        with _open(self.path) as f:
+        with open_hdf5(self.path) as f:
             if "data" not in f:
                 raise DatasetError(f"{self.path}: no group 'data'; expected robomimic's data/demo_N/...")
             data = f["data"]
@@ -158,7 +159,7 @@ class RobomimicDataset(DatasetReader):
         demo = self.demos[self._position(i)]
         where = f"{self.path}:data/{demo}"
         prefixes = ("obs/", "")
-        with _open(self.path) as f:
+        with open_hdf5(self.path) as f:
             g = f["data"][demo]
             state = np.concatenate([_rows(_find(g, k, prefixes, where), where) for k in self.state_keys], axis=1)
             actions = _rows(_find(g, self.action_key, ("", "obs/"), where), where)
@@ -206,14 +207,14 @@ class AlohaDataset(DatasetReader):
     def lengths(self) -> list[int]:
         out = []
         for p in self.files:
-            with _open(p) as f:
+            with open_hdf5(p) as f:
                 out.append(int(_find(f, self.action_key, ("", "observations/"), str(p)).shape[0]))
         return out
 
     def episode(self, i: int) -> EpisodeData:
         path = self.files[self._position(i)]
         where = str(path)
-        with _open(path) as f:
+        with open_hdf5(path) as f:
             if "observations" not in f or self.action_key not in f and f"observations/{self.action_key}" not in f:
                 raise DatasetError(f"{where}: expected ALOHA's /observations group and /{self.action_key}; "
                                    f"found {list(f.keys())}")

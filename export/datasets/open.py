@@ -109,9 +109,9 @@ def detect_format(path: Path) -> str:
 
 
 def _hdf5_layout(path: Path) -> str:
-    from .hdf5 import _open
+    from .hdf5 import open_hdf5
 
-    with _open(path) as f:
+    with open_hdf5(path) as f:
         if "data" in f:
             return "robomimic"
         if "observations" in f:
