@@ -47,7 +47,6 @@ class CompactSpec:
             raise ValueError(f"coarse_from_id must be a vocabulary id >= 1 or None, got {self.coarse_from_id!r}")
 
 
-
 def prune_vocab(tokens: list[str]) -> list[int]:
     """Ids kept: specials, ASCII tokens (words and ## pieces), single punctuation/symbol characters."""
     def keep(t):
