@@ -210,11 +210,11 @@ def normalize_actions(x, stats) -> np.ndarray:
 def to_normalization(d: dict):
     """The dict form -> the manifest's checked dataclasses (vla_lite.bundle.manifest.Normalization), with the
     manifest's own rules (lengths, std > 0, q01 <= q99, mask booleans); raises ManifestInvalid naming the field."""
-    from vla_lite.bundle.manifest import _normalization
+    from vla_lite.bundle.manifest import parse_normalization
 
     if not isinstance(d, dict) or not all(isinstance(d.get(k), dict) for k in ("state", "action")):
         raise ValueError(f"expected {{'state': {{...}}, 'action': {{...}}}}, got {str(d)[:200]}")
-    return _normalization(d, len(d["state"].get("mean") or []), len(d["action"].get("mean") or []))
+    return parse_normalization(d, len(d["state"].get("mean") or []), len(d["action"].get("mean") or []))
 
 
 def save_stats(path: str | os.PathLike, normalization: dict, details: dict | None = None) -> Path:

@@ -14,16 +14,17 @@ git commit) into `provenance`.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import hashlib
-import os
+import functools
 import json
-import subprocess
+import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .bundle_manifest import build_manifest
 
 RUNTIMES, PRECISIONS = ("onnx", "tflite"), ("fp32", "int8")
 # int8 graphs whose worst-case error on the calibration set exceeds this (normalised action units; the parity
@@ -40,59 +41,47 @@ TFLITE_INT8_SCHEMES = {  # --tflite-int8 -> what the manifest's provenance says 
     "static": "static PT2E int8 weights and activations, int8 inputs/outputs"}
 
 
-def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
-    """The manifest from what the checkpoint says of its training data (names, units, limits, rate), falling back
-    to the calibration data's report for what an older checkpoint does not carry."""
-    train, cfg = ckpt.train, ckpt.config
-    data = {**calib, **{k: v for k, v in (train.get("data") or {}).items() if v}}
-    info = data.get("info") or {}
-    state_names = data.get("state_names") or [f"state_{i}" for i in range(cfg.state_dim)]
-    action_names = data.get("action_names") or [f"action_{i}" for i in range(cfg.action_dim)]
-    action_units = data.get("action_units") or ["1"] * cfg.action_dim
-    low, high = info.get("action_low"), info.get("action_high")
-    if low is None or high is None:  # no declared limits: what the demonstrations did, widened by 5 %
-        q01, q99 = np.array(ckpt.normalization["action"]["q01"]), np.array(ckpt.normalization["action"]["q99"])
-        span = np.maximum(q99 - q01, 1e-3)
-        low, high = (q01 - 0.05 * span).tolist(), (q99 + 0.05 * span).tolist()
-    return {
-        "schema": 1, "name": name,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "cameras": [{"name": c["name"], "height": c["height"], "width": c["width"],
-                     "channel_order": c["channel_order"], "pixel_range": list(c["pixel_range"]),
-                     "resize": c["resize"], "crop": c["crop"]} for c in train["cameras"]],
-        "state": {"names": state_names, "units": data.get("state_units") or ["1"] * cfg.state_dim},
-        # The phrasings trained on, for grounding unseen ones at run time (vla_lite.text.grounding); checkpoints
-        # from before this was recorded have none, and their bundles pass instructions through.
-        "instruction": {**text.manifest_entry(),
-                        **({"known": sorted(set(train["instructions"]))} if train.get("instructions") else {})},
-        "action": {"mode": info.get("action_mode", "joint_position"), "dim": cfg.action_dim, "names": action_names,
-                   "units": action_units, "low": list(low), "high": list(high)},
-        "chunk": {"length": cfg.chunk_length, "replan_every": int(train.get("replan_every", cfg.chunk_length))},
-        "control": {"rate_hz": float(train["rate_hz"])},
-        "normalization": ckpt.normalization,
-        "graphs": graphs,
-        "provenance": {"trained": True, "role": ckpt.role, "teacher": train.get("teacher"),
-                       "data": data.get("paths"), "calibration": calib.get("paths"), "checkpoint": ckpt.path.name,
-                       "checkpoint_sha256": _sha256(ckpt.path), "training_commit": _git_commit(),
-                       "text_encoder": {k: text.info.get(k) for k in ("variant", "bytes", "max_tokens")},
-                       "model": {"size": train.get("size"), "config": json.loads(cfg.to_json())},
-                       "dagger": train.get("dagger")},
-        "members": {},
-    }
+@dataclass(frozen=True)
+class Int8Options:
+    """How int8 graphs are made: the scheme per runtime, and the budget of the search that keeps the most sensitive
+    layers in fp32 (mixed_precision.py, tflite_mixed.py). Raises ValueError naming a bad value (as its flag)."""
+    onnx: str = "dynamic"  # a key of ONNX_INT8_SCHEMES
+    tflite: str = "dynamic"  # a key of TFLITE_INT8_SCHEMES
+    budget: float = INT8_CALIBRATION_BUDGET  # worst-case action error on the calibration set, normalised units
+    max_float: float = INT8_MAX_FLOAT  # at most this fraction of the quantisable layers kept in fp32
+
+    def __post_init__(self):
+        if self.onnx not in ONNX_INT8_SCHEMES:
+            raise ValueError(f"--onnx-int8 {self.onnx!r} is unknown; expected one of {list(ONNX_INT8_SCHEMES)}")
+        if self.tflite not in TFLITE_INT8_SCHEMES:
+            raise ValueError(f"--tflite-int8 {self.tflite!r} is unknown; expected one of {list(TFLITE_INT8_SCHEMES)}")
+        if not 0.0 < self.budget <= 0.1:  # above the parity gate the search could only produce refused graphs
+            raise ValueError(f"--int8-budget must be in (0, 0.1] (normalised action units), got {self.budget!r}")
+        if not 0.0 < self.max_float <= 1.0:
+            raise ValueError(f"--int8-max-float must be a fraction of the quantisable layers in (0, 1], got "
+                             f"{self.max_float!r}")
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Held-out observations as graph inputs (docs/BUNDLE.md), and the PyTorch model's actions on them."""
+    calibration: list  # [{input name: (1, ...) float32}]: int8 calibration and the mixed-precision search
+    parity: list  # the same, from other episodes: the parity set
+    cal_reference: np.ndarray  # (N_calibration, T, D) PyTorch actions, normalised
+    reference: np.ndarray  # (N_parity, T, D)
+    data: dict  # the calibration data's report (train.load_training_data)
 
 
 def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None, name: str | None = None,
            tflite_int8: str = "dynamic", onnx_int8: str = "dynamic", n_calibration: int = 128, n_parity: int = 64,
            progress=print, int8_budget: float = INT8_CALIBRATION_BUDGET,
            int8_max_float: float = INT8_MAX_FLOAT) -> dict:
-    from vla_lite.backends import open_backend
+    """checkpoint -> the bundle `out`, every graph checked by the runtime's own backend on the parity set; returns
+    the summary. Raises ValueError naming a bad option, ParityGateFailed (nothing written) for a graph past its gate."""
     from vla_lite.bundle import load_bundle, write_bundle
 
-    from . import graphs as g
     from .checkpoint import load_checkpoint
-    from .parity import MIN_OBSERVATIONS, check_gate, compare
     from .text_cache import training_text_encoder
-    from .train import load_training_data
 
     for f in formats:
         if f not in RUNTIMES:
@@ -100,19 +89,38 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
     for p in precisions:
         if p not in PRECISIONS:
             raise ValueError(f"--precision {p!r} is unknown; expected a comma list of {list(PRECISIONS)}")
-    if onnx_int8 not in ONNX_INT8_SCHEMES:
-        raise ValueError(f"--onnx-int8 {onnx_int8!r} is unknown; expected one of {list(ONNX_INT8_SCHEMES)}")
-    if tflite_int8 not in TFLITE_INT8_SCHEMES:
-        raise ValueError(f"--tflite-int8 {tflite_int8!r} is unknown; expected one of {list(TFLITE_INT8_SCHEMES)}")
-    if not 0.0 < int8_budget <= 0.1:  # above the parity gate the search could only produce refused graphs
-        raise ValueError(f"--int8-budget must be in (0, 0.1] (normalised action units), got {int8_budget!r}")
-    if not 0.0 < int8_max_float <= 1.0:
-        raise ValueError(f"--int8-max-float must be a fraction of the quantisable layers in (0, 1], got "
-                         f"{int8_max_float!r}")
+    int8 = Int8Options(onnx_int8, tflite_int8, int8_budget, int8_max_float)
     if calib is None:
         raise ValueError("--calib DATA is required: held-out observations for int8 calibration and parity")
     ckpt = load_checkpoint(checkpoint)
     text = training_text_encoder(ckpt.train.get("text_encoder", {}).get("max_tokens", 32))
+    obs = observations(ckpt, text, calib, n_calibration, n_parity)
+    members, graphs, kept_float, int8_stored = export_graphs(ckpt, text, obs, formats, precisions, int8, progress)
+    bundle_name = name or Path(out).stem
+    manifest = build_manifest(ckpt, text, bundle_name, graphs, obs.data)
+    manifest["provenance"]["quantization"] = {
+        "onnx.int8": ONNX_INT8_SCHEMES[int8.onnx],
+        "tflite.int8": TFLITE_INT8_SCHEMES[int8.tflite]}
+    if kept_float:  # runtime -> names left in float: ONNX node names, TFLite op output tensor names
+        manifest["provenance"]["quantization"]["kept_fp32"] = kept_float
+    if any(int8_stored.values()):  # runtime -> float weights stored as int8 (computed in fp32)
+        manifest["provenance"]["quantization"]["int8_stored_fp32_weights"] = int8_stored
+    manifest["parity"] = parity_figures(manifest, members, obs, progress)
+    path = write_bundle(out, manifest, members)
+    bundle = load_bundle(path)
+    return {"bundle": str(path), "bytes": path.stat().st_size, "name": bundle_name,
+            "graphs": {f"{r}.{p}": bundle.sizes[bundle.manifest.graph_member(r, p)] for r, p in bundle.available()},
+            "text_encoder_bytes": len(text.onnx_bytes), "parity": manifest["parity"],
+            "calibration_observations": len(obs.calibration), "parity_observations": len(obs.parity),
+            "int8_schemes": {"onnx": int8.onnx, "tflite": int8.tflite}, "kept_fp32": kept_float,
+            "int8_stored_fp32_weights": int8_stored}
+
+
+def observations(ckpt, text, calib, n_calibration: int, n_parity: int) -> Observations:
+    """Observations from --calib split by episode: one part calibrates int8, the other is the parity set."""
+    from .parity import MIN_OBSERVATIONS
+    from .train import load_training_data
+
     ts, _, _, data = load_training_data([calib], ckpt.config.chunk_length, None, text.encode, cameras=ckpt.cameras,
                                         normalization=ckpt.normalization, progress=False, keep_failed=True)
     cal_rows, parity_rows = ts.split(0.5, seed=1)  # disjoint episodes: parity is never calibration data
@@ -122,71 +130,86 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
     if len(parity_rows) < MIN_OBSERVATIONS:
         raise ValueError(f"--calib {calib} gives {len(parity_rows)} parity observations; at least "
                          f"{MIN_OBSERVATIONS} are needed (record more held-out episodes)")
-    calibration, parity_inputs = ts.inputs(cal_rows), ts.inputs(parity_rows)
+    calibration, parity = ts.inputs(cal_rows), ts.inputs(parity_rows)
     model = ckpt.model.eval()
-    reference, cal_reference = _torch_actions(model, parity_inputs), _torch_actions(model, calibration)
-    example = parity_inputs[0]
+    reference, cal_reference = _torch_actions(model, parity), _torch_actions(model, calibration)
+    return Observations(calibration, parity, cal_reference, reference, data)
 
-    def probe(runtime: str, precision: str, blob: bytes) -> np.ndarray:
-        """Actions of one candidate graph on the calibration inputs, through the runtime's own backend."""
-        member = f"policy/{precision}.{'onnx' if runtime == 'onnx' else 'tflite'}"
-        m = build_manifest(ckpt, text, "probe", {runtime: {precision: member}}, data)
-        with tempfile.TemporaryDirectory() as tmp:
-            draft = load_bundle(write_bundle(Path(tmp) / "probe.vla", m, {**text.members(), member: blob}))
-            return _infer_all(open_backend(draft, runtime, precision, threads=1), calibration)
+
+def export_graphs(ckpt, text, obs: Observations, formats, precisions, int8: Int8Options, progress):
+    """Each requested graph as bytes. -> (bundle members, the text encoder's first; {runtime: {precision: member}};
+    {runtime: layers kept in float}; {runtime: float weights stored as int8})."""
+    from . import graphs as g
+    from . import mixed_precision, tflite_mixed
+
+    model, example = ckpt.model, obs.parity[0]
+
+    def error(runtime: str):  # error(graph) of the int8 candidates for one runtime
+        return functools.partial(_calibration_error, ckpt, text, obs, runtime)
 
     members, graphs, kept_float, int8_stored = text.members(), {}, {}, {}
-    fp32_onnx = fp32_tflite = None
+    fp32 = {}  # runtime -> its fp32 graph, converted once
     for runtime in formats:
         for precision in precisions:
             progress(f"exporting {runtime} {precision} ...")
             if runtime == "onnx":
-                fp32_onnx = fp32_onnx or g.onnx_fp32(model, example)
-            elif precision == "fp32" or tflite_int8 == "dynamic":  # dynamic int8 rewrites the fp32 flatbuffer
-                fp32_tflite = fp32_tflite or g.tflite_fp32(model, example)
+                fp32[runtime] = fp32.get(runtime) or g.onnx_fp32(model, example)
+            elif precision == "fp32" or int8.tflite == "dynamic":  # dynamic int8 rewrites the fp32 flatbuffer
+                fp32[runtime] = fp32.get(runtime) or g.tflite_fp32(model, example)
             if precision == "fp32":
-                blob = fp32_onnx if runtime == "onnx" else fp32_tflite
+                blob = fp32[runtime]
             elif runtime == "onnx":
-                mixed = _onnx_int8_within_budget(fp32_onnx, calibration, cal_reference, onnx_int8, probe, progress,
-                                                 int8_budget, int8_max_float)
+                mixed = mixed_precision.onnx_within_budget(fp32[runtime], obs.calibration, int8.onnx, error(runtime),
+                                                           int8.budget, int8.max_float, progress)
                 blob, kept_float[runtime], int8_stored[runtime] = mixed.blob, mixed.kept_float, mixed.int8_stored
-            elif tflite_int8 == "dynamic":
-                mixed = _tflite_int8_within_budget(fp32_tflite, cal_reference, probe, progress, int8_budget,
-                                                   int8_max_float)
+            elif int8.tflite == "dynamic":
+                mixed = tflite_mixed.within_budget(fp32[runtime], error(runtime), int8.budget, int8.max_float,
+                                                   progress)
                 blob, kept_float[runtime] = mixed.blob, mixed.kept_float
             else:
-                blob = g.tflite_int8(model, example, calibration, "static")
-            member = f"policy/{precision}.{'onnx' if runtime == 'onnx' else 'tflite'}"
-            members[member] = blob
-            graphs.setdefault(runtime, {})[precision] = member
-    bundle_name = name or Path(out).stem
-    manifest = build_manifest(ckpt, text, bundle_name, graphs, data)
-    manifest["provenance"]["quantization"] = {
-        "onnx.int8": ONNX_INT8_SCHEMES[onnx_int8],
-        "tflite.int8": TFLITE_INT8_SCHEMES[tflite_int8]}
-    if kept_float:  # runtime -> names left in float: ONNX node names, TFLite op output tensor names
-        manifest["provenance"]["quantization"]["kept_fp32"] = kept_float
-    if any(int8_stored.values()):  # runtime -> float weights stored as int8 (computed in fp32)
-        manifest["provenance"]["quantization"]["int8_stored_fp32_weights"] = int8_stored
+                blob = g.tflite_int8(model, example, obs.calibration, "static")
+            members[_member(runtime, precision)] = blob
+            graphs.setdefault(runtime, {})[precision] = _member(runtime, precision)
+    return members, graphs, kept_float, int8_stored
+
+
+def parity_figures(manifest: dict, members: dict, obs: Observations, progress) -> dict:
+    """Each graph of the bundle-to-be, loaded by the runtime's own backend from a written draft, against PyTorch on
+    the parity set. -> {"runtime.precision": figures}; raises ParityGateFailed for the first past its gate."""
+    from vla_lite.backends import open_backend
+    from vla_lite.bundle import load_bundle, write_bundle
+
+    from .parity import check_gate, compare
+
     with tempfile.TemporaryDirectory() as tmp:
         draft = load_bundle(write_bundle(Path(tmp) / "draft.vla", manifest, members))
         figures = {}
         for runtime, precision in draft.available():
             policy = open_backend(draft, runtime, precision, threads=1)
-            got = _infer_all(policy, parity_inputs)
-            fig = figures[f"{runtime}.{precision}"] = compare(reference, got)
+            got = _infer_all(policy, obs.parity)
+            fig = figures[f"{runtime}.{precision}"] = compare(obs.reference, got)
             progress(f"parity {runtime} {precision}: max_abs {fig['max_abs']:.3g}, cosine {fig['cosine']:.6f} "
                      f"(n={fig['n']})")
             check_gate(f"{runtime}-{precision}", precision, fig)
-    manifest["parity"] = figures
-    path = write_bundle(out, manifest, members)
-    bundle = load_bundle(path)
-    return {"bundle": str(path), "bytes": path.stat().st_size, "name": bundle_name,
-            "graphs": {f"{r}.{p}": bundle.sizes[bundle.manifest.graph_member(r, p)] for r, p in bundle.available()},
-            "text_encoder_bytes": len(text.onnx_bytes), "parity": figures,
-            "calibration_observations": len(calibration), "parity_observations": len(parity_inputs),
-            "int8_schemes": {"onnx": onnx_int8, "tflite": tflite_int8}, "kept_fp32": kept_float,
-            "int8_stored_fp32_weights": int8_stored}
+    return figures
+
+
+def _member(runtime: str, precision: str) -> str:
+    return f"policy/{precision}.{'onnx' if runtime == 'onnx' else 'tflite'}"
+
+
+def _calibration_error(ckpt, text, obs: Observations, runtime: str, blob: bytes) -> float:
+    """Worst-case action error of a candidate int8 graph against PyTorch on the calibration inputs, through the
+    runtime's own backend (what the search that keeps sensitive layers in fp32 minimises)."""
+    from vla_lite.backends import open_backend
+    from vla_lite.bundle import load_bundle, write_bundle
+
+    member = _member(runtime, "int8")
+    m = build_manifest(ckpt, text, "probe", {runtime: {"int8": member}}, obs.data)
+    with tempfile.TemporaryDirectory() as tmp:
+        draft = load_bundle(write_bundle(Path(tmp) / "probe.vla", m, {**text.members(), member: blob}))
+        got = _infer_all(open_backend(draft, runtime, "int8", threads=1), obs.calibration)
+    return float(np.abs(got - obs.cal_reference).max())
 
 
 def _infer_all(policy, inputs: list[dict]) -> np.ndarray:
@@ -202,46 +225,6 @@ def _torch_actions(model, inputs: list[dict]) -> np.ndarray:
                          for x in inputs])
 
 
-def _onnx_int8_within_budget(fp32_onnx: bytes, calibration: list[dict], reference: np.ndarray, mode: str, probe,
-                             progress, budget: float, max_float: float = 1 / 3):
-    """The int8 ONNX graph, with its most sensitive layers kept in fp32 when needed (mixed_precision.py)."""
-    from . import graphs as g
-    from . import mixed_precision as mp
-
-    def error(blob: bytes) -> float:
-        return float(np.abs(probe("onnx", "int8", blob) - reference).max())
-
-    def quantize(exclude: tuple) -> bytes:
-        return g.onnx_int8(fp32_onnx, calibration, mode, exclude)
-
-    def ranking() -> list:
-        return mp.solo_ranking(mp.onnx_nodes(fp32_onnx, mode), quantize, error)
-
-    cap = max(1, int(len(mp.onnx_nodes(fp32_onnx, mode)) * max_float))
-    mixed = mp.keep_sensitive_in_float(quantize, error, ranking, budget, max_float=cap, progress=progress,
-                                       label="onnx int8")
-    # The weights left in float are stored as fp16; as int8 (a quarter of the bytes) where that keeps the
-    # calibration error within the budget (or within the float-stored graph's own, when even that missed it).
-    kept = tuple(mixed.kept_float)
-    mixed.blob, mixed.int8_stored, mixed.calibration_max_abs = mp.store_int8_within(
-        lambda stored: g.onnx_int8(fp32_onnx, calibration, mode, kept, stored), error,
-        g.onnx_int8_float_weights(fp32_onnx, calibration, mode, kept), max(budget, mixed.calibration_max_abs),
-        progress, label="onnx int8")
-    return mixed
-
-
-def _tflite_int8_within_budget(fp32_tflite: bytes, reference: np.ndarray, probe, progress, budget: float,
-                               max_float: float = 1 / 3):
-    """The dynamic-range int8 TFLite graph, with its most sensitive ops kept in fp32 when needed (tflite_mixed.py),
-    each trial measured like ONNX's: the runtime's LiteRT backend on the calibration inputs."""
-    from . import tflite_mixed
-
-    def error(blob: bytes) -> float:
-        return float(np.abs(probe("tflite", "int8", blob) - reference).max())
-
-    return tflite_mixed.within_budget(fp32_tflite, error, budget, max_float, progress)
-
-
 @contextlib.contextmanager
 def stdout_to_stderr():
     """Send everything written to fd 1 (the converters' progress lines, from Python or C++) to fd 2, so stdout
@@ -255,19 +238,6 @@ def stdout_to_stderr():
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def add_arguments(parser) -> None:

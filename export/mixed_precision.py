@@ -93,3 +93,29 @@ def solo_ranking(names: list[str], quantize: Callable[[tuple], bytes], error: Ca
     """Each layer alone in int8 (all others excluded), by the calibration error it causes, largest first."""
     scores = [(n, error(quantize(tuple(o for o in names if o != n)))) for n in names]
     return sorted(scores, key=lambda s: s[1], reverse=True)
+
+
+def onnx_within_budget(fp32: bytes, calibration: list[dict], mode: str, error: Callable[[bytes], float],
+                       budget: float, max_float: float = 1 / 3, progress=None) -> MixedPrecisionResult:
+    """The int8 ONNX graph (graphs.onnx_int8, `mode` dynamic or static), with its most sensitive nodes kept in fp32
+    while the calibration worst case error(graph) exceeds `budget`; at most `max_float` (a fraction) of the
+    quantisable nodes. The weights left in float are then stored as int8 where that keeps within the budget."""
+    from . import graphs as g
+
+    def quantize(exclude: tuple) -> bytes:
+        return g.onnx_int8(fp32, calibration, mode, exclude)
+
+    def ranking() -> list:
+        return solo_ranking(onnx_nodes(fp32, mode), quantize, error)
+
+    cap = max(1, int(len(onnx_nodes(fp32, mode)) * max_float))
+    mixed = keep_sensitive_in_float(quantize, error, ranking, budget, max_float=cap, progress=progress,
+                                    label="onnx int8")
+    # The weights left in float are stored as fp16; as int8 (a quarter of the bytes) where that keeps the
+    # calibration error within the budget (or within the float-stored graph's own, when even that missed it).
+    kept = tuple(mixed.kept_float)
+    mixed.blob, mixed.int8_stored, mixed.calibration_max_abs = store_int8_within(
+        lambda stored: g.onnx_int8(fp32, calibration, mode, kept, stored), error,
+        g.onnx_int8_float_weights(fp32, calibration, mode, kept), max(budget, mixed.calibration_max_abs),
+        progress, label="onnx int8")
+    return mixed

@@ -8,7 +8,6 @@ Cache: $VLA_LITE_CACHE (default ~/.cache/vla-lite)/text-encoder-<variant>-L<max_
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -47,8 +46,10 @@ def cache_root() -> Path:
 def training_text_encoder(max_tokens: int = MAX_TOKENS, compact: bool = True) -> CachedTextEncoder:
     from vla_lite.text.encoder import TextEncoder
 
-    # Keyed by the exporter's own source: a changed exporter never serves a stale graph.
-    source = hashlib.sha256((Path(__file__).parent / "text_encoder.py").read_bytes()).hexdigest()[:12]
+    from .text_encoder import source_digest
+
+    # Keyed by the exporter's own sources: a changed exporter never serves a stale graph.
+    source = source_digest()[:12]
     folder = cache_root() / f"text-encoder-{'compact' if compact else 'fp32'}-L{max_tokens}-{source}"
     onnx_path, vocab_path, report_path = folder / "encoder.onnx", folder / "vocab.txt", folder / "report.json"
     if not (onnx_path.is_file() and vocab_path.is_file() and report_path.is_file()):

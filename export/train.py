@@ -92,22 +92,28 @@ def add_arguments(parser) -> None:
     a("--out", required=True, help="checkpoint file (.safetensors)")
     a("--size", default="small", help="model size: nano, micro, small, base, large, xl")
     a("--chunk", type=int, default=10, help="action chunk length T")
+    a("--steps", type=int, default=3000)
+    a("--holdout", type=float, default=0.05, help="fraction of episodes held out for the eval loss")
+    a("--resume", action="store_true", help="continue from --out's step and optimiser state")
+    a("--paraphrases", choices=("auto", "none", "tabletop", "metaworld"), default="auto",
+      help="instruction augmentation: swap for an equivalent training phrasing (auto: by the data's source)")
+    a("--no-residual", dest="residual", action="store_false",
+      help="predict absolute joint targets instead of displacements from the measured state")
+    add_common_arguments(parser)
+
+
+def add_common_arguments(parser) -> None:
+    """The flags `train` and `distill` share: how the policy runs and what it sees, the optimisation, the process."""
+    a = parser.add_argument
     a("--replan-every", type=int, default=5, help="steps executed per chunk at run time (stored in the bundle)")
     a("--image-size", type=int, help="camera input size, px (default: the data's)")
-    a("--steps", type=int, default=3000)
     a("--batch", type=int, default=64)
     a("--lr", type=float, default=1e-3)
     a("--instruction-noise", type=float, default=INSTRUCTION_NOISE,
       help="std per dimension of Gaussian noise on the unit instruction embedding in training (0: off): helps "
            "unseen rewordings")
     a("--seed", type=int, default=0)
-    a("--holdout", type=float, default=0.05, help="fraction of episodes held out for the eval loss")
-    a("--resume", action="store_true", help="continue from --out's step and optimiser state")
-    a("--paraphrases", choices=("auto", "none", "tabletop", "metaworld"), default="auto",
-      help="instruction augmentation: swap for an equivalent training phrasing (auto: by the data's source)")
     a("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    a("--no-residual", dest="residual", action="store_false",
-      help="predict absolute joint targets instead of displacements from the measured state")
     a("--json", action="store_true", help="print only the JSON summary")
 
 

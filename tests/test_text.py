@@ -22,7 +22,10 @@ import pytest
 from bundle_factory import base_manifest
 from vla_lite.bundle import load_bundle, write_bundle
 from vla_lite.bundle.errors import BackendUnavailable, GraphMismatch
+from vla_lite.export import text_compaction as tc
 from vla_lite.export import text_encoder as te
+from vla_lite.export import text_minilm as tm
+from vla_lite.export import text_sentences as sents
 from vla_lite.text.encoder import TextEncoder
 from vla_lite.text.tokenizer import WordPieceTokenizer
 
@@ -42,7 +45,7 @@ CORPUS = [
 def _hf(max_tokens: int, lowercase: bool = True):
     from tokenizers import Tokenizer, normalizers
 
-    tok = Tokenizer.from_str(te.tokenizer_json())
+    tok = Tokenizer.from_str(tm.tokenizer_json())
     if not lowercase:
         tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=False)
     tok.enable_truncation(max_tokens)
@@ -52,7 +55,7 @@ def _hf(max_tokens: int, lowercase: bool = True):
 
 @pytest.fixture(scope="module")
 def vocab_text() -> str:
-    return "\n".join(te.vocab_tokens()) + "\n"
+    return "\n".join(tm.vocab_tokens()) + "\n"
 
 
 def _fuzz(n: int, seed: int) -> list[str]:
@@ -137,7 +140,7 @@ def fp32_graph() -> tuple[bytes, str]:
 
 @pytest.fixture(scope="module")
 def compact_graph() -> tuple[bytes, str, dict]:
-    key = hashlib.sha256(Path(te.__file__).read_bytes() + Path(te.minilm_zip()).read_bytes()[-4096:]
+    key = hashlib.sha256(te.source_digest().encode() + Path(tm.minilm_zip()).read_bytes()[-4096:]
                          + str(L).encode()).hexdigest()[:16]
     folder = Path(tempfile.gettempdir()) / "vla-lite-test-cache" / f"text-compact-{key}"
     if not (folder / "report.json").is_file():
@@ -156,9 +159,9 @@ def reference() -> dict[str, np.ndarray]:
     import torch
     from transformers import BertModel
 
-    sentences = te.evaluation_set()[:40]
+    sentences = sents.evaluation_set()[:40]
     with tempfile.TemporaryDirectory() as d:
-        with zipfile.ZipFile(te.minilm_zip()) as zf:
+        with zipfile.ZipFile(tm.minilm_zip()) as zf:
             zf.extractall(d)
         model = BertModel.from_pretrained(d).eval()
     hf = _hf(L)
@@ -298,8 +301,8 @@ def test_from_bundle(tmp_path):
 def test_vocab_is_written_in_id_order(fp32_graph):
     lines = fp32_graph[1].splitlines()
     assert len(lines) == 30522 and lines[0] == "[PAD]" and lines[100:104] == ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokens = te.vocab_tokens()
-    kept = [tokens[i] for i in te.prune_vocab(tokens)]
+    tokens = tm.vocab_tokens()
+    kept = [tokens[i] for i in tc.prune_vocab(tokens)]
     assert "[CLS]" in kept and "##ing" in kept and "—" in kept and not any(t.startswith("[unused") for t in kept)
     assert "中" not in kept
 
@@ -310,7 +313,7 @@ def test_gptq_beats_round_to_nearest():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(512, 64, generator=g) @ torch.randn(64, 64, generator=g)  # correlated inputs
     w = torch.randn(32, 64, generator=g)
-    codes, scale, zero = te.gptq(w, 2 * x.T.double() @ x.double() / len(x), bits=3, group=16)
+    codes, scale, zero = tc.gptq(w, 2 * x.T.double() @ x.double() / len(x), bits=3, group=16)
     def err(c):  # mean squared output error of the dequantised weight
         deq = ((c.float().view(32, 4, 16) - zero.float()[..., None]) * scale.float()[..., None]).view(32, 64)
         return float(((x @ (w - deq).T) ** 2).mean())
@@ -339,7 +342,7 @@ def test_matmul_nbits_computes_the_dequantised_product(bits):
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, n])],
                               [numpy_helper.from_array(np.zeros((n, k), np.float32), "lin.weight")])
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    te.matmul_nbits(proto, {"lin": (codes, scale, zero)}, bits, group)
+    tm.matmul_nbits(proto, {"lin": (codes, scale, zero)}, bits, group)
     assert [nd.op_type for nd in proto.graph.node] == ["Cast", "MatMulNBits"]
     assert "lin.weight" not in {i.name for i in proto.graph.initializer}
     x = rng.standard_normal((2, k)).astype(np.float32)
@@ -350,11 +353,11 @@ def test_matmul_nbits_computes_the_dequantised_product(bits):
 def test_two_tier_table_decodes_common_rows_finely_and_rare_rows_coarsely():
     import torch
 
-    _, PQTable, TieredPQTable = te._torch_modules()
+    PQTable, TieredPQTable = tc.pq_tables()
     rng = np.random.default_rng(0)
     table = torch.from_numpy(rng.standard_normal((3000, 16)).astype(np.float32))  # more rows than centroids
-    fine = PQTable(*te.product_quantize(table, 2))  # (3000, 8) codes: 4 bits per weight
-    tiered = TieredPQTable(PQTable(fine.codes[:1000], fine.books), PQTable(*te.product_quantize(table[1000:], 8)))
+    fine = PQTable(*tc.product_quantize(table, 2))  # (3000, 8) codes: 4 bits per weight
+    tiered = TieredPQTable(PQTable(fine.codes[:1000], fine.books), PQTable(*tc.product_quantize(table[1000:], 8)))
     ids = torch.tensor([0, 999, 1000, 2999])
     out = tiered(ids)
     np.testing.assert_array_equal(out[:2], fine(ids[:2]))  # common rows: exactly the one-tier decoding
@@ -366,17 +369,17 @@ def test_two_tier_table_decodes_common_rows_finely_and_rare_rows_coarsely():
 
 
 def test_rare_whole_words_go_coarse_and_come_last_in_the_vocabulary(compact_graph):
-    tokens, spec = te.vocab_tokens(), te.CompactSpec()
+    tokens, spec = tm.vocab_tokens(), tc.CompactSpec()
     ids = {t: i for i, t in enumerate(tokens)}
-    assert ids["peg"] >= spec.coarse_from_id and te.is_coarse(tokens, ids["peg"], spec)
-    assert ids["##drive"] >= spec.coarse_from_id and not te.is_coarse(tokens, ids["##drive"], spec)  # a piece
-    assert not te.is_coarse(tokens, ids["the"], spec)
-    assert not any(te.is_coarse(tokens, i, te.CompactSpec(coarse_from_id=None)) for i in range(len(tokens)))
+    assert ids["peg"] >= spec.coarse_from_id and tc.is_coarse(tokens, ids["peg"], spec)
+    assert ids["##drive"] >= spec.coarse_from_id and not tc.is_coarse(tokens, ids["##drive"], spec)  # a piece
+    assert not tc.is_coarse(tokens, ids["the"], spec)
+    assert not any(tc.is_coarse(tokens, i, tc.CompactSpec(coarse_from_id=None)) for i in range(len(tokens)))
     lines = compact_graph[1].splitlines()  # the bundle's vocab.txt: the fine tier, then the coarse one
     where = {t: k for k, t in enumerate(lines)}
     assert lines[0] == "[PAD]" and where["##drive"] < where["peg"] < where["zebra"] and where["the"] < where["peg"]
-    first_coarse = min(where[t] for t in lines if te.is_coarse(tokens, ids[t], spec))
-    assert all(te.is_coarse(tokens, ids[t], spec) for t in lines[first_coarse:])
+    first_coarse = min(where[t] for t in lines if tc.is_coarse(tokens, ids[t], spec))
+    assert all(tc.is_coarse(tokens, ids[t], spec) for t in lines[first_coarse:])
 
 
 def test_bad_compact_specs_and_export_patterns_are_refused():
@@ -384,15 +387,15 @@ def test_bad_compact_specs_and_export_patterns_are_refused():
     from onnx import TensorProto, helper, numpy_helper
 
     with pytest.raises(ValueError, match="layer_bits must be 4 or 8.*got 3"):
-        te.CompactSpec(layer_bits=3)
+        tc.CompactSpec(layer_bits=3)
     with pytest.raises(ValueError, match="layer_group must be 16, 32, 64 or 128, got 96"):
-        te.CompactSpec(layer_group=96)
+        tc.CompactSpec(layer_group=96)
     with pytest.raises(ValueError, match="embedding_subvector must divide 384.*got 5"):
-        te.CompactSpec(embedding_subvector=5)
+        tc.CompactSpec(embedding_subvector=5)
     with pytest.raises(ValueError, match="coarse_subvector must divide 384.*got 7"):
-        te.CompactSpec(coarse_subvector=7)
+        tc.CompactSpec(coarse_subvector=7)
     with pytest.raises(ValueError, match="coarse_from_id must be a vocabulary id >= 1 or None, got 0"):
-        te.CompactSpec(coarse_from_id=0)
+        tc.CompactSpec(coarse_from_id=0)
     graph = helper.make_graph([helper.make_node("MatMul", ["x", "lin.weight"], ["y"])], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
@@ -400,4 +403,4 @@ def test_bad_compact_specs_and_export_patterns_are_refused():
     q = (torch.zeros(16, 16, dtype=torch.uint8), torch.ones(16, 1, dtype=torch.float16),
          torch.zeros(16, 1, dtype=torch.uint8))
     with pytest.raises(RuntimeError, match=r"no MatMul\(x, Transpose\(weight\)\) found for \['lin'\]"):
-        te.matmul_nbits(helper.make_model(graph), {"lin": q}, 4, 16)
+        tm.matmul_nbits(helper.make_model(graph), {"lin": q}, 4, 16)

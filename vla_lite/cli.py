@@ -16,7 +16,7 @@ from .extras import import_optional, missing_extra
 
 # subcommand -> (module, one-line help)
 COMMANDS = {
-    "sim-arm": ("vla_lite.firmware_bridge.arm_server", "serve the virtual arm controller on a pty or loopback TCP"),
+    "sim-arm": ("vla_lite.firmware_bridge.sim_arm", "serve the virtual arm controller on a pty or loopback TCP"),
     "doctor": ("vla_lite.firmware_bridge.doctor", "check a port: handshake, round trips, loss, RTT"),
     "calibrate": ("vla_lite.calibrate_cli", "joint calibration files: convert LeRobot's, show, write back"),
     "calibrate-camera": ("vla_lite.calibrate_camera_cli", "camera intrinsics from chessboard views"),

@@ -55,6 +55,7 @@ class Handle:
 
 
 def open_hdf5(path: Path):
+    """The file, read-only; raises DatasetError naming the path when it is not a readable HDF5 file."""
     import h5py
 
     try:

@@ -169,7 +169,7 @@ class Manifest:
             action=action, chunk=_chunk(d["chunk"]),
             rate_hz=f.number(f.obj(d["control"], "control", ["rate_hz"])["rate_hz"], "control.rate_hz",
                              lo=0.0, hi=1000.0, lo_open=True),
-            normalization=_normalization(d["normalization"], state.dim, action.dim),
+            normalization=parse_normalization(d["normalization"], state.dim, action.dim),
             graphs=graphs, parity=_parity(d.get("parity", {}), graphs),
             **_provenance(d["provenance"]), members=_members(d["members"]))
 
@@ -288,7 +288,9 @@ def _stats(value: Any, path: str, n: int, n_from: str, extra: tuple[str, ...] = 
     return out
 
 
-def _normalization(value: Any, state_dim: int, action_dim: int) -> Normalization:
+def parse_normalization(value: Any, state_dim: int, action_dim: int) -> Normalization:
+    """The manifest's `normalization` (its JSON form) as checked dataclasses; raises ManifestInvalid naming the field.
+    Public: calib/stats.py checks statistics with the same rules before they travel in a checkpoint."""
     f.obj(value, "normalization", ["state", "action"])
     state = Stats(**_stats(value["state"], "normalization.state", state_dim, "state dim"))
     a = _stats(value["action"], "normalization.action", action_dim, "action.dim", ("mask",))

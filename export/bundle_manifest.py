@@ -1,0 +1,66 @@
+"""The manifest an export writes (docs/BUNDLE.md), from what the checkpoint says of its training data (names,
+units, limits, rate, normalisation, instructions) and where it came from (teacher, data, checkpoint hash, commit)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+
+def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
+    """The manifest from what the checkpoint says of its training data (names, units, limits, rate), falling back
+    to the calibration data's report for what an older checkpoint does not carry."""
+    train, cfg = ckpt.train, ckpt.config
+    data = {**calib, **{k: v for k, v in (train.get("data") or {}).items() if v}}
+    info = data.get("info") or {}
+    state_names = data.get("state_names") or [f"state_{i}" for i in range(cfg.state_dim)]
+    action_names = data.get("action_names") or [f"action_{i}" for i in range(cfg.action_dim)]
+    action_units = data.get("action_units") or ["1"] * cfg.action_dim
+    low, high = info.get("action_low"), info.get("action_high")
+    if low is None or high is None:  # no declared limits: what the demonstrations did, widened by 5 %
+        q01, q99 = np.array(ckpt.normalization["action"]["q01"]), np.array(ckpt.normalization["action"]["q99"])
+        span = np.maximum(q99 - q01, 1e-3)
+        low, high = (q01 - 0.05 * span).tolist(), (q99 + 0.05 * span).tolist()
+    return {
+        "schema": 1, "name": name,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "cameras": [{"name": c["name"], "height": c["height"], "width": c["width"],
+                     "channel_order": c["channel_order"], "pixel_range": list(c["pixel_range"]),
+                     "resize": c["resize"], "crop": c["crop"]} for c in train["cameras"]],
+        "state": {"names": state_names, "units": data.get("state_units") or ["1"] * cfg.state_dim},
+        # The phrasings trained on, for grounding unseen ones at run time (vla_lite.text.grounding); checkpoints
+        # from before this was recorded have none, and their bundles pass instructions through.
+        "instruction": {**text.manifest_entry(),
+                        **({"known": sorted(set(train["instructions"]))} if train.get("instructions") else {})},
+        "action": {"mode": info.get("action_mode", "joint_position"), "dim": cfg.action_dim, "names": action_names,
+                   "units": action_units, "low": list(low), "high": list(high)},
+        "chunk": {"length": cfg.chunk_length, "replan_every": int(train.get("replan_every", cfg.chunk_length))},
+        "control": {"rate_hz": float(train["rate_hz"])},
+        "normalization": ckpt.normalization,
+        "graphs": graphs,
+        "provenance": {"trained": True, "role": ckpt.role, "teacher": train.get("teacher"),
+                       "data": data.get("paths"), "calibration": calib.get("paths"), "checkpoint": ckpt.path.name,
+                       "checkpoint_sha256": _sha256(ckpt.path), "training_commit": _git_commit(),
+                       "text_encoder": {k: text.info.get(k) for k in ("variant", "bytes", "max_tokens")},
+                       "model": {"size": train.get("size"), "config": json.loads(cfg.to_json())},
+                       "dagger": train.get("dagger")},
+        "members": {},
+    }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
