@@ -1,0 +1,67 @@
+"""A reply that arrives after its request was given up on is never presented as fresh (Feetech and Dynamixel 2.0
+have no sequence number, so only the driver can tell).
+
+The oracle needs no clock: the watched servo turns at a steady speed under torque, so its Present_Position only
+grows. Before each sync read the test takes the servo's position at that moment; a reply to a request sent in this
+call was computed later and reads at least that much, while a late reply to an earlier request reads less. The bus
+is wire-timed at 1 Mbps and the servo's replies sometimes leave 15 ms late: longer than the driver's default
+10 ms budget, so some calls give up on a reply that then arrives during a later call."""
+
+import time
+
+import pytest
+from servo_fixtures import quick_thread_switches  # noqa: F401 (fixture)
+
+from vla_lite.firmware_bridge.servo import BusConfig, ServoBus, load_arm
+from vla_lite.firmware_bridge.servo.serve import PtyServer
+from vla_lite.firmware_bridge.servo.virtual_bus import Faults, VirtualBus
+
+pytestmark = pytest.mark.usefixtures("quick_thread_switches")
+
+WATCHED = 3  # elbow_flex on both arms
+SPEED_COUNTS_S = 600.0  # slow enough to stay in motion for the whole test, fast enough to move between calls
+
+
+def moving_servo_bus(arm: str):
+    """A wire-timed virtual bus whose WATCHED servo turns steadily upward, and our driver on it (defaults)."""
+    profile = load_arm(arm)
+    vbus = VirtualBus(profile, positions={WATCHED: 100}, now_s=time.monotonic())
+    servo = vbus.servo(WATCHED)
+    now = time.monotonic()
+    servo.write(servo.table["Torque_Enable"].address, b"\x01", now)
+    speed = "Goal_Velocity" if not servo.dynamixel else "Profile_Velocity"
+    value = SPEED_COUNTS_S if not servo.dynamixel else SPEED_COUNTS_S / (0.229 * 4096 / 60)
+    servo.write(servo.table[speed].address, servo.table.encode(speed, round(value)), now)
+    servo.write(servo.table["Goal_Position"].address, servo.table.encode("Goal_Position", 4000), now)
+    server = PtyServer(vbus, wire_baud=profile.baudrate).start()
+    return server, vbus, servo, ServoBus.open(server.port, profile, BusConfig())
+
+
+def present(server, servo) -> int:
+    with server.lock:
+        servo.advance(time.monotonic())
+        return servo.get("Present_Position")
+
+
+@pytest.mark.parametrize("arm", ["so101", "koch"])
+def test_late_replies_are_discarded_and_counted_never_fresh(arm):
+    server, vbus, servo, bus = moving_servo_bus(arm)
+    k = bus.profile.ids.index(WATCHED)
+    with server, bus:
+        assert bus.read_positions().all_fresh  # clean start
+        with server.lock:
+            vbus.faults = Faults(delay_rate=0.3, delay_s=0.015, ids=frozenset({WATCHED}), seed=4)
+        late, fresh, older = 0, 0, []
+        for _ in range(250):
+            floor = present(server, servo)
+            reading = bus.read_positions()
+            if reading.fresh[k]:
+                fresh += 1
+                if reading.values[k] < floor:
+                    older.append((int(reading.values[k]), floor))
+        assert servo.velocity > 0, "the watched servo stopped: the oracle needs it moving"
+        stats = bus.stats()
+        assert vbus.stats.delayed >= 20  # the fault was exercised
+        assert older == [], f"{len(older)} readings marked fresh came from earlier requests: {older[:5]}"
+        assert stats["link"]["resyncs"] > 0 and stats["link"]["late_replies"] > 0
+        assert fresh >= 100  # liveness: the driver still reads the servo most of the time
