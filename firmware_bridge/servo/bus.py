@@ -55,6 +55,7 @@ class BusConfig:
 class ServoBus:
     def __init__(self, port: SerialPort, profile: ArmProfile, config: BusConfig = BusConfig()):
         self.profile, self.config, self._port = profile, config, port
+        self.url = port.url  # what the bus was opened on, for messages
         self.table = profile.table
         self.dynamixel = profile.family.is_dynamixel
         self.codec = dxl if self.dynamixel else ft
@@ -145,6 +146,13 @@ class ServoBus:
         pkt = self._transact_one(servo_id, self.codec.read(servo_id, reg.address, reg.size), reg.size, budget_s)
         self._require(pkt, servo_id, f"READ {register}", budget_s)
         return reg.from_raw(int.from_bytes(pkt.data, self.table.byteorder))
+
+    def firmware(self, servo_id: int, budget_s: float | None = None) -> str:
+        """The servo's firmware version as its vendor writes it: Feetech "major.minor", Dynamixel "N"."""
+        if self.dynamixel:
+            return str(self.read(servo_id, "Firmware_Version", budget_s))
+        major = self.read(servo_id, "Firmware_Major_Version", budget_s)
+        return f"{major}.{self.read(servo_id, 'Firmware_Minor_Version', budget_s)}"
 
     def write(self, servo_id: int, register: str, value: int, budget_s: float | None = None) -> None:
         """WRITE a RAM register and wait for the servo's acknowledgement."""

@@ -53,10 +53,7 @@ def _servo(bus: ServoBus, spec, to_joint) -> dict:
         if number is None:
             bus.read(spec.id, "Present_Position")  # a twin's colliding ping can pass; its reads cannot
             number = bus.read(spec.id, "Model_Number")
-        firmware_reg = "Firmware_Version" if bus.dynamixel else "Firmware_Major_Version"
-        firmware = str(bus.read(spec.id, firmware_reg))
-        if not bus.dynamixel:
-            firmware += f".{bus.read(spec.id, 'Firmware_Minor_Version')}"
+        firmware = bus.firmware(spec.id)
         position = bus.read(spec.id, "Present_Position")
         torque = bool(bus.read(spec.id, "Torque_Enable"))
         telemetry = bus.poll_health(spec.id)

@@ -19,6 +19,7 @@ Faults (`Faults`, changeable while serving; all drawn from one seeded generator)
 - add_duplicate(id): a second servo answers to the same ID; the two replies collide on the wire (byte-wise AND,
   as two drivers on an idle-high line), so they pass only when both servos would send the same bytes.
 In a FAST_SYNC_READ a dropped block ends the combined packet there (the servos after it had nothing to follow).
+A person's hand: move_by_hand(id, counts) turns a servo's shaft (virtual_hand.py scripts whole poses and sweeps).
 """
 
 from __future__ import annotations
@@ -98,6 +99,13 @@ class VirtualBus:
 
     def restore(self, servo_id: int) -> None:
         self.vanished.discard(servo_id)
+
+    def move_by_hand(self, servo_id: int, shaft_counts: float, now_s: float) -> None:
+        """A person turns a servo (see VirtualServo.move_by_hand); a twin on the same ID turns with it."""
+        self.servo(servo_id)
+        for s in self.servos:
+            if s.id == servo_id:
+                s.move_by_hand(shaft_counts, now_s)
 
     def set_overload(self, servo_id: int, on: bool = True) -> None:
         self.servo(servo_id).overload = on
