@@ -34,9 +34,11 @@ CALIBRATION_BUS = BusConfig(latency_s=0.005, budget_s=0.05, max_retries=3, healt
 READ_ATTEMPTS = 5  # sync reads tried before a servo that never answers is named
 
 
-def open_arm(port: str, profile: ArmProfile, config: BusConfig = CALIBRATION_BUS) -> ServoBus:
-    """A ServoBus for the arm (any pyserial URL). ServoLinkError when the port cannot be opened."""
-    return ServoBus.open(port, profile.bus, config)
+def open_arm(port: str, profile: ArmProfile, config: BusConfig = CALIBRATION_BUS,
+             baudrate: int | None = None) -> ServoBus:
+    """A ServoBus for the arm (any pyserial URL; default baud the profile's). ServoLinkError when the port cannot
+    be opened."""
+    return ServoBus.open(port, profile.bus, config, baudrate)
 
 
 def read_positions(bus: ServoBus, attempts: int = READ_ATTEMPTS) -> np.ndarray:
@@ -102,7 +104,9 @@ def write_limits(bus: ServoBus, cal: ArmCalibration) -> None:
         bus.write_eeprom(j.servo_id, "Max_Position_Limit", j.range_max)
 
 
-def offset_mismatches(bus: ServoBus, cal: ArmCalibration) -> dict[str, tuple[int, int]]:
-    """{joint: (servo's Homing_Offset, file's)} where they differ: empty when the arm still holds this calibration."""
-    found = {j.name: (bus.read(j.servo_id, "Homing_Offset"), j.homing_offset) for j in cal.joints}
+def offset_mismatches(bus: ServoBus, cal: ArmCalibration, names=None) -> dict[str, tuple[int, int]]:
+    """{joint: (servo's Homing_Offset, file's)} where they differ, over `names` (default every joint): empty when
+    the arm still holds this calibration."""
+    joints = [j for j in cal.joints if names is None or j.name in names]
+    found = {j.name: (bus.read(j.servo_id, "Homing_Offset"), j.homing_offset) for j in joints}
     return {name: pair for name, pair in found.items() if pair[0] != pair[1]}

@@ -61,7 +61,8 @@ class ServoBus:
         self.codec = dxl if self.dynamixel else ft
         delay_us = profile.return_delay_us if config.return_delay_us is None else config.return_delay_us
         self._stats: dict[int, ServoStats] = {i: ServoStats() for i in profile.ids}
-        self._exchange = Exchange(port, self.codec, port.baudrate, delay_us * 1e-6, config.latency_s, self._stats)
+        self._exchange = Exchange(port, self.codec, port.baudrate, delay_us * 1e-6, config.latency_s, self._stats,
+                                  profile.ids)
         self.health = HealthMonitor(profile)
         self._last: dict[tuple[str, int], tuple[int, float]] = {}  # (register, id) -> (value, stamp_s)
         self._packets: dict[tuple, bytes] = {}  # built sync-read packets

@@ -14,7 +14,7 @@ leaves the line dirty, and the next transaction first resynchronises:
 1. it reads (and discards) until the line has been quiet for one reply's wire time plus the latency allowance, so
    on a real half-duplex bus the next request does not collide with a servo still answering;
 2. it sends a barrier: a READ of BARRIER_LEN bytes, a reply size no other transaction of the bus uses, to a
-   servo that answered lately, and reads until that reply comes. Servos answer in order and the line is a FIFO, so
+   servo that answered lately (else one of the arm's, in turn), and reads until that reply comes. Servos answer in order and the line is a FIFO, so
    every reply to an earlier request has arrived before the barrier's (they are counted as late_replies and
    dropped). A late barrier reply of an earlier failed resync serves as well: only barriers follow it, and their
    size is never taken for data.
@@ -36,7 +36,7 @@ BARRIER_ADDRESS, BARRIER_LEN = 0, 7  # model/firmware block; no register read, s
 
 class Exchange:
     def __init__(self, port: SerialPort, codec, baudrate: int, return_delay_s: float, latency_s: float,
-                 stats: dict[int, ServoStats]):
+                 stats: dict[int, ServoStats], barrier_ids: tuple[int, ...] = ()):
         self.port, self.codec = port, codec
         self.dynamixel = codec is dxl
         self.decoder = codec.Decoder()
@@ -48,6 +48,7 @@ class Exchange:
         self._dirty = False  # replies to an earlier request may still be on their way
         self._last_rx_s = -float("inf")  # monotonic time bytes last came in
         self._answered: int | None = None  # a servo that answered lately: the barrier's target
+        self._barrier_ids = tuple(barrier_ids)  # else these in turn (the arm's servos), else the request's
         self._barrier_turn = 0  # rotates the target after a barrier got no answer
         self._quiet_s = codec.status_size(BARRIER_LEN) * self._byte_s + return_delay_s + latency_s
 
@@ -192,7 +193,8 @@ class Exchange:
     def _barrier(self, expect: tuple, deadline_s: float) -> bool:
         target = self._answered
         if target is None:
-            target = expect[self._barrier_turn % len(expect)]
+            candidates = self._barrier_ids or expect
+            target = candidates[self._barrier_turn % len(candidates)]
         packet = self.codec.read(target, BARRIER_ADDRESS, BARRIER_LEN)
         self._start(packet, None)
         dec = self.decoder
