@@ -2,7 +2,7 @@
 (nothing here prompts or prints):
 
     bus = open_arm(port, profile)               # a ServoBus on the arm, generous timeouts (calibration is not a loop)
-    release(bus, profile)                       # torque off, Homing_Offset 0, position limits the whole turn
+    release(bus, profile)                       # torque off, Homing_Offset 0, limits the whole turn, reply delay
     # the person holds the arm in the middle pose
     offsets = home(bus, profile)                # HomingError (nothing written) when an offset would overflow
     rec = start_recording(bus, profile)         # then, while the person moves every joint through its range:
@@ -55,12 +55,14 @@ def read_positions(bus: ServoBus, attempts: int = READ_ATTEMPTS) -> np.ndarray:
 
 def release(bus: ServoBus, profile: ArmProfile) -> None:
     """Torque off, then every Homing_Offset 0 and the position limits the whole turn (LeRobot's reset before
-    homing). EEPROM is written only where a value differs."""
+    homing), and Return_Delay_Time the profile's (2 µs units; LeRobot's configure_motors sets 0, the factory 500
+    µs would make every reply late for the driver's windows). EEPROM is written only where a value differs."""
     bus.torque(False)
+    delay = profile.bus.return_delay_us // 2
     for j in profile.joints:
         model = servo_model(j.servo_model)
         for register, value in (("Homing_Offset", 0), ("Min_Position_Limit", 0),
-                                ("Max_Position_Limit", model.max_count)):
+                                ("Max_Position_Limit", model.max_count), ("Return_Delay_Time", delay)):
             if bus.read(j.servo_id, register) != value:
                 bus.write_eeprom(j.servo_id, register, value)
 

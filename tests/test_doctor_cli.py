@@ -24,17 +24,17 @@ pytestmark = pytest.mark.usefixtures("quick_thread_switches")
 SHAFT = {1: 500, 2: 1800, 3: 3000, 4: 100, 5: 3900, 6: 700}  # encoder counts the virtual joints rest at
 
 
-def set_offset(servo, offset: int) -> None:
-    """As a calibration tool writes a Feetech Homing_Offset: Lock cleared, the EEPROM value, Lock set again."""
-    for name, value in (("Lock", 0), ("Homing_Offset", offset), ("Lock", 1)):
-        servo.write(servo.table[name].address, servo.table.encode(name, value), time.monotonic())
+def set_eeprom(servo, register: str, value: int) -> None:
+    """As a setup tool writes a Feetech EEPROM register: Lock cleared, the value, Lock set again."""
+    for name, v in (("Lock", 0), (register, value), ("Lock", 1)):
+        servo.write(servo.table[name].address, servo.table.encode(name, v), time.monotonic())
 
 
 def calibrated_arm(tmp_path):
     """A virtual SO-101 whose servos hold LEROBOT_SO101's homing offsets, and that file in vla-lite's format."""
     vbus = VirtualBus(load_arm("so101"), now_s=time.monotonic())
     for name, c in LEROBOT_SO101.items():
-        set_offset(vbus.servo(c["id"]), c["homing_offset"])
+        set_eeprom(vbus.servo(c["id"]), "Homing_Offset", c["homing_offset"])
     VirtualHand(vbus).place(SHAFT)
     path = save_arm_calibration(tmp_path / "cal.json", from_lerobot(LEROBOT_SO101, "so101"))
     return PtyServer(vbus).start(), path
@@ -61,7 +61,7 @@ def test_json_report_in_joint_units(tmp_path, capsys):
         assert s["position_counts"] == (SHAFT[s["id"]] - offset) % 4096  # Feetech: present = actual - offset
         assert s["position"] == pytest.approx(lerobot_units(s["name"], s["position_counts"]), abs=1e-12)
         assert s["model"] == "sts3215" and s["unit"] == ("fraction" if s["name"] == "gripper" else "rad")
-    assert report["calibration"]["offset_mismatches"] == {}
+    assert report["calibration"]["offset_mismatches"] == {} and report["warnings"] == []
 
 
 def test_text_table_and_a_vanished_servo_fail_by_name(tmp_path, capsys):
@@ -83,11 +83,23 @@ def test_text_table_and_a_vanished_servo_fail_by_name(tmp_path, capsys):
         assert "  5 wrist_roll     MISSING (no answer; expected sts3215)" in capsys.readouterr().out
 
 
+def test_a_factory_reply_delay_is_a_warning(tmp_path, capsys):
+    server, cal = calibrated_arm(tmp_path)
+    with server:
+        with server.lock:
+            set_eeprom(server.bus.servo(4), "Return_Delay_Time", 250)  # the factory's 500 µs
+        assert main(["doctor", "--port", server.port, "--arm", "so101", "--count", "5", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["warnings"] == ["wrist_flex: Return_Delay_Time 500 µs, the profile expects 0 µs (replies come "
+                                  "late; `vla-lite calibrate` sets it)"]
+    assert report["verdict"].startswith("OK: 6/6") and "warning: wrist_flex" in report["verdict"]
+
+
 def test_a_calibration_the_servos_do_not_hold_fails(tmp_path, capsys):
     server, cal = calibrated_arm(tmp_path)
     with server:
         with server.lock:
-            set_offset(server.bus.servo(3), 0)
+            set_eeprom(server.bus.servo(3), "Homing_Offset", 0)
         assert main(["doctor", "--port", server.port, "--arm", "so101", "--calibration", str(cal), "--count", "5",
                      "--json"]) == 1
     report = json.loads(capsys.readouterr().out)

@@ -6,7 +6,7 @@ reply windows (`identify_config`: an adapter with a slow latency timer shows as 
 servos); then, with the control loop's `config`, pings every other ID (scan_all) and times `cycles` sync read +
 sync write cycles (each goal is the position just read, so a servo holds still; a stale position is never written
 back). ok is False on any missing servo, a wrong model, a servo whose replies only come corrupt (a duplicate ID or
-noise), or any latched health condition.
+noise), or any latched health condition; a servo whose Return_Delay_Time is not the profile's is a warning.
 """
 
 from __future__ import annotations
@@ -41,15 +41,19 @@ def check(url: str, arm: str | ArmProfile, *, cycles: int = 200, scan_all: bool 
                 wrong.append(f"{spec.name}: expected {spec.model.name} ({spec.model.number}), "
                              f"found {entry['model']} ({entry['model_number']})")
         faults = [f.reason for f in bus.health.faults()]
+    warnings = [f"{s['name']}: Return_Delay_Time {s['return_delay_us']} µs, the profile expects "
+                f"{profile.return_delay_us} µs (replies come late; `vla-lite calibrate` sets it)"
+                for s in servos if s["found"] and s["return_delay_us"] != profile.return_delay_us]
     with ServoBus.open(url, profile, config, baudrate) as bus:
         unexpected = _scan(bus, profile) if scan_all else []
         timing = _timing(bus, profile, cycles)
         faults += [f.reason for f in bus.health.faults() if f.reason not in faults]
     ok = not (missing or wrong or suspect or faults)
-    return {"ok": ok, "verdict": _verdict(ok, profile, servos, missing, wrong, suspect, faults, timing),
+    verdict = _verdict(ok, profile, servos, missing, wrong, suspect, faults, timing)
+    return {"ok": ok, "verdict": verdict + "".join(f"; warning: {w}" for w in warnings),
             "port": url, "arm": profile.name, "family": profile.family.value, "baudrate": profile.baudrate,
             "servos": servos, "missing": missing, "wrong_model": wrong, "corrupt_only": suspect,
-            "unexpected": unexpected, "faults": faults, "timing": timing}
+            "unexpected": unexpected, "faults": faults, "warnings": warnings, "timing": timing}
 
 
 def _servo(bus: ServoBus, spec, to_joint) -> dict:
@@ -64,13 +68,14 @@ def _servo(bus: ServoBus, spec, to_joint) -> dict:
         firmware = bus.firmware(spec.id)
         position = bus.read(spec.id, "Present_Position")
         torque = bool(bus.read(spec.id, "Torque_Enable"))
+        delay_us = 2 * bus.read(spec.id, "Return_Delay_Time")  # 2 µs units on both families
         telemetry = bus.poll_health(spec.id)
     except ServoTimeout:
         entry["corrupt_replies"] = bus.servo_stats(spec.id).bad_checksums - checksum_before
         return entry
     model = MODELS_BY_NUMBER.get((bus.dynamixel, number))
     entry.update(found=True, model=model.name if model else "unknown", model_number=number, firmware=firmware,
-                 position_counts=position, torque=torque, corrupt_replies=0)
+                 position_counts=position, torque=torque, return_delay_us=delay_us, corrupt_replies=0)
     if telemetry is not None:
         entry.update(voltage_v=telemetry.voltage_v, temperature_c=telemetry.temperature_c, load=telemetry.load,
                      error_bits=telemetry.error_bits)
