@@ -48,7 +48,7 @@ def test_late_replies_are_discarded_and_counted_never_fresh(arm):
     server, vbus, servo, bus = moving_servo_bus(arm)
     k = bus.profile.ids.index(WATCHED)
     with server, bus:
-        assert bus.read_positions().all_fresh  # clean start
+        assert any(bus.read_positions().all_fresh for _ in range(20))  # clean start (a loaded host may stall once)
         with server.lock:
             vbus.faults = Faults(delay_rate=0.15, delay_s=0.015, ids=frozenset({WATCHED}), seed=4)
         late, fresh, older = 0, 0, []
@@ -69,4 +69,23 @@ def test_late_replies_are_discarded_and_counted_never_fresh(arm):
         assert fresh >= 50
         with server.lock:
             vbus.faults = Faults()
-        assert any(bus.read_positions().all_fresh for _ in range(5))
+        assert any(bus.read_positions().all_fresh for _ in range(20))
+
+
+def test_a_reply_late_within_its_own_call_is_taken_without_a_second_request():
+    """A reply that misses its window but comes before the call gives up answers this call's own request: the
+    retry takes it instead of asking again (and it is not counted late)."""
+    profile = load_arm("so101")
+    vbus = VirtualBus(profile, Faults(delay_rate=1.0, delay_s=0.015), now_s=time.monotonic())
+    with PtyServer(vbus, wire_baud=profile.baudrate).start() as server:
+        with ServoBus.open(server.port, profile, BusConfig(latency_s=0.01, budget_s=0.1)) as bus:
+            calls = []  # (the window closed before the replies, requests the call sent)
+            for _ in range(5):
+                timeouts, sent = sum(s["timeouts"] for s in bus.stats()["servos"].values()), vbus.stats.instructions
+                # The replies come 0.6 ms (wire) + 15 ms late: after the 10.6 ms window, within the 10 ms quiet wait.
+                reading = bus.read_positions()
+                assert reading.all_fresh and reading.values.tolist() == [2048] * 6
+                calls.append((sum(s["timeouts"] for s in bus.stats()["servos"].values()) - timeouts == 6,
+                              vbus.stats.instructions - sent))
+            # On a loaded host a call may catch its replies in time, or stall past the quiet wait; most do neither.
+            assert (True, 1) in calls, calls

@@ -186,8 +186,9 @@ def _stream(bus, recorder, console: Console) -> None:
 
 
 def _calibrate(bus, profile, args, console: Console) -> int:
+    console.say(f"{profile.name} on {args.port}: torque goes off now, support the arm.")
     guided.release(bus, profile)
-    console.say(f"{profile.name} on {args.port}: torque is off and the homing offsets are reset.")
+    console.say("Torque is off and the homing offsets are reset.")
     console.ask("Move the arm to the middle of its range (every joint halfway between its ends, the gripper half "
                 "open), then press Enter.")
     offsets = guided.home(bus, profile)

@@ -91,6 +91,7 @@ class ServoBus:
         reg = self.table[register]
         ids = self.profile.ids if ids is None else tuple(ids)
         deadline = time.monotonic() + (budget_s or self.config.budget_s)
+        self._exchange.begin_call()
         got: dict[int, tuple] = {}
         pending, attempt = ids, 0
         while pending and attempt <= self.config.max_retries:
@@ -254,6 +255,7 @@ class ServoBus:
     def _transact_one(self, servo_id: int, packet: bytes, data_len: int, budget_s: float | None):
         """One instruction to one servo, retried within the budget; the status packet or None."""
         deadline = time.monotonic() + (budget_s or self.config.budget_s)
+        self._exchange.begin_call()
         for attempt in range(self.config.max_retries + 1):
             if attempt:
                 if time.monotonic() + self._exchange.resync_s() + self._exchange.window_s(
