@@ -1,9 +1,10 @@
 """The servo-bus driver: Feetech STS/SCS or Dynamixel 2.0 servos of an arm profile, in raw register units (counts).
 
 What it promises a control loop:
-- every transaction starts by dropping stale input (reset_input_buffer), and one that follows a transaction whose
-  replies may not all have come first waits for the line to go quiet and sends a barrier read (exchange.py), so a
-  late reply to an earlier request is never read as this call's (counted as late_replies, never returned);
+- every transaction starts by dropping stale input (reset_input_buffer), and one that follows a request whose
+  replies may not all have come first reads on until they have, or the line goes quiet and a barrier read proves
+  it clean (exchange.py): a late reply to an earlier call's request is never read as this call's (counted as
+  late_replies, never returned), while one to this call's own earlier attempt is taken instead of asking again;
 - each reply window is sized from the wire time (bytes x 10 / baud), the servos' return delay and a latency
   allowance for the host and the USB adapter, on a monotonic clock; retries stay inside the call's budget;
 - a sync read where one servo's reply is missing or corrupt returns the others and marks that servo stale
@@ -96,8 +97,7 @@ class ServoBus:
         pending, attempt = ids, 0
         while pending and attempt <= self.config.max_retries:
             packet = self._sync_read_packet(reg, pending)
-            if attempt and time.monotonic() + self._exchange.resync_s() + self._exchange.window_s(
-                    len(packet), len(pending), reg.size, attempt) > deadline:
+            if attempt and not self._exchange.worth_trying(len(packet), len(pending), reg.size, attempt, deadline):
                 break
             for i in pending if attempt else ():
                 self._stat(i).retries += 1
@@ -258,8 +258,7 @@ class ServoBus:
         self._exchange.begin_call()
         for attempt in range(self.config.max_retries + 1):
             if attempt:
-                if time.monotonic() + self._exchange.resync_s() + self._exchange.window_s(
-                        len(packet), 1, data_len, attempt) > deadline:
+                if not self._exchange.worth_trying(len(packet), 1, data_len, attempt, deadline):
                     break
                 self._stat(servo_id).retries += 1
             got = self._exchange.run(packet, (servo_id,), data_len, deadline, attempt)

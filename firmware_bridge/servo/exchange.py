@@ -87,6 +87,14 @@ class Exchange:
         quiet_left = max(0.0, max(self._rx_s, self._closed_s) + self._quiet_s - time.monotonic())
         return quiet_left + self.window_s(len(self.codec.read(0, 0, 1)), 1, max(BARRIER_LENS))
 
+    def worth_trying(self, tx_bytes: int, n_replies: int, data_len: int, attempt: int, deadline_s: float) -> bool:
+        """Whether another attempt fits before the deadline: on a clean line its whole reply window must; with a
+        request pending any time left will do (its replies may still come, and run() sends only what fits)."""
+        now = time.monotonic()
+        if self._pending is not None:
+            return now < deadline_s
+        return now + self.window_s(tx_bytes, n_replies, data_len, attempt) <= deadline_s
+
     def lengths(self, data_len: int) -> frozenset[int]:
         """LEN field values a status packet with data_len bytes can have on the wire."""
         found = self._lengths.get(data_len)
