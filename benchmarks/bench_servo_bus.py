@@ -16,7 +16,10 @@ Runs, each against a fresh `python -m vla_lite.firmware_bridge.servo.serve --arm
   value would be off by up to 4095 counts; the policy's step plus motion during a cycle is tens). The vendor SDK runs
   the same faults: a cycle where GroupSyncRead fails is one LeRobot would abort.
 On the wire-timed bus a sync read that returns data sooner than its own wire time (0.62 ms) cannot be fresh: those
-are counted as reads_faster_than_wire (stale input that the vendor SDK's clearPort, a flush(), leaves behind).
+are counted as reads_faster_than_wire (stale input that the vendor SDK's clearPort, a flush(), leaves behind, or a
+late reply to an earlier request). vla-lite's own counts: late_replies (replies to given-up requests it read and
+dropped while resynchronising), resyncs and resync_failures (calls that sent nothing: the line did not come clean
+within the budget).
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ def ours(port: str, cycles: int, label: str) -> dict:
     losses = {key: sum(s[key] for s in stats["servos"].values()) for key in ("timeouts", "bad_checksums", "retries",
                                                                             "stale_readings")}
     return {"cycle_s": np.asarray(times), "stale": stale, "aborts": aborts, "reads_faster_than_wire": too_fast,
-            **losses}
+            **losses, **stats["link"]}
 
 
 def vendor(port: str, cycles: int, label: str) -> dict:

@@ -1,4 +1,6 @@
-"""Arm profiles: which joints an arm has, their servo IDs and models, how each maps to units, which turn fully.
+"""Arm profiles as calibration sees them: which joints an arm has, their servo IDs and models, how each maps to
+units, which turn fully; a view over the servo bridge's arm profiles (firmware_bridge/servo/arms/*.json), so the
+driver and the calibration read one set of profiles.
 
 Names, IDs and models are LeRobot's (robots/so_follower, robots/koch_follower), so a LeRobot calibration file of
 the same arm converts joint by joint.
@@ -6,10 +8,13 @@ the same arm converts joint by joint.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..firmware_bridge.servo.arms import ArmProfile as BusProfile, JointUnit, builtin_arms, load_arm
 from .errors import CalibrationFileError
 from .joints import Mapping, servo_model
+
+MAPPINGS = {JointUnit.RAD: Mapping.RADIANS, JointUnit.FRACTION: Mapping.FRACTION}
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class ArmProfile:
     name: str
     joints: tuple[ProfileJoint, ...]
     lerobot_types: tuple[str, ...]  # LeRobot robot/teleoperator types whose calibration files fit this arm
+    bus: BusProfile | None = field(default=None, compare=False)  # the bridge's profile (to open a ServoBus)
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -39,33 +45,15 @@ class ArmProfile:
                                    f"{list(self.joint_names)}")
 
 
-def _so_arm(name: str, types: tuple[str, ...]) -> ArmProfile:
-    R, F = Mapping.RADIANS, Mapping.FRACTION
-    joints = (("shoulder_pan", R), ("shoulder_lift", R), ("elbow_flex", R), ("wrist_flex", R),
-              ("wrist_roll", R), ("gripper", F))
-    return ArmProfile(name, tuple(ProfileJoint(n, i, "sts3215", m, full_turn=(n == "wrist_roll"))
-                                  for i, (n, m) in enumerate(joints, start=1)), types)
+def from_bus_profile(bus: BusProfile) -> ArmProfile:
+    """The calibration view of a bridge profile; CalibrationFileError when a servo model cannot be homed."""
+    for s in bus.servos:
+        servo_model(s.model.name)
+    joints = tuple(ProfileJoint(s.name, s.id, s.model.name, MAPPINGS[s.unit], s.full_turn) for s in bus.servos)
+    return ArmProfile(bus.name, joints, bus.lerobot_types, bus)
 
 
-def _koch() -> ArmProfile:
-    R, F = Mapping.RADIANS, Mapping.FRACTION
-    joints = (("shoulder_pan", "xl430-w250", R, True), ("shoulder_lift", "xl430-w250", R, False),
-              ("elbow_flex", "xl330-m288", R, False), ("wrist_flex", "xl330-m288", R, False),
-              ("wrist_roll", "xl330-m288", R, True), ("gripper", "xl330-m288", F, False))
-    return ArmProfile("koch", tuple(ProfileJoint(n, i, model, m, full)
-                                    for i, (n, model, m, full) in enumerate(joints, start=1)),
-                      ("koch_follower", "koch_leader"))
-
-
-PROFILES = {p.name: p for p in (
-    _so_arm("so101", ("so101_follower", "so101_leader", "so_follower", "so_leader")),
-    _so_arm("so100", ("so100_follower", "so100_leader", "so_follower", "so_leader")),
-    _koch(),
-)}
-
-for _p in PROFILES.values():  # a typo in a model name fails at import, not at the first calibration
-    for _j in _p.joints:
-        servo_model(_j.servo_model)
+PROFILES = {name: from_bus_profile(load_arm(name)) for name in builtin_arms()}
 
 
 def arm_profile(name: str) -> ArmProfile:

@@ -20,6 +20,10 @@ class RangeRecordingError(CalibrationError, ValueError):
     """A recorded range is unusable: a joint did not move, or it crossed the encoder's wrap point."""
 
 
+class ArmReadError(CalibrationError):
+    """The arm's servos did not answer as calibration needs (a servo missing or its readings stale)."""
+
+
 class CalibrationMismatch(CalibrationError):
     """Two calibrations disagree (or a joint's range excludes an action range) by more than allowed."""
 

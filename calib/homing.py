@@ -7,7 +7,7 @@
     report = drift_check(cal, rec2.observed())                 # a calibrated arm: sweep again, compare ends
 
 The bus I/O around them (torque off, reset and write Homing_Offset, read Present_Position, write the limits to
-EEPROM with Lock restored) belongs to the servo driver; nothing here touches a port or prompts.
+EEPROM with Lock restored) is calib/guided.py's, over the servo driver; nothing here touches a port or prompts.
 """
 
 from __future__ import annotations

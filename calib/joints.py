@@ -14,6 +14,8 @@ Conventions, chosen so LeRobot data and policies run unchanged (checked against 
 
 Homing offsets follow the servo: Feetech Present = (Actual - Homing_Offset) mod 4096 with the offset stored
 sign-magnitude in 12 bits (bit 11 = sign, so |offset| <= 2047); Dynamixel X Present = Actual + Homing_Offset.
+The servo facts (model numbers, counts per turn, the Homing_Offset register and its codec) are the servo bridge's
+(vla_lite.firmware_bridge.servo.tables and .feetech): one source for the driver and the calibration.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..firmware_bridge.servo.feetech import decode_sign_magnitude, encode_sign_magnitude  # noqa: F401 (re-export)
+from ..firmware_bridge.servo.tables import MODELS, Model, Register, Sign
 from .errors import CalibrationFileError, HomingError
 
 
@@ -39,12 +43,38 @@ class ServoFamily(str, enum.Enum):
 
 @dataclass(frozen=True)
 class ServoModel:
-    name: str  # LeRobot's model key, e.g. "sts3215"
-    family: ServoFamily
-    model_number: int  # what Model_Number reads
-    resolution: int  # counts per turn
-    offset_sign_bit: int | None  # Homing_Offset sign-magnitude sign bit; None: two's complement (Dynamixel, 4 B)
-    offset_limit: int  # largest |Homing_Offset| the register holds
+    """A servo model as calibration sees it: the bridge's model (tables.Model) and its Homing_Offset register."""
+    spec: Model
+
+    @property
+    def name(self) -> str:
+        return self.spec.name  # LeRobot's model key, e.g. "sts3215"
+
+    @property
+    def family(self) -> ServoFamily:
+        return ServoFamily.DYNAMIXEL if self.spec.family.is_dynamixel else ServoFamily.FEETECH
+
+    @property
+    def model_number(self) -> int:
+        return self.spec.number  # what Model_Number reads
+
+    @property
+    def resolution(self) -> int:
+        return self.spec.counts_per_turn
+
+    @property
+    def offset_register(self) -> Register:
+        return self.spec.table["Homing_Offset"]
+
+    @property
+    def offset_sign_bit(self) -> int | None:
+        """Homing_Offset's sign-magnitude sign bit; None: two's complement (Dynamixel, 4 B)."""
+        reg = self.offset_register
+        return reg.sign_bit if reg.sign is Sign.SIGN_MAGNITUDE else None
+
+    @property
+    def offset_limit(self) -> int:
+        return self.offset_register.max_magnitude  # largest |Homing_Offset| the register holds
 
     @property
     def max_count(self) -> int:
@@ -60,12 +90,8 @@ class ServoModel:
         return self.family is ServoFamily.FEETECH
 
 
-SERVO_MODELS = {m.name: m for m in (
-    ServoModel("sts3215", ServoFamily.FEETECH, 777, 4096, 11, 2047),
-    ServoModel("xl430-w250", ServoFamily.DYNAMIXEL, 1060, 4096, None, 1_044_479),
-    ServoModel("xl330-m288", ServoFamily.DYNAMIXEL, 1200, 4096, None, 1_044_479),
-    ServoModel("xm430-w350", ServoFamily.DYNAMIXEL, 1020, 4096, None, 1_044_479),
-)}
+# Every bridge model that can be homed (it has a Homing_Offset register; the SCS family has none).
+SERVO_MODELS = {m.name: ServoModel(m) for m in MODELS.values() if "Homing_Offset" in m.table.registers}
 
 
 def servo_model(name: str) -> ServoModel:
@@ -75,20 +101,6 @@ def servo_model(name: str) -> ServoModel:
 
 
 # --- the Homing_Offset register -----------------------------------------------------------------------------
-
-def encode_sign_magnitude(value: int, sign_bit: int) -> int:
-    """Signed int -> register bits: |value| in the bits below sign_bit, the sign in sign_bit."""
-    limit = (1 << sign_bit) - 1
-    if abs(value) > limit:
-        raise ValueError(f"{value} does not fit a sign-magnitude field with the sign in bit {sign_bit}: "
-                         f"expected |value| <= {limit}")
-    return (1 << sign_bit if value < 0 else 0) | abs(value)
-
-
-def decode_sign_magnitude(raw: int, sign_bit: int) -> int:
-    magnitude = raw & ((1 << sign_bit) - 1)
-    return -magnitude if (raw >> sign_bit) & 1 else magnitude
-
 
 def present_from_actual(actual, homing_offset: int, model: ServoModel):
     """What Present_Position reads at this encoder position (wraps at one turn, as the servo does)."""

@@ -19,7 +19,7 @@ UNIT_NAMES = {p.Unit.RAD: "rad", p.Unit.M: "m"}
 
 def add_arguments(parser) -> None:
     parser.add_argument("--port", required=True, help="pyserial URL: /dev/ttyUSB0, a pty path, socket://127.0.0.1:PORT")
-    parser.add_argument("--baud", type=int, default=1_000_000)
+    parser.add_argument("--baud", type=int, default=None, help="default 1000000 (with --arm: the arm profile's)")
     parser.add_argument("--count", type=int, default=200, help="round trips in the burst (default 200)")
     parser.add_argument("--timeout", type=float, default=1.0, help="handshake and per-reply timeout, s")
     parser.add_argument("--commands", action="store_true",
@@ -107,7 +107,7 @@ def format_report(r: dict) -> str:
 
 def run(args) -> int:
     try:
-        report = check(args.port, args.count, args.timeout, args.commands, args.baud)
+        report = check(args.port, args.count, args.timeout, args.commands, args.baud or 1_000_000)
     except (BridgeError, ValueError) as exc:
         if args.json:
             print(json.dumps({"port": args.port, "ok": False, "error": str(exc), "kind": type(exc).__name__}))

@@ -69,6 +69,23 @@ def test_units_to_counts_stays_in_the_calibrated_range(joint, u):
     assert isinstance(c, int) and joint.range_min <= c <= joint.range_max
 
 
+def test_servo_models_and_arm_profiles_are_the_bridges():
+    from vla_lite.firmware_bridge.servo import load_arm
+    from vla_lite.firmware_bridge.servo.tables import MODELS
+
+    assert STS.spec is MODELS["sts3215"] and (STS.model_number, STS.resolution) == (777, 4096)
+    assert (STS.offset_sign_bit, STS.offset_limit) == (11, 2047)
+    xl = SERVO_MODELS["xl330-m288"]
+    assert (xl.family.value, xl.offset_sign_bit, xl.offset_limit) == ("dynamixel", None, 1_044_479)
+    assert "scs0009" not in SERVO_MODELS  # the SCS family has no Homing_Offset register to calibrate
+    for arm in ("so100", "so101", "koch"):
+        bus, cal = load_arm(arm), arm_profile(arm)
+        assert cal.bus == bus and cal.joint_names == bus.names
+        assert [(j.servo_id, j.servo_model) for j in cal.joints] == [(s.id, s.model.name) for s in bus.servos]
+    assert [j.full_turn for j in arm_profile("koch").joints] == [True, False, False, False, True, False]
+    assert arm_profile("so101").joint("gripper").mapping is Mapping.FRACTION
+
+
 def test_dynamixel_gripper_drive_mode_is_left_to_the_servo():
     j = JointCalibration("gripper", 6, "xl330-m288", 100, 1000, 2000, 1, Mapping.FRACTION)
     assert units_from_counts(j, 1000) == 0.0 and units_from_counts(j, 2000) == 1.0  # LeRobot apply_drive_mode=False

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from vla_lite.firmware_bridge.servo import Family, OperatingMode, builtin_arms, load_arm
+from vla_lite.firmware_bridge.servo import Family, JointUnit, OperatingMode, builtin_arms, load_arm
 from vla_lite.firmware_bridge.servo.errors import ServoConfigError
 from vla_lite.firmware_bridge.servo.tables import DYNAMIXEL_X, FEETECH_STS, MODELS, Area, Sign
 
@@ -19,6 +19,9 @@ def test_so_arms_are_six_sts3215_at_1mbps(name):
     assert arm.names == JOINTS and arm.ids == (1, 2, 3, 4, 5, 6)
     assert {s.model.name for s in arm.servos} == {"sts3215"} and arm.servos[0].model.number == 777
     assert {s.mode for s in arm.servos} == {OperatingMode.POSITION}
+    assert [s.name for s in arm.servos if s.full_turn] == ["wrist_roll"]
+    assert [s.unit for s in arm.servos] == [JointUnit.RAD] * 5 + [JointUnit.FRACTION]
+    assert f"{name}_follower" in arm.lerobot_types
 
 
 def test_koch_matches_lerobots_follower():
@@ -27,6 +30,8 @@ def test_koch_matches_lerobots_follower():
     assert [s.model.name for s in arm.servos] == ["xl430-w250"] * 2 + ["xl330-m288"] * 4
     assert [s.model.number for s in arm.servos] == [1060] * 2 + [1200] * 4
     assert [s.mode for s in arm.servos] == [OperatingMode.EXTENDED_POSITION] * 5 + [OperatingMode.CURRENT_POSITION]
+    assert [s.name for s in arm.servos if s.full_turn] == ["shoulder_pan", "wrist_roll"]  # LeRobot's koch calibrate
+    assert arm.servo("gripper").unit is JointUnit.FRACTION and arm.lerobot_types == ("koch_follower", "koch_leader")
     assert set(builtin_arms()) >= {"so100", "so101", "koch"}
 
 
@@ -42,6 +47,10 @@ def test_tables_carry_address_size_sign_and_area():
     assert (FEETECH_STS["Lock"].address, FEETECH_STS["Present_Position"].address) == (55, 56)
     goal = DYNAMIXEL_X["Goal_Position"]
     assert (goal.address, goal.size, goal.sign) == (116, 4, Sign.TWOS_COMPLEMENT)
+    assert hom.max_magnitude == 2047 and DYNAMIXEL_X["Homing_Offset"].max_magnitude == 1_044_479  # X manual range
+    assert DYNAMIXEL_X.decode("Homing_Offset", DYNAMIXEL_X.encode("Homing_Offset", -1_044_479)) == -1_044_479
+    with pytest.raises(ServoConfigError, match="Homing_Offset = 1044480 is outside the servo's range"):
+        DYNAMIXEL_X.encode("Homing_Offset", 1_044_480)
     assert DYNAMIXEL_X["Operating_Mode"].area is Area.EEPROM and DYNAMIXEL_X["Torque_Enable"].area is Area.RAM
     assert FEETECH_STS.span(["Present_Load", "Status"]) == (60, 6)
 
@@ -65,6 +74,11 @@ def test_a_users_profile_file_loads(tmp_path):
      "sts3215 has no current_position mode"),
     ({"servos": [{"name": "a", "id": 1, "model": "sts3215", "mode": "position"},
                  {"name": "b", "id": 1, "model": "sts3215", "mode": "position"}]}, "servo IDs repeat: \\[1, 1\\]"),
+    ({"servos": [{"name": "a", "id": 1, "model": "sts3215", "mode": "position", "unit": "deg"}]},
+     "unit 'deg' is not one of \\['rad', 'fraction'\\]"),
+    ({"servos": [{"name": "a", "id": 1, "model": "sts3215", "mode": "position", "full_turn": "yes"}]},
+     "full_turn must be true or false, got 'yes'"),
+    ({"lerobot_types": "so101_follower"}, "lerobot_types must be a list of strings"),
 ])
 def test_bad_profiles_name_the_bad_value(tmp_path, change, message):
     data = {"name": "x", "family": "feetech_sts", "baudrate": 1_000_000,

@@ -17,7 +17,7 @@ from .extras import import_optional, missing_extra
 # subcommand -> (module, one-line help)
 COMMANDS = {
     "sim-arm": ("vla_lite.firmware_bridge.sim_arm", "serve the virtual arm controller on a pty or loopback TCP"),
-    "doctor": ("vla_lite.firmware_bridge.doctor", "check a port: handshake, round trips, loss, RTT"),
+    "doctor": ("vla_lite.doctor_cli", "check a port: the vla-lite controller, or with --arm a servo bus"),
     "calibrate": ("vla_lite.calibrate_cli", "joint calibration files: convert LeRobot's, show, write back"),
     "calibrate-camera": ("vla_lite.calibrate_camera_cli", "camera intrinsics from chessboard views"),
     "info": ("vla_lite.info", "print a bundle's manifest"),

@@ -6,13 +6,13 @@ driver (`ServoBus`), `virtual_bus` + `serve` virtual servos on a pty that users 
 Nothing here imports the rest of vla-lite; joint units and calibration belong to the runtime adapter.
 """
 
-from .arms import ArmProfile, ServoSpec, builtin_arms, load_arm
+from .arms import ArmProfile, JointUnit, ServoSpec, builtin_arms, load_arm
 from .bus import BusConfig, ServoBus
 from .errors import ServoBusError, ServoConfigError, ServoLinkError, ServoProtocolError, ServoTimeout
 from .health import Condition, Fault, Telemetry
 from .readings import ServoStats, SyncReading
 from .tables import Family, OperatingMode
 
-__all__ = ["ArmProfile", "ServoSpec", "builtin_arms", "load_arm", "BusConfig", "ServoBus", "ServoBusError",
+__all__ = ["ArmProfile", "JointUnit", "ServoSpec", "builtin_arms", "load_arm", "BusConfig", "ServoBus", "ServoBusError",
            "ServoConfigError", "ServoLinkError", "ServoProtocolError", "ServoTimeout", "Condition", "Fault",
            "Telemetry", "ServoStats", "SyncReading", "Family", "OperatingMode"]

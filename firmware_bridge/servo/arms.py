@@ -6,11 +6,16 @@ The built-in profiles (so100, so101, koch) are JSON files in `arms/` read by the
     name, description (optional), family ("feetech_sts" | "feetech_scs" | "dynamixel_x"), baudrate,
     return_delay_us (what the servos' Return_Delay_Time is set to; factory 500), fast_sync_read (optional, Dynamixel),
     min_voltage_v / max_temperature_c (optional health thresholds; default: each model's own),
-    servos: [{name, id, model, mode}] in joint order (mode: an OperatingMode value such as "position").
+    lerobot_types (optional: LeRobot robot/teleoperator types whose calibration files fit this arm),
+    servos: [{name, id, model, mode, unit, full_turn}] in joint order (mode: an OperatingMode value such as
+    "position"; unit (optional): "rad" for a revolute joint (default) or "fraction" for a gripper, the units the
+    runtime sees; full_turn (optional, default false): the joint has no end stops, so calibration takes the whole
+    turn as its range instead of recording one, as LeRobot does for the SO wrist_roll).
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 from dataclasses import dataclass
@@ -21,8 +26,14 @@ from .tables import MODE_VALUES, ControlTable, Family, Model, OperatingMode, TAB
 
 ARMS_DIR = Path(__file__).with_name("arms")
 _KEYS = {"name", "description", "family", "baudrate", "return_delay_us", "fast_sync_read", "min_voltage_v",
-         "max_temperature_c", "servos"}
+         "max_temperature_c", "lerobot_types", "servos"}
 _SERVO_KEYS = {"name", "id", "model", "mode"}
+_SERVO_OPTIONAL = {"unit", "full_turn"}
+
+
+class JointUnit(enum.Enum):
+    RAD = "rad"  # revolute joint
+    FRACTION = "fraction"  # gripper: 0 at one end of its calibrated range, 1 at the other
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,8 @@ class ServoSpec:
     id: int
     model: Model
     mode: OperatingMode
+    unit: JointUnit = JointUnit.RAD
+    full_turn: bool = False  # no end stops
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class ArmProfile:
     min_voltage_v: float | None = None
     max_temperature_c: float | None = None
     description: str = ""
+    lerobot_types: tuple[str, ...] = ()
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -109,14 +123,18 @@ def arm_from_dict(data: dict, source: str = "arm profile") -> ArmProfile:
     for what, values in (("IDs", [s.id for s in servos]), ("names", [s.name for s in servos])):
         if len(set(values)) != len(values):
             raise ServoConfigError(f"{source}: servo {what} repeat: {values}")
+    types = data.get("lerobot_types", [])
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise ServoConfigError(f"{source}: lerobot_types must be a list of strings, got {types!r}")
     return ArmProfile(str(data["name"]), family, baudrate, servos, delay, bool(data.get("fast_sync_read", False)),
                       _optional_float(data, "min_voltage_v", source), _optional_float(data, "max_temperature_c", source),
-                      str(data.get("description", "")))
+                      str(data.get("description", "")), tuple(types))
 
 
 def _servo(entry: dict, family: Family, where: str) -> ServoSpec:
-    if not isinstance(entry, dict) or set(entry) != _SERVO_KEYS:
-        raise ServoConfigError(f"{where}: expected an object with keys {sorted(_SERVO_KEYS)}, got {entry!r}")
+    if not isinstance(entry, dict) or not _SERVO_KEYS <= set(entry) <= _SERVO_KEYS | _SERVO_OPTIONAL:
+        raise ServoConfigError(f"{where}: expected an object with keys {sorted(_SERVO_KEYS)} and optionally "
+                               f"{sorted(_SERVO_OPTIONAL)}, got {entry!r}")
     servo_id = entry["id"]
     if not isinstance(servo_id, int) or not 0 <= servo_id <= 252:
         raise ServoConfigError(f"{where}: id must be 0..252, got {servo_id!r}")
@@ -130,7 +148,14 @@ def _servo(entry: dict, family: Family, where: str) -> ServoSpec:
                                f"{[x.value for x in OperatingMode]}") from None
     if mode not in m.modes or mode not in MODE_VALUES[family]:
         raise ServoConfigError(f"{where}: {m.name} has no {mode.value} mode; it has {[x.value for x in m.modes]}")
-    return ServoSpec(str(entry["name"]), servo_id, m, mode)
+    try:
+        unit = JointUnit(entry.get("unit", "rad"))
+    except ValueError:
+        raise ServoConfigError(f"{where}: unit {entry['unit']!r} is not one of {[u.value for u in JointUnit]}") from None
+    full_turn = entry.get("full_turn", False)
+    if not isinstance(full_turn, bool):
+        raise ServoConfigError(f"{where}: full_turn must be true or false, got {full_turn!r}")
+    return ServoSpec(str(entry["name"]), servo_id, m, mode, unit, full_turn)
 
 
 def _optional_float(data: dict, key: str, source: str) -> float | None:

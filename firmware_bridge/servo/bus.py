@@ -1,8 +1,10 @@
 """The servo-bus driver: Feetech STS/SCS or Dynamixel 2.0 servos of an arm profile, in raw register units (counts).
 
 What it promises a control loop:
-- every transaction starts by dropping stale input (reset_input_buffer), so a late reply of an earlier call is not
-  read as this call's;
+- every transaction starts by dropping stale input (reset_input_buffer), and one that follows a request whose
+  replies may not all have come first reads on until they have, or the line goes quiet and a barrier read proves
+  it clean (exchange.py): a late reply to an earlier call's request is never read as this call's (counted as
+  late_replies, never returned), while one to this call's own earlier attempt is taken instead of asking again;
 - each reply window is sized from the wire time (bytes x 10 / baud), the servos' return delay and a latency
   allowance for the host and the USB adapter, on a monotonic clock; retries stay inside the call's budget;
 - a sync read where one servo's reply is missing or corrupt returns the others and marks that servo stale
@@ -54,12 +56,14 @@ class BusConfig:
 class ServoBus:
     def __init__(self, port: SerialPort, profile: ArmProfile, config: BusConfig = BusConfig()):
         self.profile, self.config, self._port = profile, config, port
+        self.url = port.url  # what the bus was opened on, for messages
         self.table = profile.table
         self.dynamixel = profile.family.is_dynamixel
         self.codec = dxl if self.dynamixel else ft
         delay_us = profile.return_delay_us if config.return_delay_us is None else config.return_delay_us
         self._stats: dict[int, ServoStats] = {i: ServoStats() for i in profile.ids}
-        self._exchange = Exchange(port, self.codec, profile.baudrate, delay_us * 1e-6, config.latency_s, self._stats)
+        self._exchange = Exchange(port, self.codec, port.baudrate, delay_us * 1e-6, config.latency_s, self._stats,
+                                  profile.ids)
         self.health = HealthMonitor(profile)
         self._last: dict[tuple[str, int], tuple[int, float]] = {}  # (register, id) -> (value, stamp_s)
         self._packets: dict[tuple, bytes] = {}  # built sync-read packets
@@ -88,12 +92,12 @@ class ServoBus:
         reg = self.table[register]
         ids = self.profile.ids if ids is None else tuple(ids)
         deadline = time.monotonic() + (budget_s or self.config.budget_s)
+        self._exchange.begin_call()
         got: dict[int, tuple] = {}
         pending, attempt = ids, 0
         while pending and attempt <= self.config.max_retries:
             packet = self._sync_read_packet(reg, pending)
-            if attempt and time.monotonic() + self._exchange.window_s(len(packet), len(pending), reg.size,
-                                                                      attempt) > deadline:
+            if attempt and not self._exchange.worth_trying(len(packet), len(pending), reg.size, attempt, deadline):
                 break
             for i in pending if attempt else ():
                 self._stat(i).retries += 1
@@ -144,6 +148,13 @@ class ServoBus:
         pkt = self._transact_one(servo_id, self.codec.read(servo_id, reg.address, reg.size), reg.size, budget_s)
         self._require(pkt, servo_id, f"READ {register}", budget_s)
         return reg.from_raw(int.from_bytes(pkt.data, self.table.byteorder))
+
+    def firmware(self, servo_id: int, budget_s: float | None = None) -> str:
+        """The servo's firmware version as its vendor writes it: Feetech "major.minor", Dynamixel "N"."""
+        if self.dynamixel:
+            return str(self.read(servo_id, "Firmware_Version", budget_s))
+        major = self.read(servo_id, "Firmware_Major_Version", budget_s)
+        return f"{major}.{self.read(servo_id, 'Firmware_Minor_Version', budget_s)}"
 
     def write(self, servo_id: int, register: str, value: int, budget_s: float | None = None) -> None:
         """WRITE a RAM register and wait for the servo's acknowledgement."""
@@ -211,7 +222,7 @@ class ServoBus:
 
     def stats(self) -> dict:
         return {"servos": {i: s.as_dict() for i, s in self._stats.items()},
-                "decoder": self._exchange.decoder.stats.as_dict()}
+                "link": self._exchange.link.as_dict(), "decoder": self._exchange.decoder.stats.as_dict()}
 
     def servo_stats(self, servo_id: int) -> ServoStats:
         return self._stat(servo_id)
@@ -244,9 +255,10 @@ class ServoBus:
     def _transact_one(self, servo_id: int, packet: bytes, data_len: int, budget_s: float | None):
         """One instruction to one servo, retried within the budget; the status packet or None."""
         deadline = time.monotonic() + (budget_s or self.config.budget_s)
+        self._exchange.begin_call()
         for attempt in range(self.config.max_retries + 1):
             if attempt:
-                if time.monotonic() + self._exchange.window_s(len(packet), 1, data_len, attempt) > deadline:
+                if not self._exchange.worth_trying(len(packet), 1, data_len, attempt, deadline):
                     break
                 self._stat(servo_id).retries += 1
             got = self._exchange.run(packet, (servo_id,), data_len, deadline, attempt)
@@ -299,7 +311,7 @@ class ServoBus:
             return
         ids = self.profile.ids
         servo_id = min(self._alerts) if self._alerts else ids[self._health_turn % len(ids)]
-        if now + 2 * self._exchange.window_s(8, 1, 21) > deadline_s:
+        if now + self._exchange.resync_s() + 2 * self._exchange.window_s(8, 1, 21) > deadline_s:
             return  # not this call: the budget is spent; the next call tries
         self._health_turn += 1
         self._next_health_s = now + self.config.health_period_s / len(ids)

@@ -26,7 +26,7 @@ _WRITE_TIMEOUT_S = 1.0
 
 class SerialPort:
     def __init__(self, url: str, baudrate: int):
-        self.url = url
+        self.url, self.baudrate = url, baudrate
         try:
             self._serial = serial.serial_for_url(url, baudrate=baudrate, timeout=0, write_timeout=_WRITE_TIMEOUT_S)
         except (serial.SerialException, ValueError, OSError) as exc:
@@ -67,7 +67,8 @@ class SerialPort:
                 raise ServoLinkError(f"{self.url}: write timed out with {len(view)} of {len(data)} bytes unsent")
 
     def read_some(self, deadline_s: float) -> bytes:
-        """Bytes that arrive before the monotonic deadline: whatever is there once something is; b'' at the deadline."""
+        """Bytes that arrive before the monotonic deadline: whatever is there once something is; b'' at the deadline.
+        A deadline already past still takes what is waiting (one look, no wait)."""
         if self._fd is not None:
             return self._read_fd(deadline_s)
         serial_port = self._serial
@@ -86,13 +87,13 @@ class SerialPort:
         fd = self._fd
         while True:
             remaining = deadline_s - time.monotonic()
-            if remaining <= 0:
-                return b""
             try:
-                if not select.select((fd,), (), (), remaining)[0]:
+                if not select.select((fd,), (), (), max(0.0, remaining))[0]:
                     return b""
                 data = os.read(fd, 4096)
             except BlockingIOError:
+                if remaining <= 0:
+                    return b""
                 continue
             except (OSError, ValueError) as exc:
                 raise ServoLinkError(f"{self.url}: read failed (cable pulled?): {exc}") from None

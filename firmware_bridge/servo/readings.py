@@ -26,9 +26,8 @@ class SyncReading(NamedTuple):
         return now_s - self.stamps_s
 
 
-class ServoStats:
-    """Per-servo link counters since the bus opened."""
-    __slots__ = ("replies", "timeouts", "bad_checksums", "retries", "error_replies", "stale_readings")
+class _Counters:
+    __slots__ = ()
 
     def __init__(self):
         for name in self.__slots__:
@@ -36,3 +35,16 @@ class ServoStats:
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
+
+
+class ServoStats(_Counters):
+    """Per-servo link counters since the bus opened. late_replies: this servo's replies to an earlier, given-up
+    request, read and discarded while the bus resynchronised (never returned)."""
+    __slots__ = ("replies", "timeouts", "bad_checksums", "retries", "error_replies", "stale_readings",
+                 "late_replies")
+
+
+class LinkStats(_Counters):
+    """Whole-bus counters: resyncs (a request had to wait for the line to come clean), resync_failures (it could
+    not within the call's budget, so nothing was sent), late_replies (all servos' late replies discarded)."""
+    __slots__ = ("resyncs", "resync_failures", "late_replies")

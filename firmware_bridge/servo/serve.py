@@ -7,7 +7,8 @@ server keeps its own handle on the slave, so a host closing and reopening the po
 
 `wire_baud` (--wire) holds every reply until a real bus at that baud could have delivered it: the instruction's
 wire time, then each replying servo's return delay, then the replies' wire time (bytes x 10 / baud). Without it the
-pty answers as fast as this process can, which measures the host's own overhead.
+pty answers as fast as this process can, which measures the host's own overhead. A delay fault (--delay P
+--delay-ms MS) holds an answer MS longer; the server reads nothing else meanwhile, so answers stay in order.
 """
 
 from __future__ import annotations
@@ -61,9 +62,10 @@ class PtyServer:
             t_rx = time.monotonic()
             with self.lock:
                 reply = self.bus.handle(data, t_rx)
+                hold_s = self.bus.take_hold_s()
             if reply:
-                if self.wire_baud:
-                    self._hold_until(t_rx + self._wire_s(data, reply))
+                if self.wire_baud or hold_s:
+                    self._hold_until(t_rx + (self._wire_s(data, reply) if self.wire_baud else 0.0) + hold_s)
                 os.write(master, reply)
 
     def _wire_s(self, request: bytes, reply: bytes) -> float:
@@ -111,9 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--drop", type=float, default=0.0, metavar="P", help="probability a reply is not sent")
     parser.add_argument("--corrupt", type=float, default=0.0, metavar="P", help="probability a reply's checksum is bad")
     parser.add_argument("--stray", type=float, default=0.0, metavar="P", help="probability of garbage before a reply")
+    parser.add_argument("--delay", type=float, default=0.0, metavar="P", help="probability a reply leaves late")
+    parser.add_argument("--delay-ms", type=float, default=20.0, metavar="MS", help="how late (default 20 ms)")
     parser.add_argument("--seed", type=int, default=None, help="fault generator seed (repeatable faults)")
     parser.add_argument("--fault-ids", type=int, nargs="+", metavar="ID",
-                        help="--drop/--corrupt/--stray hit only these servos (default: all)")
+                        help="--drop/--corrupt/--stray/--delay hit only these servos (default: all)")
     for flag, what in (("--vanish", "never answers"), ("--overload", "reports overload"),
                        ("--overheat", "reports 80 °C"), ("--duplicate", "has a twin with the same ID")):
         parser.add_argument(flag, type=int, action="append", default=[], metavar="ID", help=f"servo ID that {what}")
@@ -125,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         profile = load_arm(args.arm)
         fault_ids = None if args.fault_ids is None else frozenset(args.fault_ids)
-        faults = Faults(args.drop, args.corrupt, args.stray, args.seed, fault_ids)
+        faults = Faults(args.drop, args.corrupt, args.stray, args.seed, fault_ids, args.delay, args.delay_ms / 1e3)
         bus = VirtualBus(profile, faults, now_s=time.monotonic())
         for servo_id in args.vanish:
             bus.vanish(servo_id)

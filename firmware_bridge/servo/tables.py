@@ -49,6 +49,15 @@ class Register:
     sign: Sign = Sign.UNSIGNED
     sign_bit: int = 0  # SIGN_MAGNITUDE only
     default: int = 0  # factory value, signed
+    limit: int | None = None  # the largest |value| the servo accepts, when the manual sets one below the field's
+
+    @property
+    def max_magnitude(self) -> int:
+        """The largest |value| this register holds (and the servo accepts)."""
+        bits = 8 * self.size
+        field = {Sign.SIGN_MAGNITUDE: (1 << self.sign_bit) - 1, Sign.TWOS_COMPLEMENT: (1 << bits - 1) - 1,
+                 Sign.UNSIGNED: (1 << bits) - 1}[self.sign]
+        return field if self.limit is None else min(field, self.limit)
 
     def to_raw(self, value: int) -> int:
         """Signed value -> unsigned register content; ServoConfigError naming the value if it does not fit."""
@@ -58,6 +67,8 @@ class Register:
         if self.sign is Sign.TWOS_COMPLEMENT:
             if not -(1 << bits - 1) <= value < 1 << bits - 1:
                 raise ServoConfigError(f"{self.name} = {value} does not fit {bits} signed bits")
+            if self.limit is not None and abs(value) > self.limit:
+                raise ServoConfigError(f"{self.name} = {value} is outside the servo's range +-{self.limit}")
             return value & ((1 << bits) - 1)
         if not 0 <= value < 1 << bits:
             raise ServoConfigError(f"{self.name} = {value} does not fit {bits} unsigned bits")
@@ -101,14 +112,16 @@ class ControlTable:
 
 
 def _table(family: Family, byteorder: str, eeprom_end: int, memory_size: int, rows: str) -> ControlTable:
-    """rows: one register a line, `name address size access sign default` (access R/RW; sign u, 2c or smN)."""
+    """rows: one register a line, `name address size access sign default [limit]` (access R/RW; sign u, 2c or
+    smN; limit: the manual's range +-limit where it is narrower than the field)."""
     registers = {}
     for line in rows.strip().splitlines():
-        name, address, size, access, sign, default = line.split()
+        name, address, size, access, sign, default, *limit = line.split()
         address = int(address)
         sign_bit = int(sign[2:]) if sign.startswith("sm") else 0
         registers[name] = Register(name, address, int(size), Area.EEPROM if address < eeprom_end else Area.RAM,
-                                   access == "RW", Sign(sign[:2] if sign_bit else sign), sign_bit, int(default))
+                                   access == "RW", Sign(sign[:2] if sign_bit else sign), sign_bit, int(default),
+                                   int(limit[0]) if limit else None)
     return ControlTable(family, byteorder, eeprom_end, memory_size, MappingProxyType(registers))
 
 
@@ -196,6 +209,7 @@ Moving 66 1 R u 0
 """)
 
 # Dynamixel X series (XL430-W250, XL330-M288/M077, XM430-W350). Present_Current is Present_Load (0.1 %) on XL430.
+# Homing_Offset accepts +-1,044,479 counts (255 turns), less than its 4 bytes hold.
 DYNAMIXEL_X = _table(Family.DYNAMIXEL_X, "little", 64, 256, """
 Model_Number 0 2 R u 1060
 Model_Information 2 4 R u 0
@@ -207,7 +221,7 @@ Drive_Mode 10 1 RW u 0
 Operating_Mode 11 1 RW u 3
 Secondary_ID 12 1 RW u 255
 Protocol_Type 13 1 RW u 2
-Homing_Offset 20 4 RW 2c 0
+Homing_Offset 20 4 RW 2c 0 1044479
 Moving_Threshold 24 4 RW u 10
 Temperature_Limit 31 1 RW u 72
 Max_Voltage_Limit 32 2 RW u 140

@@ -10,12 +10,16 @@ Faults (`Faults`, changeable while serving; all drawn from one seeded generator)
 - drop_rate: a status packet is not sent (a missing reply);
 - corrupt_rate: a status packet's last checksum/CRC byte is altered (a corrupt checksum);
 - stray_rate: 1-8 garbage bytes (half the time starting like a header) come before a reply;
-- ids: when given, the three rates above hit only these servos' replies;
+- delay_rate / delay_s: a reply leaves delay_s late (the whole answer to that instruction is held, and the bus
+  reads no further instruction meanwhile, as a bus answers in order): a host that gave up on it may read it as the
+  answer to its next request;
+- ids: when given, the rates above hit only these servos' replies;
 - vanish(id): the servo neither answers nor obeys until restore(id);
 - set_overload(id) / set_temperature(id, c) / set_voltage(id, v): the servo's own error bits follow;
 - add_duplicate(id): a second servo answers to the same ID; the two replies collide on the wire (byte-wise AND,
   as two drivers on an idle-high line), so they pass only when both servos would send the same bytes.
 In a FAST_SYNC_READ a dropped block ends the combined packet there (the servos after it had nothing to follow).
+A person's hand: move_by_hand(id, counts) turns a servo's shaft (virtual_hand.py scripts whole poses and sweeps).
 """
 
 from __future__ import annotations
@@ -37,16 +41,20 @@ class Faults:
     stray_rate: float = 0.0
     seed: int | None = None
     ids: frozenset[int] | None = None  # the rates hit only these servos' replies; None: every servo's
+    delay_rate: float = 0.0
+    delay_s: float = 0.0  # how late a delayed reply leaves, s
 
     def __post_init__(self):
-        for name in ("drop_rate", "corrupt_rate", "stray_rate"):
+        for name in ("drop_rate", "corrupt_rate", "stray_rate", "delay_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+        if not 0.0 <= self.delay_s <= 10.0:
+            raise ValueError(f"delay_s must be 0..10 s, got {self.delay_s!r}")
 
 
 class BusStats:
-    __slots__ = ("instructions", "replies", "dropped", "corrupted", "stray", "collisions")
+    __slots__ = ("instructions", "replies", "dropped", "corrupted", "stray", "delayed", "collisions")
 
     def __init__(self):
         for name in self.__slots__:
@@ -68,6 +76,7 @@ class VirtualBus:
         self.stats = BusStats()
         self.servos: list[VirtualServo] = []
         self.vanished: set[int] = set()
+        self._hold_s = 0.0  # extra delay of the answer being built (delay faults)
         positions = positions or {}
         for spec in profile.servos:
             self.servos.append(self._make(spec, positions.get(spec.id, spec.model.counts_per_turn // 2), now_s))
@@ -90,6 +99,13 @@ class VirtualBus:
 
     def restore(self, servo_id: int) -> None:
         self.vanished.discard(servo_id)
+
+    def move_by_hand(self, servo_id: int, shaft_counts: float, now_s: float) -> None:
+        """A person turns a servo (see VirtualServo.move_by_hand); a twin on the same ID turns with it."""
+        self.servo(servo_id)
+        for s in self.servos:
+            if s.id == servo_id:
+                s.move_by_hand(shaft_counts, now_s)
 
     def set_overload(self, servo_id: int, on: bool = True) -> None:
         self.servo(servo_id).overload = on
@@ -116,8 +132,13 @@ class VirtualBus:
 
     # --- the bus ------------------------------------------------------------------------------------------
 
+    def take_hold_s(self) -> float:
+        """How long the answer last returned by handle() must be held back (a delay fault), then 0 again."""
+        hold, self._hold_s = self._hold_s, 0.0
+        return hold
+
     def handle(self, data: bytes, now_s: float) -> bytes:
-        """Every reply to the instruction packets completed by `data`, in wire order."""
+        """Every reply to the instruction packets completed by `data`, in wire order (see take_hold_s)."""
         out = bytearray()
         for pkt in self._decoder.feed(data):
             self.stats.instructions += 1
@@ -227,6 +248,9 @@ class VirtualBus:
             self.stats.stray += 1
             junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 9)))
             packet = (b"\xff\xff" + junk if rng.random() < 0.5 else junk) + packet
+        if faults.delay_rate and rng.random() < faults.delay_rate:
+            self.stats.delayed += 1
+            self._hold_s = max(self._hold_s, faults.delay_s)
         self.stats.replies += 1
         return packet
 

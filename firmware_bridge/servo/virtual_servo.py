@@ -10,6 +10,8 @@ Where the manuals leave room, this servo chooses:
   a read-only or absent address, is refused with an ACCESS error; a hardware error turns torque off and sets the
   alert bit until REBOOT.
 Torque on (0 -> 1) sets Goal_Position to Present_Position: the servo holds where it is, as real ones do.
+A person's hand (`move_by_hand`) turns the shaft to any encoder position; with torque on the servo then drives
+back toward its goal, as a real one fights a hand.
 Speed: the model's no-load speed, or less when Goal_Velocity (Feetech) / Profile_Velocity (Dynamixel) asks.
 """
 
@@ -104,6 +106,13 @@ class VirtualServo:
         self._sync_goal()
         self._telemetry()  # a new Homing_Offset shows in Present_Position at once
         return 0
+
+    def move_by_hand(self, shaft_counts: float, now_s: float) -> None:
+        """Turn the shaft to an encoder position (counts before the homing offset; Feetech wraps it at one turn)."""
+        self.advance(now_s)
+        self.shaft = float(shaft_counts)
+        self.velocity = 0.0
+        self._telemetry()
 
     def reboot(self) -> None:
         self.hardware_error = 0
