@@ -65,7 +65,7 @@ def synonym_oracle(max_tokens: int = 32) -> dict:
     from vla_lite.worlds.tabletop.instructions import COLOUR_SYNONYMS, COLOURS
 =======
     from vla_lite.export.text_minilm import build_minilm
-    from vla_lite.sim.instructions import COLOUR_SYNONYMS, COLOURS
+    from vla_lite.worlds.tabletop.instructions import COLOUR_SYNONYMS, COLOURS
 >>>>>>> offline
     from vla_lite.text.tokenizer import WordPieceTokenizer
 

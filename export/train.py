@@ -197,7 +197,7 @@ def paraphrase_groups(kind: str, paths) -> list[list[str]]:
     if kind == "tabletop":
         return tabletop_paraphrases()
     if kind == "metaworld":
-        from vla_lite.metaworld.tasks import MT10, task_instructions
+        from vla_lite.worlds.metaworld.tasks import MT10, task_instructions
 
         return [list(task_instructions(task, "train")) for task in MT10]
     return []
@@ -205,6 +205,6 @@ def paraphrase_groups(kind: str, paths) -> list[list[str]]:
 
 def tabletop_paraphrases() -> list[list[str]]:
     """Groups of interchangeable training phrasings, one group per colour (held-out phrasings never included)."""
-    from vla_lite.sim.instructions import COLOURS, TRAIN_TEMPLATES
+    from vla_lite.worlds.tabletop.instructions import COLOURS, TRAIN_TEMPLATES
 
     return [[t.format(c=colour) for t in TRAIN_TEMPLATES] for colour in COLOURS]

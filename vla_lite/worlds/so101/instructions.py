@@ -5,7 +5,7 @@ holds all its cubes, the bowl and both pads, so only the instruction says which 
 are the robot's: the left pad is on the arm's left (+y, the image's right in the front camera, which faces the
 arm).
 
-Three splits, as in vla_lite.sim.instructions:
+Three splits, as in vla_lite.worlds.tabletop.instructions:
 - "train": the phrasings demonstrations are labelled with (canonical colour and place words);
 - "paraphrase": the same request reworded: verbs and sentence structures no training template uses, and the pads
   named as "the pad on the left" / "the left-hand pad"; colours keep their canonical word;
