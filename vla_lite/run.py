@@ -27,12 +27,12 @@ from .text import grounding
 def add_arguments(parser) -> None:
     a = parser.add_argument
     a("--port", required=True, help="the arm controller: a serial device or pyserial URL (/dev/ttyUSB0, "
-                                    "socket://host:port), or a simulated world (sim, metaworld:TASK[,TASK...], "
-                                    "metaworld:mt10)")
+                                    "socket://host:port), a servo bus with --arm (/dev/ttyACM0), or a simulated "
+                                    "world (sim, metaworld:TASK[,TASK...], metaworld:mt10)")
     a("--arm", metavar="PROFILE|FILE",
       help="--port is a servo bus of this arm: so100, so101 (Feetech STS3215), koch (Dynamixel) or a profile JSON")
     a("--calibration", metavar="FILE", help="with --arm: the arm's calibration (vla-lite calibrate); default: "
-                                            "$XDG_CONFIG_HOME or ~/.config /vla-lite/calibration/<arm>.json")
+                                            "~/.config/vla-lite/calibration/<arm>.json ($XDG_CONFIG_HOME if set)")
     a("--on-exit", choices=("hold", "release"), default="hold",
       help="with --arm: torque at exit, Ctrl-C, SIGTERM and link loss. hold (default): torque stays on and the "
            "servos hold the last (hold) command; release: torque off, the arm goes limp (support it)")

@@ -12,9 +12,10 @@ speeds from the servo model, the rate), `poll`, `latest_state` / `latest_state_s
 observe section) and one SYNC_WRITE (send_command, its send section) in the loop's own thread: no extra thread and
 no second serial hop.
 
-- Fresh or nothing: `latest_state` changes only when every joint was read fresh in one sync read. A missing or
-  corrupt reply leaves the previous state with its own older time, so the loop's state-age rule holds the arm if
-  it goes on; a goal is never computed from a value the bus marked stale. Every lost reading is counted.
+- Fresh or nothing: `latest_state` is the newest sync read only when every joint was read fresh in it; after a
+  read with a missing or corrupt reply it is None until the next complete one, so the loop holds that tick ("no
+  fresh arm state": the servos keep the last safe goal) and never computes a goal from a value the bus marked
+  stale or from an older reading. Every lost reading is counted (stats: readings_lost, incomplete_reads).
 - Goals are clipped to each joint's calibrated range (calib.ArmCalibration.to_counts); the bus withholds a sync
   write while a reply may still be on the half-duplex line (the servos keep their previous goal), counted.
 - Health: the bus's latched conditions (over-temperature, under-voltage, overload, ...) are State.faults HARDWARE,
@@ -132,6 +133,7 @@ class ServoArm:
         now = self.clock()
         self.stats.on_read(reading, time.perf_counter() - t0)
         if not reading.all_fresh:
+            self.latest_state = self.latest_state_s = None  # the arm's state is not known this tick: the loop holds
             if now - self._last_complete_s > LINK_LOSS_S:
                 stale = [n for n, ok in zip(self.profile.names, reading.fresh) if not ok]
                 self._down(f"no complete reading from {self.url} for {1e3 * (now - self._last_complete_s):.0f} "
