@@ -44,7 +44,9 @@ from .firmware_bridge import protocol as p
 from .firmware_bridge.servo import ArmProfile, BusConfig, ServoBus, ServoBusError, ServoLinkError, load_arm
 from .servo_arm_info import ServoArmStats, arm_config
 
-LINK_LOSS_S = 0.5  # no complete reading for this long: the link is down
+LINK_LOSS_S = 1.0  # incomplete reads in a row for this long (and LINK_LOSS_READS of them): the link is down
+LINK_LOSS_READS = 10  # (time between reads alone, as while the runtime starts up, is not a loss)
+OPEN_BUDGET_S = 0.1  # per setup transaction at open (not in a tick: a busy host or slow adapter may take its time)
 RECONNECT_S = (0.05, 2.0)  # back-off between attempts to reopen a failed port (doubling)
 
 
@@ -66,7 +68,8 @@ class ServoArm:
         self.latest_state: p.State | None = None
         self.latest_state_s: float | None = None
         self._up, self._released, self._port_failed, self._seq = True, False, False, 0
-        self._last_complete_s = clock()
+        self._incomplete_since_s: float | None = None  # the first of the incomplete reads in a row
+        self._incomplete_reads = 0  # ... and how many
         self._next_attempt_s, self._backoff_s, self._next_release_s = 0.0, RECONNECT_S[0], 0.0
 
     @classmethod
@@ -87,15 +90,15 @@ class ServoArm:
         bus = ServoBus.open(device, profile, config, baudrate)
         try:
             present = read_positions(bus)  # ArmReadError naming a silent servo
-            mismatch = offset_mismatches(bus, cal)
+            mismatch = offset_mismatches(bus, cal, budget_s=OPEN_BUDGET_S)
             if mismatch:
                 differ = ", ".join(f"{n} servo {a} file {b}" for n, (a, b) in mismatch.items())
                 raise CalibrationMismatch(f"the servos on {device} do not hold this calibration's homing offsets "
                                           f"({differ}): use this arm's file, or recalibrate with `vla-lite "
                                           f"calibrate --port {device} --arm {profile.name}`")
-            if not bus.write_goals(present.tolist()):
+            if not bus.write_goals(present.tolist(), budget_s=OPEN_BUDGET_S):
                 raise ServoLinkError(f"{device}: the bus never came clean to set the goals before torque on")
-            bus.torque(True)
+            bus.torque(True, budget_s=OPEN_BUDGET_S)
             arm = cls(bus, cal, on_exit=on_exit, clock=clock)
         except BaseException:
             bus.close()
@@ -134,12 +137,16 @@ class ServoArm:
         self.stats.on_read(reading, time.perf_counter() - t0)
         if not reading.all_fresh:
             self.latest_state = self.latest_state_s = None  # the arm's state is not known this tick: the loop holds
-            if now - self._last_complete_s > LINK_LOSS_S:
+            if self._incomplete_since_s is None:
+                self._incomplete_since_s = now
+            self._incomplete_reads += 1
+            lost_s = now - self._incomplete_since_s
+            if lost_s >= LINK_LOSS_S and self._incomplete_reads >= LINK_LOSS_READS:
                 stale = [n for n, ok in zip(self.profile.names, reading.fresh) if not ok]
-                self._down(f"no complete reading from {self.url} for {1e3 * (now - self._last_complete_s):.0f} "
-                           f"ms (silent: {', '.join(stale)})")
+                self._down(f"no complete reading from {self.url} in {self._incomplete_reads} reads over "
+                           f"{1e3 * lost_s:.0f} ms (silent: {', '.join(stale)})")
             return None
-        self._last_complete_s = now
+        self._incomplete_since_s, self._incomplete_reads = None, 0
         if not self._up:
             if self.on_exit is TorquePolicy.RELEASE:
                 self._release(self.fault or "link lost")
@@ -234,7 +241,7 @@ class ServoArm:
         now = self.clock()
         if now < self._next_release_s:
             return  # torque off was refused lately: not on every tick (each try costs a reply window per servo)
-        self._next_release_s = now + LINK_LOSS_S
+        self._next_release_s = now + 0.5
         try:
             self.bus.torque(False)
             self._released = True
@@ -246,7 +253,7 @@ class ServoArm:
         """Apply the exit policy (RELEASE: torque off, each servo acknowledged) and close the port. Safe twice."""
         if self.on_exit is TorquePolicy.RELEASE and not self._released:
             try:
-                self.bus.torque(False)
+                self.bus.torque(False, budget_s=OPEN_BUDGET_S)
                 self._released = True
             except ServoBusError as exc:
                 self.fault = f"torque off at exit not confirmed: {exc}"
