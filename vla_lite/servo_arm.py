@@ -41,12 +41,14 @@ from .calib.errors import CalibrationMismatch
 from .calib.guided import offset_mismatches, read_positions
 from .calib.user_files import find_calibration
 from .firmware_bridge import protocol as p
-from .firmware_bridge.servo import ArmProfile, BusConfig, ServoBus, ServoBusError, ServoLinkError, load_arm
+from .firmware_bridge.servo import (ArmProfile, BusConfig, ServoBus, ServoBusError, ServoLinkError, ServoTimeout,
+                                    load_arm)
 from .servo_arm_info import ServoArmStats, arm_config
 
 LINK_LOSS_S = 1.0  # incomplete reads in a row for this long (and LINK_LOSS_READS of them): the link is down
 LINK_LOSS_READS = 10  # (time between reads alone, as while the runtime starts up, is not a loss)
 OPEN_BUDGET_S = 0.1  # per setup transaction at open (not in a tick: a busy host or slow adapter may take its time)
+OPEN_ATTEMPTS = 3
 RECONNECT_S = (0.05, 2.0)  # back-off between attempts to reopen a failed port (doubling)
 
 
@@ -79,8 +81,8 @@ class ServoArm:
         """Open the bus, check every servo answers and holds the calibration's homing offsets, set each goal to
         its present position and turn torque on (nothing moves). profile: a name (so100, so101, koch) or a JSON
         file; calibration: an ArmCalibration, a file, or None for the arm's default file
-        (calib.user_files). Raises ServoBusError (port, silent servos) or CalibrationError (no file, another
-        arm's, offsets the servos do not hold); nothing stays open then."""
+        (calib.user_files). Raises ServoBusError (the port, a refused write) or CalibrationError (no file,
+        another arm's, a silent servo, offsets the servos do not hold); nothing stays open then."""
         profile = load_arm(profile) if isinstance(profile, str) else profile
         register_arm_profile(profile)  # a user's --arm FILE: its calibration files load by its name
         cal = calibration if isinstance(calibration, ArmCalibration) else \
@@ -89,16 +91,7 @@ class ServoArm:
             raise CalibrationMismatch(f"the calibration is a {cal.arm!r} arm's; the bus is a {profile.name!r}")
         bus = ServoBus.open(device, profile, config, baudrate)
         try:
-            present = read_positions(bus)  # ArmReadError naming a silent servo
-            mismatch = offset_mismatches(bus, cal, budget_s=OPEN_BUDGET_S)
-            if mismatch:
-                differ = ", ".join(f"{n} servo {a} file {b}" for n, (a, b) in mismatch.items())
-                raise CalibrationMismatch(f"the servos on {device} do not hold this calibration's homing offsets "
-                                          f"({differ}): use this arm's file, or recalibrate with `vla-lite "
-                                          f"calibrate --port {device} --arm {profile.name}`")
-            if not bus.write_goals(present.tolist(), budget_s=OPEN_BUDGET_S):
-                raise ServoLinkError(f"{device}: the bus never came clean to set the goals before torque on")
-            bus.torque(True, budget_s=OPEN_BUDGET_S)
+            _take_over(bus, cal)
             arm = cls(bus, cal, on_exit=on_exit, clock=clock)
         except BaseException:
             bus.close()
@@ -265,6 +258,29 @@ class ServoArm:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _take_over(bus: ServoBus, cal: ArmCalibration) -> None:
+    """Every servo answers and holds the calibration's offsets; goals := present positions; torque on. Each step
+    is tried OPEN_ATTEMPTS times: at start-up a busy host can miss a reply window (they are sized for the loop)."""
+    def attempts(step):
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                return step()
+            except ServoTimeout:
+                if attempt == OPEN_ATTEMPTS - 1:
+                    raise
+
+    present = read_positions(bus)  # ArmReadError naming a silent servo
+    mismatch = attempts(lambda: offset_mismatches(bus, cal, budget_s=OPEN_BUDGET_S))
+    if mismatch:
+        differ = ", ".join(f"{n} servo {a} file {b}" for n, (a, b) in mismatch.items())
+        raise CalibrationMismatch(f"the servos on {bus.url} do not hold this calibration's homing offsets ({differ}): "
+                                  f"use this arm's file, or recalibrate with `vla-lite calibrate --port {bus.url} "
+                                  f"--arm {cal.arm}`")
+    if not bus.write_goals(present.tolist(), budget_s=OPEN_BUDGET_S):
+        raise ServoLinkError(f"{bus.url}: the line never came clean to set the goals before torque on")
+    attempts(lambda: bus.torque(True, budget_s=OPEN_BUDGET_S))
 
 
 def connect(device: str, profile: ArmProfile | str, calibration: ArmCalibration | str | None = None, *,
