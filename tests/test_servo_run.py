@@ -174,3 +174,38 @@ def test_run_refuses_servos_that_do_not_hold_the_calibrations_offsets(tmp_path, 
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert "elbow_flex servo 0 file 40" in out.stderr and "recalibrate" in out.stderr
     assert torque.tolist() == [0] * 6  # refused before torque on
+
+
+def test_readme_walkthrough_calibrate_doctor_run_with_the_default_file(tmp_path, parts, monkeypatch,
+                                                                     quick_thread_switches):
+    """The README's SO-101 steps on a virtual arm moved by a scripted person: calibrate (no --out: the default
+    file), doctor and run (no --calibration: they find it and say so)."""
+    from test_guided_calibration import Cli, Person, serve
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the user's config directory, for the CLIs
+    default = tmp_path / "config" / "vla-lite" / "calibration" / "so101.json"
+    with serve() as server:
+        person, cli = Person(server), Cli("--port", server.port, "--arm", "so101")
+        cli.wait_for("Move the arm to the middle of its range")
+        person.hold_middle()
+        cli.answer()
+        cli.wait_for("Move every joint through its whole range")
+        person.sweep()
+        cli.answer()
+        cli.wait_for("Save it to")
+        cli.answer("y")
+        code, text = cli.finish()
+        assert code == 0 and default.exists() and f"--out {default} (the so101 default)" in text, text
+        doctor = subprocess.run([sys.executable, "-m", "vla_lite", "doctor", "--port", server.port, "--arm", "so101",
+                                 "--json", "--count", "20"], capture_output=True, text=True, timeout=120)
+        report = json.loads(doctor.stdout)
+        assert doctor.returncode == 0 and report["ok"], doctor.stderr
+        assert f"calibration {default} (the so101 default)" in doctor.stderr
+        assert all(abs(s["position"]) < 0.01 for s in report["servos"][:5])  # the middle pose reads 0 rad
+        start = registers(server, "Goal_Position")
+        out = subprocess.run(run_args(server.port, parts, "--duration", "2", calibration=False),
+                             capture_output=True, text=True, timeout=120)
+        goals = registers(server, "Goal_Position")
+    assert out.returncode == 0, out.stderr
+    assert f"calibration {default} (the so101 default)" in out.stderr
+    assert np.any(np.abs(goals - start) > 5)
