@@ -22,7 +22,7 @@ import enum
 import importlib
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from .extras import missing_extra
 
@@ -54,15 +54,6 @@ class Port:
     kind: PortKind
     scheme: str | None
     arg: str  # WORLD: what follows "scheme:"; SERIAL and BUS: the device or pyserial URL
-
-
-class Connection(Protocol):
-    """What a BUS connector returns (a World is one too): a vla-lite protocol endpoint on `port`."""
-
-    @property
-    def port(self) -> str: ...
-
-    def close(self) -> None: ...
 
 
 SERVO_CONNECTOR = "vla_lite.servo_arm:connect"  # every servo bus: the arm profile says Feetech or Dynamixel

@@ -169,7 +169,7 @@ class ServoArm:
         try:
             written = self.bus.write_goals(counts.tolist())
         except ServoLinkError as exc:
-            self._down(str(exc))
+            self._down(str(exc), port_failed=True)
             return None
         if not written:
             self.stats.commands_lost += 1
