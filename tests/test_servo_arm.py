@@ -179,3 +179,12 @@ def test_a_latched_servo_condition_is_a_controller_fault_until_cleared(quick_thr
             server.bus.set_overload(3, False)
         arm.request(p.ClearFault())  # run --clear-faults
         assert next_state(arm).faults == 0 and arm.health_faults() == []
+
+
+def test_a_fraction_joint_crosses_the_protocol(quick_thread_switches):
+    """Unit.FRACTION (2) is on the wire too: a servo arm's announcement round-trips through the vla-lite codec."""
+    with serve_pty("so101") as server, ServoArm.open(server.port, "so101", virtual_calibration()) as arm:
+        ack = arm.info.hello_ack()
+    (pkt,) = p.Decoder().feed(p.encode(ack, 1))
+    assert pkt.msg.joints[-1].unit is p.Unit.FRACTION and pkt.msg.joints == tuple(
+        p.JointInfo(j.name, j.unit, *(np.float32(x) for x in j[2:])) for j in ack.joints)

@@ -209,3 +209,13 @@ def test_readme_walkthrough_calibrate_doctor_run_with_the_default_file(tmp_path,
     assert out.returncode == 0, out.stderr
     assert f"calibration {default} (the so101 default)" in out.stderr
     assert np.any(np.abs(goals - start) > 5)
+
+
+def test_servo_flags_are_refused_without_an_arm_or_on_a_world(tmp_path):
+    for args, word in ((["--port", "/dev/ttyUSB9", "--camera", "0", "--calibration", "c.json"], "add --arm"),
+                       (["--port", "/dev/ttyUSB9", "--camera", "0", "--on-exit", "release"], "add --arm"),
+                       (["--port", "sim", "--arm", "so101"], "is a simulated world"),
+                       (["--port", "/dev/ttyUSB9", "--arm", "so102", "--camera", "0"], "no known arm profile")):
+        out = subprocess.run([sys.executable, "-m", "vla_lite", "run", *args], capture_output=True, text=True,
+                             timeout=60, env=env_with_config(tmp_path))
+        assert out.returncode == 2 and word in out.stderr and out.stderr.count("\n") == 1, out.stderr
