@@ -219,3 +219,27 @@ def test_servo_flags_are_refused_without_an_arm_or_on_a_world(tmp_path):
         out = subprocess.run([sys.executable, "-m", "vla_lite", "run", *args], capture_output=True, text=True,
                              timeout=60, env=env_with_config(tmp_path))
         assert out.returncode == 2 and word in out.stderr and out.stderr.count("\n") == 1, out.stderr
+
+
+def test_an_arm_profile_file_of_ones_own_runs_like_a_built_in(tmp_path, parts, quick_thread_switches):
+    from vla_lite.calib.arm_profiles import PROFILES, register_arm_profile
+    from vla_lite.firmware_bridge.servo import load_arm
+    from vla_lite.firmware_bridge.servo.arms import ARMS_DIR
+
+    profile_file = tmp_path / "my_arm.json"
+    profile_file.write_text((ARMS_DIR / "so101.json").read_text().replace('"name": "so101"', '"name": "my_arm"'))
+    register_arm_profile(load_arm(profile_file))
+    try:
+        cal = write_calibration(tmp_path / "my_cal.json", virtual_calibration("my_arm"))
+    finally:
+        PROFILES.pop("my_arm")  # the subprocesses register it themselves, from --arm
+    with serve_pty(str(profile_file)) as server:
+        args = run_args(server.port, parts, "--duration", "1", calibration=False)
+        args[args.index("so101")] = str(profile_file)
+        out = subprocess.run(args + ["--calibration", str(cal)], capture_output=True, text=True, timeout=120,
+                             env=env_with_config(tmp_path))
+        assert out.returncode == 0, out.stderr
+        assert registers(server, "Torque_Enable").tolist() == [1] * 6
+        so101_cal = subprocess.run(args + ["--calibration", str(parts[1])], capture_output=True, text=True,
+                                   timeout=120, env=env_with_config(tmp_path))
+    assert so101_cal.returncode == 2 and "calibrates a 'so101' arm, but --arm is 'my_arm'" in so101_cal.stderr
