@@ -20,7 +20,8 @@ no second serial hop.
   write while a reply may still be on the half-duplex line (the servos keep their previous goal), counted.
 - Health: the bus's latched conditions (over-temperature, under-voltage, overload, ...) are State.faults HARDWARE,
   so the loop holds; `clear_fault()` (run --clear-faults) clears them.
-- Link loss (the port fails, or no complete reading for LINK_LOSS_S): the link is down and the loop holds. HOLD
+- Link loss (the port fails, or LINK_LOSS_READS incomplete reads in a row over LINK_LOSS_S): the link is down
+  and the loop holds ("link fault"). HOLD
   retries and carries on when the arm answers again; RELEASE turns torque off as soon as the bus lets it and stays
   down. On close (end of run, Ctrl-C, SIGTERM): HOLD leaves torque on, the servos holding the last goal; RELEASE
   turns it off (the arm goes limp). EEPROM is never written: only Goal_Position and Torque_Enable (RAM).
@@ -36,7 +37,6 @@ import numpy as np
 
 from .calib.arm_calibration import ArmCalibration
 from .calib.arm_profiles import register_arm_profile
-from .calib.calibration_compare import calibration_fingerprint
 from .calib.errors import CalibrationMismatch
 from .calib.guided import offset_mismatches, read_positions
 from .calib.user_files import find_calibration
@@ -98,10 +98,6 @@ class ServoArm:
             raise
         arm.poll()
         return arm
-
-    @property
-    def fingerprint(self) -> dict:
-        return calibration_fingerprint(self.calibration)
 
     # --- what the loop calls --------------------------------------------------------------------------------
 
