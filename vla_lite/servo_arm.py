@@ -21,10 +21,10 @@ no second serial hop.
 - Health: the bus's latched conditions (over-temperature, under-voltage, overload, ...) are State.faults HARDWARE,
   so the loop holds; `clear_fault()` (run --clear-faults) clears them.
 - Link loss (the port fails, or LINK_LOSS_READS incomplete reads in a row over LINK_LOSS_S): the link is down
-  and the loop holds ("link fault"). HOLD
-  retries and carries on when the arm answers again; RELEASE turns torque off as soon as the bus lets it and stays
-  down. On close (end of run, Ctrl-C, SIGTERM): HOLD leaves torque on, the servos holding the last goal; RELEASE
-  turns it off (the arm goes limp). EEPROM is never written: only Goal_Position and Torque_Enable (RAM).
+  and the loop holds ("link fault"). HOLD retries and carries on when the arm answers again; RELEASE turns torque
+  off as soon as the bus lets it and stays down. On close (end of run, Ctrl-C, SIGTERM): HOLD leaves torque on,
+  the servos holding the last goal; RELEASE turns it off (the arm goes limp). EEPROM is never written: only
+  Goal_Position and Torque_Enable (RAM).
 """
 
 from __future__ import annotations
