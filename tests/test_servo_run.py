@@ -114,6 +114,7 @@ def test_lost_replies_hold_the_arm_and_every_lost_reading_is_counted(tmp_path, p
     losses = sum(s["timeouts"] + s["bad_checksums"] for s in link["servos"].values())
     assert losses >= link["readings_lost"]  # a lost reading is a lost reply that no retry made good
     # Every incomplete read inside the loop (reads outside it: the one at open, the stop's wait) held that tick.
+    assert f"{link['readings_lost']} joint readings lost" in out.stdout  # the text report says it too
     outside = link["reads"] - r["ticks"]
     assert r["holds"].get("no fresh arm state", 0) >= link["incomplete_reads"] - outside, (r["holds"], link)
 

@@ -128,8 +128,9 @@ def run(args) -> int:
         for note in rt.notes + notes:
             print(f"vla-lite run: {note}", file=sys.stderr)
         pacer = session.run(duration_s=args.duration, stop=stop, naive=args.pacing == "naive")
+        link_notes = rt.link.run_notes() if hasattr(rt.link, "run_notes") else []  # a servo bus's own counts
         report = build_report(pacer.report(), rt.loop.report(), backend=rt.backend, pacing=args.pacing,
-                              notes=rt.notes + notes, **session.report())
+                              notes=rt.notes + notes + link_notes, **session.report())
     except (ValueError, OSError) as exc:
         print(f"vla-lite run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -211,6 +211,14 @@ class ServoArm:
     def health_faults(self) -> list[str]:
         return [f.reason for f in self.bus.health.faults()]
 
+    def run_notes(self) -> list[str]:
+        """What the run report adds about the bus: lost readings, withheld goals, latched servo conditions."""
+        d = self.stats.as_dict()
+        notes = [f"servo bus: {d['reads']} sync reads, {d['incomplete_reads']} incomplete (held), "
+                 f"{d['readings_lost']} joint readings lost, {d['goals_withheld']} goal writes withheld; torque "
+                 f"at exit: {self.on_exit.value}"]
+        return notes + [f"servo condition: {reason}" for reason in d["health_faults"]]
+
     # --- link loss and closing ------------------------------------------------------------------------------
 
     def _down(self, reason: str, port_failed: bool = False) -> None:
