@@ -25,18 +25,21 @@ from vla_lite.recording import list_episodes, read_episode
 INSTRUCTION = "touch the red block"
 
 
-@pytest.fixture(scope="module")
-def parts(tmp_path_factory):
-    """(bundle, calibration file, camera folder, calibration) shared by the module."""
-    root = tmp_path_factory.mktemp("servo_run")
-    cal = virtual_calibration()
-    return (servo_bundle(root / "so101.vla"), write_calibration(root / "cal.json", cal),
+def make_parts(root, arm="so101"):
+    """(bundle, calibration file, camera folder, calibration) for `arm`."""
+    cal = virtual_calibration(arm)
+    return (servo_bundle(root / f"{arm}.vla", arm), write_calibration(root / f"{arm}_cal.json", cal),
             camera_folder(root / "frames"), cal)
 
 
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory):
+    return make_parts(tmp_path_factory.mktemp("servo_run"))
+
+
 def run_args(port, parts, *extra, calibration=True):
-    bundle, cal_file, frames, _ = parts
-    args = [sys.executable, "-m", "vla_lite", "run", "--port", port, "--arm", "so101", "--model", str(bundle),
+    bundle, cal_file, frames, cal = parts
+    args = [sys.executable, "-m", "vla_lite", "run", "--port", port, "--arm", cal.arm, "--model", str(bundle),
             "--camera", str(frames), "--instruction", INSTRUCTION, "--quiet", *extra]
     return args + (["--calibration", str(cal_file)] if calibration else [])
 
@@ -50,10 +53,12 @@ def registers(server, name):
         return np.array([s.get(name) for s in server.bus.servos])
 
 
-def test_run_commands_the_servos_through_the_calibration_and_holds_torque_on_exit(tmp_path, parts,
+@pytest.mark.parametrize("arm", ["so101", "koch"])
+def test_run_commands_the_servos_through_the_calibration_and_holds_torque_on_exit(tmp_path, parts, arm,
                                                                                  quick_thread_switches):
+    parts = parts if arm == "so101" else make_parts(tmp_path, arm)
     cal = parts[3]
-    with serve_pty("so101") as server:
+    with serve_pty(arm) as server:
         start = registers(server, "Goal_Position")
         out = subprocess.run(run_args(server.port, parts, "--duration", "3", "--report", str(tmp_path / "r.json"),
                                       "--record", str(tmp_path / "rec")),
