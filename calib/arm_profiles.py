@@ -60,3 +60,16 @@ def arm_profile(name: str) -> ArmProfile:
     if name not in PROFILES:
         raise CalibrationFileError(f"arm profile {name!r} is not known; expected one of {sorted(PROFILES)}")
     return PROFILES[name]
+
+
+def register_arm_profile(bus: BusProfile) -> ArmProfile:
+    """Make a user's own profile (`--arm FILE`) known to calibration files by its name; a built-in name is taken
+    (CalibrationFileError) unless it is the same profile."""
+    known = PROFILES.get(bus.name)
+    if known is not None:
+        if known.bus != bus:
+            raise CalibrationFileError(f"arm profile name {bus.name!r} is a built-in profile's; give the file's "
+                                       "profile another name")
+        return known
+    PROFILES[bus.name] = profile = from_bus_profile(bus)
+    return profile

@@ -106,9 +106,10 @@ def write_limits(bus: ServoBus, cal: ArmCalibration) -> None:
         bus.write_eeprom(j.servo_id, "Max_Position_Limit", j.range_max)
 
 
-def offset_mismatches(bus: ServoBus, cal: ArmCalibration, names=None) -> dict[str, tuple[int, int]]:
+def offset_mismatches(bus: ServoBus, cal: ArmCalibration, names=None,
+                      budget_s: float | None = None) -> dict[str, tuple[int, int]]:
     """{joint: (servo's Homing_Offset, file's)} where they differ, over `names` (default every joint): empty when
     the arm still holds this calibration."""
     joints = [j for j in cal.joints if names is None or j.name in names]
-    found = {j.name: (bus.read(j.servo_id, "Homing_Offset"), j.homing_offset) for j in joints}
+    found = {j.name: (bus.read(j.servo_id, "Homing_Offset", budget_s), j.homing_offset) for j in joints}
     return {name: pair for name, pair in found.items() if pair[0] != pair[1]}

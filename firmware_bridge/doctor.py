@@ -14,7 +14,7 @@ from . import protocol as p
 from .errors import BridgeError
 from .link import ArmLink
 
-UNIT_NAMES = {p.Unit.RAD: "rad", p.Unit.M: "m"}
+UNIT_NAMES = {p.Unit.RAD: "rad", p.Unit.M: "m", p.Unit.FRACTION: "1"}
 
 
 def add_arguments(parser) -> None:

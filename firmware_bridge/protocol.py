@@ -58,6 +58,7 @@ class Mode(enum.IntEnum):
 class Unit(enum.IntEnum):
     RAD = 0
     M = 1
+    FRACTION = 2  # dimensionless 0..1 (a gripper's opening, as a calibrated servo arm reports it)
 
 
 class Status(enum.IntFlag):

@@ -4,6 +4,7 @@ goes to stderr; SIGINT/SIGTERM stop it.
 
     vla-lite sim-arm --link /tmp/arm        # then: vla-lite doctor --port /tmp/arm
     vla-lite sim-arm --tcp 0 --drop 0.01    # prints socket://127.0.0.1:PORT
+    vla-lite sim-arm --arm so101 --link /tmp/so101   # a virtual servo bus instead (servo/serve.py): so100, koch
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def add_arguments(parser) -> None:
                         help="fault injection: probability each byte has one bit flipped, both directions")
     parser.add_argument("--delay-ms", type=float, default=0.0, metavar="MS", help="fault injection: added latency")
     parser.add_argument("--seed", type=int, default=None, help="fault injection seed (repeatable faults)")
+    parser.add_argument("--arm", metavar="PROFILE", help="serve a virtual servo bus of this arm instead (so100, so101, "
+                        "koch or a profile JSON); --drop/--corrupt are then per reply, --delay-ms delays every "
+                        "reply; more faults: python -m vla_lite.firmware_bridge.servo.serve --help")
 
 
 def build_server(args) -> ArmServer:
@@ -77,7 +81,27 @@ def describe(server: ArmServer) -> str:
             f"faults: {faults}; on {server.port}")
 
 
+def servo_argv(args) -> list[str]:
+    """`sim-arm --arm PROFILE ...` as the servo bus server's arguments (servo/serve.py)."""
+    if args.tcp is not None or args.joints != 6 or args.watchdog_ms is not None or args.torque_off_ms is not None:
+        raise ValueError("--arm serves a servo bus on a pty: --tcp, --joints, --watchdog-ms and --torque-off-ms "
+                         "are the vla-lite controller's")
+    argv = ["--arm", args.arm, "--drop", str(args.drop), "--corrupt", str(args.corrupt)]
+    argv += ["--delay", "1", "--delay-ms", str(args.delay_ms)] if args.delay_ms else []
+    argv += ["--seed", str(args.seed)] if args.seed is not None else []
+    return argv + (["--link", args.link] if args.link else [])
+
+
 def run(args) -> int:
+    if args.arm is not None:
+        from .servo import serve
+
+        try:
+            argv = servo_argv(args)
+        except ValueError as exc:
+            print(f"vla-lite sim-arm: {exc}", file=sys.stderr)
+            return 2
+        return serve.main(argv)
     try:
         server = build_server(args)
     except (ValueError, OSError) as exc:

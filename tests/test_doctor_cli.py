@@ -113,4 +113,4 @@ def test_bad_use_is_refused(tmp_path, capsys):
     server, cal = calibrated_arm(tmp_path)
     with server:
         assert main(["doctor", "--port", server.port, "--arm", "koch", "--calibration", str(cal)]) == 2
-    assert "calibrates a 'so101' arm; --arm is 'koch'" in capsys.readouterr().err
+    assert "calibrates a 'so101' arm, but --arm is 'koch'" in capsys.readouterr().err

@@ -71,7 +71,7 @@ def test_a_registered_world_or_bus_is_parsed_and_opened_through_its_entry():
     finally:
         ports.unregister("twin")
         ports.unregister("toy-arm")
-    with pytest.raises(ValueError, match="no known arm profile; known: none yet"):
+    with pytest.raises(ValueError, match="no known arm profile; known: .*--arm so101 .*--arm koch"):
         parse_port("/dev/ttyACM0", arm="toy-arm")
     with pytest.raises(ValueError, match="unknown scheme 'twin'"):
         parse_port("twin:")
@@ -123,3 +123,18 @@ def test_bench_torch_without_torch_and_run_metaworld_without_metaworld_are_one_l
     run = _cli_without("metaworld", "run", "--port", "metaworld:reach-v3", "--duration", "1")
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert "needs the metaworld extra" in run.stderr and "pip install 'vla-lite[metaworld]'" in run.stderr
+
+
+def test_an_arm_makes_a_serial_device_a_servo_bus():
+    from vla_lite.servo_arm import connect
+
+    for arm in ("so100", "so101", "koch"):
+        port = parse_port("/dev/ttyACM0", arm=arm)
+        assert port == Port("/dev/ttyACM0", PortKind.BUS, arm, "/dev/ttyACM0") and ports.opener(port) is connect
+    own = parse_port("socket://127.0.0.1:9", arm="my_arm.json")  # a profile file of one's own
+    assert own.kind is PortKind.BUS and ports.opener(own) is connect
+    for text, arm, match in (("sim", "so101", "is a simulated world"), ("/dev/ttyACM0", "so102", "no known arm"),
+                             ("metaworld:mt10", "koch", "is a simulated world"),
+                             ("so101-sim:", "so101", "a serial device or pyserial URL")):
+        with pytest.raises(ValueError, match=match):
+            parse_port(text, arm=arm)

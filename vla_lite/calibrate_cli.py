@@ -31,6 +31,7 @@ from .calib.homing import drift_check
 from .calib.joints import unit_range
 from .calib.lerobot_calibration import (from_lerobot, lerobot_calibration_dir, read_lerobot_calibration,
                                         write_lerobot_calibration)
+from .calib.user_files import default_calibration_path
 from .console import Console, InputClosed
 from .firmware_bridge.servo.errors import ServoBusError
 
@@ -45,7 +46,9 @@ def add_arguments(parser) -> None:
                      help=f"a LeRobot calibration file (LeRobot keeps them in {lerobot_calibration_dir()}/robots/"
                           "<type>/<id>.json)")
     src.add_argument("--calibration", metavar="FILE", help="a vla-lite calibration file to show or convert")
-    parser.add_argument("--out", metavar="FILE", help="write the vla-lite calibration file here")
+    parser.add_argument("--out", metavar="FILE", help="write the vla-lite calibration file here (with --port, "
+                                                      "default: ~/.config/vla-lite/calibration/<arm>.json, or under "
+                                                      "$XDG_CONFIG_HOME, where run and doctor look)")
     parser.add_argument("--to-lerobot", metavar="OUT", help="also write it as a LeRobot calibration file")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --out / --to-lerobot file")
     parser.add_argument("--json", action="store_true", help="print one JSON object (file, fingerprint, joints)")
@@ -124,9 +127,12 @@ def run(args) -> int:
 def run_on_arm(args) -> int:
     console = Console(out=sys.stderr if args.json else sys.stdout)
     try:
-        if args.arm is None or not args.out:
-            raise CalibrationError(f"--port needs --arm (one of {sorted(PROFILES)}) and --out FILE")
+        if args.arm is None:
+            raise CalibrationError(f"--port needs --arm (one of {sorted(PROFILES)})")
         profile = arm_profile(args.arm)
+        if not args.out:  # the file run and doctor find by themselves
+            args.out = str(default_calibration_path(args.arm))
+            print(f"vla-lite calibrate: --out {args.out} (the {args.arm} default)", file=sys.stderr)
         if args.to_lerobot:
             _check_writable(args.to_lerobot, args.force, "--to-lerobot")
         existing = _existing(args.out, args.arm, args.force)

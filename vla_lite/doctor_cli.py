@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import sys
 
-from .calib.arm_calibration import ArmCalibration, load_arm_calibration
+from .calib.arm_calibration import ArmCalibration
+from .calib.arm_profiles import register_arm_profile
 from .calib.calibration_compare import calibration_fingerprint
 from .calib.errors import CalibrationError
 from .calib.guided import offset_mismatches, open_arm
 from .calib.joints import units_from_counts
+from .calib.user_files import default_calibration_path, find_calibration
 from .firmware_bridge import doctor as controller_doctor
 from .firmware_bridge.errors import BridgeError
 from .firmware_bridge.servo import doctor as servo_doctor, load_arm
@@ -31,7 +33,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--arm", help="the port is a servo bus of this arm: so100, so101, koch or a profile JSON "
                                       "(--count is then the number of timed sync read + write cycles)")
     parser.add_argument("--calibration", metavar="FILE",
-                        help="with --arm: a vla-lite calibration file; positions in joint units, offsets checked")
+                        help="with --arm: a vla-lite calibration file; positions in joint units, offsets checked "
+                             "(default: the arm's file in ~/.config/vla-lite/calibration/ when there is one)")
     parser.add_argument("--scan", action="store_true",
                         help="with --arm: also ping every other ID (0-252) for unexpected servos (takes seconds)")
 
@@ -44,7 +47,8 @@ def run(args) -> int:
         return controller_doctor.run(args)
     try:
         profile = load_arm(args.arm)
-        cal = _calibration(args.calibration, profile.name) if args.calibration else None
+        register_arm_profile(profile)
+        cal = _calibration(args, profile.name)
         to_joint = (lambda name, counts: units_from_counts(cal.joint(name), counts)) if cal else None
         report = servo_doctor.check(args.port, profile, cycles=args.count, scan_all=args.scan, to_joint=to_joint,
                                     baudrate=args.baud)
@@ -63,10 +67,14 @@ def run(args) -> int:
     return 0 if report["ok"] else 1
 
 
-def _calibration(path: str, arm: str) -> ArmCalibration:
-    cal = load_arm_calibration(path)
-    if cal.arm != arm:
-        raise CalibrationError(f"--calibration {path!r} calibrates a {cal.arm!r} arm; --arm is {arm!r}")
+def _calibration(args, arm: str) -> ArmCalibration | None:
+    """--calibration, else the arm's default file when there is one (said on stderr), else None (counts only)."""
+    if args.calibration is None and not default_calibration_path(arm).exists():
+        return None
+    cal, path = find_calibration(arm, args.calibration, args.port)
+    if args.calibration is None:
+        print(f"vla-lite doctor: calibration {path} (the {arm} default)", file=sys.stderr)
+    args.calibration = str(path)
     return cal
 
 

@@ -8,9 +8,10 @@ A scheme is registered by name with the module that serves it as "module:functio
 names the scheme, so `--port /dev/ttyUSB0` never loads MuJoCo. Two kinds:
 - PortKind.WORLD: a simulated world. The function is `open_world(arg, options: WorldOptions) -> World`
   (vla_lite.worlds.base), `arg` being what follows "scheme:". A new world adds one Scheme to BUILTIN below.
-- PortKind.BUS: a servo bus driven through an arm profile, chosen with `--arm PROFILE` on a serial device. The
-  function is `connect(device, profile, *, baudrate, clock) -> Connection`: something serving the vla-lite
-  protocol for that bus on `connection.port`, closed with `connection.close()`. The profile is the scheme name.
+- PortKind.BUS: a servo bus driven through an arm profile, chosen with `--arm PROFILE` (or `--arm FILE.json`,
+  a profile of one's own) on a serial device. The function is `connect(device, profile, calibration, *,
+  baudrate, on_exit, clock)` returning an arm link: what the loop uses of ArmLink (vla_lite.servo_arm.ServoArm),
+  driven in the loop's own thread. The profile is the scheme name (a file's: served by `vla_lite.servo_arm`).
 Anything else with "://" is left to pyserial; a "name:" that is no registered scheme is refused with one line
 listing the known ones. `register()` adds a scheme at run time (plug-ins, tests).
 """
@@ -21,7 +22,7 @@ import enum
 import importlib
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from .extras import missing_extra
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 class PortKind(enum.Enum):
     SERIAL = "serial"  # a serial device or pyserial URL, spoken to in the vla-lite protocol
     WORLD = "world"  # a simulated world: its controller on a pty, its cameras, its episodes
-    BUS = "bus"  # a servo bus through an arm profile (--arm), adapted to the vla-lite protocol
+    BUS = "bus"  # a servo bus through an arm profile (--arm), driven directly by vla_lite.servo_arm
 
 
 @dataclass(frozen=True)
@@ -55,21 +56,16 @@ class Port:
     arg: str  # WORLD: what follows "scheme:"; SERIAL and BUS: the device or pyserial URL
 
 
-class Connection(Protocol):
-    """What a BUS connector returns (a World is one too): a vla-lite protocol endpoint on `port`."""
-
-    @property
-    def port(self) -> str: ...
-
-    def close(self) -> None: ...
-
-
+SERVO_CONNECTOR = "vla_lite.servo_arm:connect"  # every servo bus: the arm profile says Feetech or Dynamixel
 BUILTIN = (
     Scheme("sim", PortKind.WORLD, "vla_lite.worlds.tabletop.rig:open_world", "sim",
            "the simulated tabletop, a SCARA arm over coloured blocks", {"tabletop": "sim"}),
     Scheme("metaworld", PortKind.WORLD, "vla_lite.worlds.metaworld.rig:open_world",
            "metaworld:TASK[,TASK...] or metaworld:mt10", "Meta-World tasks, with the metaworld extra",
            {"metaworld-mt10": "metaworld:mt10"}),
+    *(Scheme(arm, PortKind.BUS, SERVO_CONNECTOR, f"--port DEVICE --arm {arm}", summary) for arm, summary in (
+        ("so100", "SO-100 arm: six Feetech STS3215 servos"), ("so101", "SO-101 arm: six Feetech STS3215 servos"),
+        ("koch", "Koch v1.1 arm: Dynamixel XL430/XL330 servos"))),
 )
 SCHEMES: dict[str, Scheme] = {s.name: s for s in BUILTIN}
 SERIAL_USAGE = "a serial device or pyserial URL (/dev/ttyUSB0, COM3, socket://host:port)"
@@ -108,11 +104,15 @@ def parse_port(text: str, arm: str | None = None) -> Port:
                   and (text == s.name or text.startswith(s.name + ":"))), None)
     if arm is not None:
         bus = SCHEMES.get(arm)
+        if bus is None and arm.endswith(".json"):  # a profile file of one's own (the connector checks it)
+            bus = Scheme(arm, PortKind.BUS, SERVO_CONNECTOR, f"--arm {arm}", "an arm profile file")
         if bus is None or bus.kind is not PortKind.BUS:
             raise ValueError(f"--arm {arm!r} is no known arm profile; known: {known(PortKind.BUS) or 'none yet'}")
         if world is not None:
             raise ValueError(f"--arm {arm} drives a servo bus on a serial device; --port {text} is a simulated "
                              "world, which has its own controller")
+        if "://" not in text and _SCHEME.match(text):
+            raise ValueError(f"--arm {arm} drives a servo bus on a serial device or pyserial URL; got --port {text}")
         return Port(text, PortKind.BUS, arm, text)
     if world is not None:
         return Port(text, PortKind.WORLD, world.name, text[len(world.name) + 1:])
@@ -148,7 +148,8 @@ def opener(port: Port) -> Callable:
     installed)."""
     if port.kind is PortKind.SERIAL:
         raise ValueError(f"{port.text} is a serial port: open it with ArmLink.open, there is nothing to serve")
-    module, _, function = SCHEMES[port.scheme].target.partition(":")
+    scheme = SCHEMES.get(port.scheme)
+    module, _, function = (scheme.target if scheme is not None else SERVO_CONNECTOR).partition(":")
     try:
         return getattr(importlib.import_module(module), function)
     except ModuleNotFoundError as exc:

@@ -2,9 +2,12 @@
 
     vla-lite run --port /dev/ttyUSB0 --model pick.vla --camera 0 --instruction "pick up the red cup"
     vla-lite run --port sim --duration 20                    # simulated world and arm, bundled demo model
+    vla-lite run --port /dev/ttyACM0 --arm so101 --calibration cal.json --model pick.vla --camera 0 \
+        --instruction "pick up the red cube"                 # a servo bus: SO-100/SO-101 (Feetech), Koch (Dynamixel)
 
 Ctrl-C / SIGTERM: the loop stops at the end of its tick, the arm is sent one hold command, then the link closes
-(the controller's watchdog takes over). The instruction can change while running: a line on stdin
+(the controller's watchdog takes over). On a servo bus (--arm) the exit policy
+(--on-exit, default hold) decides the torque after that hold; run never writes the servos' EEPROM. The instruction can change while running: a line on stdin
 (`--instruction-stdin`), a loopback socket (`--instruction-socket PORT`) or a FIFO (`--instruction-fifo PATH`).
 """
 
@@ -24,8 +27,15 @@ from .text import grounding
 def add_arguments(parser) -> None:
     a = parser.add_argument
     a("--port", required=True, help="the arm controller: a serial device or pyserial URL (/dev/ttyUSB0, "
-                                    "socket://host:port), or a simulated world (sim, metaworld:TASK[,TASK...], "
-                                    "metaworld:mt10)")
+                                    "socket://host:port), a servo bus with --arm (/dev/ttyACM0), or a simulated "
+                                    "world (sim, metaworld:TASK[,TASK...], metaworld:mt10)")
+    a("--arm", metavar="PROFILE|FILE",
+      help="--port is a servo bus of this arm: so100, so101 (Feetech STS3215), koch (Dynamixel) or a profile JSON")
+    a("--calibration", metavar="FILE", help="with --arm: the arm's calibration (vla-lite calibrate); default: "
+                                            "~/.config/vla-lite/calibration/<arm>.json ($XDG_CONFIG_HOME if set)")
+    a("--on-exit", choices=("hold", "release"), default="hold",
+      help="with --arm: torque at exit, Ctrl-C, SIGTERM and link loss. hold (default): torque stays on and the "
+           "servos hold the last (hold) command; release: torque off, the arm goes limp (support it)")
     a("--model", help="a .vla bundle or a shipped model's name (demo, mt10-student-int8); default: demo")
     a("--camera", action="append", default=[], metavar="SRC",
       help="camera source: device index, /dev/videoN, video file, image folder; NAME=SRC per bundle camera")
@@ -57,7 +67,7 @@ def add_arguments(parser) -> None:
     a("--instruction-stdin", action="store_true", help="read new instructions from stdin, one per line")
     a("--instruction-socket", type=int, metavar="PORT", help="accept instructions on 127.0.0.1:PORT, one per line")
     a("--instruction-fifo", metavar="PATH", help="accept instructions written to this FIFO")
-    a("--baud", type=int, default=1_000_000)
+    a("--baud", type=int, help="default 1000000 (with --arm: the arm profile's)")
     a("--seed", type=int, default=0, help="sim: first episode seed")
     grounding.add_arguments(parser)
     a("--quiet", action="store_true", help="no per-episode lines")
@@ -68,7 +78,9 @@ def config_from_args(args) -> RunConfig:
         raise ValueError(f"--duration must be > 0 s, got {args.duration}")
     if args.episodes is not None and args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
-    simulated = parse_port(args.port).kind is PortKind.WORLD  # a world renders its own cameras
+    if args.arm is None and (args.calibration or args.on_exit != "hold"):
+        raise ValueError("--calibration and --on-exit are for a servo bus: add --arm so100|so101|koch|FILE")
+    simulated = parse_port(args.port, arm=args.arm).kind is PortKind.WORLD  # a world renders its own cameras
     if args.episodes is not None and not simulated:
         raise ValueError(f"--episodes needs a simulated world ({known(PortKind.WORLD)}): episodes end by its "
                          "success test")
@@ -87,11 +99,13 @@ def config_from_args(args) -> RunConfig:
         max_frame_age_s=args.max_frame_age_ms / 1e3, speed_scale=args.speed_scale, ramp_s=args.ramp_s,
         clear_faults=args.clear_faults, baudrate=args.baud, record_dir=args.record, seed=args.seed,
         episode_timeout_s=args.episode_timeout, instruction_grounding=args.instruction_grounding,
-        min_instruction_similarity=args.min_instruction_similarity)
+        min_instruction_similarity=args.min_instruction_similarity, arm=args.arm, calibration=args.calibration,
+        on_exit=args.on_exit)
 
 
 def run(args) -> int:
     from .bundle import BundleError
+    from .calib.errors import CalibrationError
     from .cameras import CameraError
     from .firmware_bridge import BridgeError
 
@@ -99,7 +113,7 @@ def run(args) -> int:
         cfg = config_from_args(args)
         cpus = [int(c) for c in args.cpus.split(",")] if args.cpus else None
         rt = Runtime.open(cfg)
-    except (ValueError, BundleError, BridgeError, CameraError, OSError) as exc:
+    except (ValueError, BundleError, BridgeError, CameraError, CalibrationError, OSError) as exc:
         print(f"vla-lite run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
@@ -114,8 +128,9 @@ def run(args) -> int:
         for note in rt.notes + notes:
             print(f"vla-lite run: {note}", file=sys.stderr)
         pacer = session.run(duration_s=args.duration, stop=stop, naive=args.pacing == "naive")
+        link_notes = rt.link.run_notes() if hasattr(rt.link, "run_notes") else []  # a servo bus's own counts
         report = build_report(pacer.report(), rt.loop.report(), backend=rt.backend, pacing=args.pacing,
-                              notes=rt.notes + notes, **session.report())
+                              notes=rt.notes + notes + link_notes, **session.report())
     except (ValueError, OSError) as exc:
         print(f"vla-lite run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

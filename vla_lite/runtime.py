@@ -43,7 +43,10 @@ class RunConfig:
     speed_scale: float = 1.0
     ramp_s: float = DEFAULT_RAMP_S
     clear_faults: bool = False
-    baudrate: int = 1_000_000
+    baudrate: int | None = None  # None: 1 Mbps to a vla-lite controller, the arm profile's on a servo bus
+    arm: str | None = None  # a servo bus's arm profile (so100, so101, koch or a JSON file): --port is that bus
+    calibration: str | None = None  # the servo arm's calibration file; None: the arm's default (calib.user_files)
+    on_exit: str = "hold"  # servo arm: torque on exit, SIGTERM and link loss (vla_lite.servo_arm.TorquePolicy)
     record_dir: str | None = None
     seed: int = 0
     sim_camera_fps: float | None = 30.0  # None: render on demand in read() (lockstep evaluation)
@@ -105,7 +108,7 @@ class Runtime:
         from .backends import open_backend
         from .cameras import make_preprocessor
 
-        port = parse_port(cfg.port)  # a bad port string is named before anything is loaded
+        port = parse_port(cfg.port, arm=cfg.arm)  # a bad port string is named before anything is loaded
         bundle = load_bundle(cfg.bundle_path())
         m = bundle.manifest
         notes = [] if m.trained else [f"UNTRAINED bundle {m.name!r}: random weights, the arm will not do the task"]
@@ -122,8 +125,11 @@ class Runtime:
         preprocessors = {c.name: make_preprocessor(c) for c in m.cameras}
         # The link last: HELLO does not arm the controller's watchdog, the loop's first command does, so slow
         # start-up work above can never trip it.
-        link = ArmLink.open(rig.port if rig is not None else port.arg, timeout_s=2.0, baudrate=cfg.baudrate,
-                            clock=clock)
+        if port.kind is PortKind.BUS:
+            link = _open_servo_arm(cfg, port, m, clock, notes)
+        else:
+            link = ArmLink.open(rig.port if rig is not None else port.arg, timeout_s=2.0,
+                                baudrate=cfg.baudrate or 1_000_000, clock=clock)
         closers.append(link.close)
         check_compatible(m, link.info)
         notes += _faults_at_start(link, cfg.clear_faults)
@@ -154,6 +160,23 @@ def world_options(cfg: RunConfig, cameras, clock) -> WorldOptions:
     return WorldOptions(camera_names=tuple(c.name for c in cameras), size_px=cfg.sim_size_px or cameras[0].height,
                         camera_fps=cfg.sim_camera_fps, max_frame_age_s=cfg.max_frame_age_s, split=cfg.sim_split,
                         episode_timeout_s=cfg.episode_timeout_s, clock=clock)
+
+
+def _open_servo_arm(cfg: RunConfig, port, m, clock, notes: list):
+    """A servo bus (vla_lite.servo_arm) through its registered connector, after the calibration is found (the
+    file used goes to the notes) and checked against the bundle (vla_lite.calibration_contract)."""
+    from .calib.arm_profiles import register_arm_profile
+    from .calib.user_files import find_calibration
+    from .calibration_contract import check_calibration
+    from .firmware_bridge.servo import load_arm
+    from .ports import opener
+
+    profile = load_arm(cfg.arm)
+    register_arm_profile(profile)
+    cal, path = find_calibration(profile.name, cfg.calibration, port.arg)
+    notes.append(f"calibration {path}" + ("" if cfg.calibration else f" (the {profile.name} default)"))
+    notes += check_calibration(m, cal, f"calibration {str(path)!r}")
+    return opener(port)(port.arg, profile, cal, baudrate=cfg.baudrate, on_exit=cfg.on_exit, clock=clock)
 
 
 def _encoder(cfg: RunConfig, bundle, notes: list):

@@ -23,7 +23,7 @@ static int str_ok(vla_str s) { return s.len >= 1 && s.len <= VLA_MAX_STR && s.da
 static int check_joint(vla_text *t, uint8_t i, const vla_joint_info *j) {
     int ok = vla_f32_finite(j->pos_min) && vla_f32_finite(j->pos_max) && j->pos_min < j->pos_max &&
              vla_f32_finite(j->vel_max) && j->vel_max > 0.0f && vla_f32_finite(j->acc_max) && j->acc_max > 0.0f &&
-             vla_f32_finite(j->effort_max) && j->effort_max >= 0.0f && j->unit <= VLA_UNIT_M;
+             vla_f32_finite(j->effort_max) && j->effort_max >= 0.0f && j->unit <= VLA_UNIT_FRACTION;
     if (!str_ok(j->name)) {
         vla_text_str(t, "joint ");
         vla_text_u32(t, i);
@@ -34,7 +34,7 @@ static int check_joint(vla_text *t, uint8_t i, const vla_joint_info *j) {
     vla_text_u32(t, i);
     vla_text_str(t, " '");
     vla_text_bytes(t, j->name.data, j->name.len);
-    vla_text_str(t, "': need unit 0 or 1, finite pos_min < pos_max, vel_max > 0, acc_max > 0, effort_max >= 0; ");
+    vla_text_str(t, "': need unit 0, 1 or 2, finite pos_min < pos_max, vel_max > 0, acc_max > 0, effort_max >= 0; ");
     vla_text_str(t, "got unit ");
     vla_text_u32(t, j->unit);
     vla_text_str(t, ", pos ");

@@ -110,7 +110,7 @@ static void dec_hello_ack(reader *r, vla_msg *msg) {
         vla_joint_info *j = &msg->joint_store[i];
         j->name = rd_str8(r);
         j->unit = rd_u8(r);
-        if (j->unit > VLA_UNIT_M) r->ok = 0;
+        if (j->unit > VLA_UNIT_FRACTION) r->ok = 0;
         j->pos_min = rd_f32(r);
         j->pos_max = rd_f32(r);
         j->vel_max = rd_f32(r);

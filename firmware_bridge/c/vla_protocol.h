@@ -30,7 +30,7 @@ enum vla_type {
 };
 enum vla_mode { VLA_MODE_JOINT_POSITION = 1, VLA_MODE_JOINT_VELOCITY = 2, VLA_MODE_EE_DELTA = 3 };
 #define VLA_MODE_BIT(mode) (1u << ((mode) - 1u)) /* HELLO_ACK `modes` bit of a mode */
-enum vla_unit { VLA_UNIT_RAD = 0, VLA_UNIT_M = 1 };
+enum vla_unit { VLA_UNIT_RAD = 0, VLA_UNIT_M = 1, VLA_UNIT_FRACTION = 2 };
 enum vla_status {
     VLA_STATUS_ENABLED = 1u << 0, VLA_STATUS_HOLDING = 1u << 1, VLA_STATUS_MOVING = 1u << 2,
     VLA_STATUS_ESTOP = 1u << 3, VLA_STATUS_FAULTED = 1u << 4, VLA_STATUS_REJECTED = 1u << 5,

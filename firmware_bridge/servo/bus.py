@@ -79,6 +79,12 @@ class ServoBus:
     def close(self) -> None:
         self._port.close()
 
+    def reopen(self) -> None:
+        """Close the port and open it again (after a cable pull or a vanished adapter); ServoLinkError while it
+        cannot be opened. Counters, health and the last readings are kept."""
+        self._port.close()
+        self._port = self._exchange.port = SerialPort(self.url, self._port.baudrate)
+
     def __enter__(self) -> "ServoBus":
         return self
 
@@ -110,8 +116,11 @@ class ServoBus:
         self._maybe_poll_health(deadline)
         return reading
 
-    def sync_write(self, register: str, values, ids=None) -> None:
-        """One SYNC_WRITE (no reply) of `values` (raw, aligned with `ids`; default the profile's servos)."""
+    def sync_write(self, register: str, values, ids=None, budget_s: float | None = None) -> bool:
+        """One SYNC_WRITE (no reply) of `values` (raw, aligned with `ids`; default the profile's servos). Never
+        sent while a reply may still be on the half-duplex line: the line is resynchronised first (within the
+        budget) and, when it cannot be proved clean, nothing is sent and False returned (counted as
+        withheld_writes; the servos keep their previous goal)."""
         reg = self._writable(register, Area.RAM)
         ids = self.profile.ids if ids is None else tuple(ids)
         if len(values) != len(ids):
@@ -121,13 +130,18 @@ class ServoBus:
             items = [(i, reg.to_raw(int(v)).to_bytes(size, order)) for i, v in zip(ids, values)]
         except (ValueError, OverflowError, TypeError) as exc:
             raise ServoConfigError(f"sync_write {register}: bad value in {list(values)}: {exc}") from None
+        self._exchange.begin_call()
+        if not self._exchange.clear_line(time.monotonic() + (budget_s or self.config.budget_s)):
+            self._exchange.link.withheld_writes += 1
+            return False
         self._port.write(self.codec.sync_write(reg.address, size, items))  # no reply: nothing to flush for
+        return True
 
     def read_positions(self, budget_s: float | None = None) -> SyncReading:
         return self.sync_read("Present_Position", budget_s=budget_s)
 
-    def write_goals(self, counts, ids=None) -> None:
-        self.sync_write("Goal_Position", counts, ids)
+    def write_goals(self, counts, ids=None, budget_s: float | None = None) -> bool:
+        return self.sync_write("Goal_Position", counts, ids, budget_s)
 
     # --- single servos ------------------------------------------------------------------------------------
 

@@ -145,6 +145,13 @@ class Exchange:
         self._settle(expect, data_len, got, dec.bad_ids)
         return got
 
+    def clear_line(self, deadline_s: float) -> bool:
+        """Before an instruction that gets no reply (a SYNC_WRITE): True when no reply can still be on its way
+        (resynchronising first, as run() does, if one may be); False when the line could not be proved clean by the
+        deadline, so the caller sends nothing (on a half-duplex bus it would collide with a late reply)."""
+        ready, _ = self._ready((), 0, deadline_s)
+        return ready
+
     def _take(self, packets: list, expect: tuple, data_len: int, got: dict, stamp_s: float) -> None:
         for pkt in packets:
             if pkt.id in expect and pkt.id not in got and self._is_reply(pkt, data_len):

@@ -46,5 +46,6 @@ class ServoStats(_Counters):
 
 class LinkStats(_Counters):
     """Whole-bus counters: resyncs (a request had to wait for the line to come clean), resync_failures (it could
-    not within the call's budget, so nothing was sent), late_replies (all servos' late replies discarded)."""
-    __slots__ = ("resyncs", "resync_failures", "late_replies")
+    not within the call's budget, so nothing was sent), late_replies (all servos' late replies discarded),
+    withheld_writes (sync writes not sent because a reply could still be on the half-duplex line)."""
+    __slots__ = ("resyncs", "resync_failures", "late_replies", "withheld_writes")

@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vla_lite.firmware_bridge.servo.serve",
                                      description="serve a virtual Feetech/Dynamixel servo bus on a new pty")
     parser.add_argument("--arm", default="so101", help="so100, so101, koch or a profile JSON file (default so101)")
+    parser.add_argument("--link", metavar="PATH", help="keep a symlink at PATH to the pty while serving")
     parser.add_argument("--wire", action="store_true", help="deliver replies no sooner than the arm's baud allows")
     parser.add_argument("--drop", type=float, default=0.0, metavar="P", help="probability a reply is not sent")
     parser.add_argument("--corrupt", type=float, default=0.0, metavar="P", help="probability a reply's checksum is bad")
@@ -143,14 +144,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"servo.serve: {exc}", file=sys.stderr)
         return 2
     server = PtyServer(bus, profile.baudrate if args.wire else None)
+    try:
+        _link(args.link, server.port)
+    except OSError as exc:
+        print(f"servo.serve: --link {args.link}: {exc}", file=sys.stderr)
+        server.close()
+        return 2
     print(server.port, flush=True)
     print(f"virtual {profile.name} bus: {profile.family.value}, IDs {list(profile.ids)}, "
           f"{profile.baudrate} baud{' (wire-timed)' if args.wire else ''}", file=sys.stderr, flush=True)
     with _stop_on_signals(server):
         server.serve_forever()
     server.close()
+    if args.link:
+        with contextlib.suppress(OSError):
+            os.unlink(args.link)
     print("report " + json.dumps(bus.report()), file=sys.stderr, flush=True)  # last stderr line
     return 0
+
+
+def _link(path: str | None, target: str) -> None:
+    """A symlink at path to the pty (a stale symlink there is replaced; any other file is refused)."""
+    if not path:
+        return
+    if os.path.lexists(path):
+        if not os.path.islink(path):
+            raise FileExistsError(f"{path} exists and is not a symlink")
+        os.unlink(path)
+    os.symlink(target, path)
 
 
 @contextlib.contextmanager

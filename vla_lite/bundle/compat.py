@@ -11,8 +11,8 @@ from .manifest import Manifest
 
 MODE = {"joint_position": Mode.JOINT_POSITION, "joint_velocity": Mode.JOINT_VELOCITY, "ee_delta": Mode.EE_DELTA}
 # Manifest unit of a joint's position / velocity, by the unit the controller declares for that joint.
-POSITION_UNIT = {Unit.RAD: "rad", Unit.M: "m"}
-VELOCITY_UNIT = {Unit.RAD: "rad/s", Unit.M: "m/s"}
+POSITION_UNIT = {Unit.RAD: "rad", Unit.M: "m", Unit.FRACTION: "1"}
+VELOCITY_UNIT = {Unit.RAD: "rad/s", Unit.M: "m/s", Unit.FRACTION: "1"}
 # PROTOCOL.md §2: EE_DELTA is dx dy dz (m) + gripper, or dx dy dz (m) + drx dry drz (rad) + gripper.
 EE_DELTA_UNITS = {4: ("m", "m", "m", "1"), 7: ("m", "m", "m", "rad", "rad", "rad", "1")}
 
