@@ -35,8 +35,9 @@ class PtyServer:
     """A VirtualBus on a new pty, served by a background thread. `port` is what a host gives pyserial. Fault
     controls on `bus` may be called from other threads between transactions: use `with server.lock:`."""
 
-    def __init__(self, bus: VirtualBus, wire_baud: int | None = None):
+    def __init__(self, bus: VirtualBus, wire_baud: int | None = None, clock=time.monotonic):
         self.bus = bus
+        self.clock = clock  # the bus's time (a simulation's clock in lockstep); wire timing stays real time
         self.wire_baud = wire_baud
         self.lock = threading.Lock()
         self._master, self._slave = pty.openpty()
@@ -61,7 +62,7 @@ class PtyServer:
                 return
             t_rx = time.monotonic()
             with self.lock:
-                reply = self.bus.handle(data, t_rx)
+                reply = self.bus.handle(data, self.clock())
                 hold_s = self.bus.take_hold_s()
             if reply:
                 if self.wire_baud or hold_s:
