@@ -62,13 +62,13 @@ def check_world(world: World, options: WorldOptions, advance: Callable[[float], 
 
 def _check_servo_bus(world: World) -> None:
     """A servo-bus world: every servo of its profile answers a sync read, and its calibration fits the profile."""
-    from ..firmware_bridge.servo import ServoBus, load_arm
+    from ..firmware_bridge.servo import BusConfig, ServoBus, load_arm
 
     profile = load_arm(world.bus_profile)
     cal = world.calibration
     _require(cal is not None and tuple(cal.joint_names) == tuple(s.name for s in profile.servos),
              f"calibration {cal!r:.80} does not list the joints of bus profile {world.bus_profile!r}")
-    with ServoBus.open(world.port, profile) as bus:
+    with ServoBus.open(world.port, profile, BusConfig(latency_s=0.02, budget_s=0.2)) as bus:  # a check, not a loop
         reading = bus.read_positions()
         _require(reading.all_fresh, f"the servo bus on {world.port} left {list(reading.fresh)} unread "
                                     f"(profile {world.bus_profile!r})")

@@ -107,7 +107,9 @@ class SO101Rig(ServedWorld):
         return None
 
     def step_now(self) -> None:
-        """Lockstep: the world steps every 30 Hz period up to clock() now, with the goals the servos hold."""
+        """Lockstep: the world steps every 30 Hz period up to clock() now, with the goals the servos hold once
+        every byte a host has written so far is handled."""
+        self.server.settle()
         with self.lock:
             self.plant.advance(self.clock())
 
