@@ -66,14 +66,19 @@ def test_episodes_by_seed_task_or_instruction_and_retarget():
 
 
 def test_threaded_cameras_render_while_the_bus_steps_the_world():
-    with closing(SO101Rig(tasks=("red-bowl",), seed=0, size_px=SIZE, camera_names=("front",), camera_fps=30.0)) \
-            as rig, ServoBus.open(rig.port, load_arm("so101"), BusConfig(latency_s=0.02, budget_s=0.2)) as bus:
+    options = WorldOptions(camera_names=("front",), size_px=SIZE, camera_fps=30.0)
+    with closing(ports.open_world("so101-sim:red-bowl", options)) as rig, \
+            ServoBus.open(rig.port, load_arm("so101"), BusConfig(latency_s=0.02, budget_s=0.2)) as bus:
+        rig.new_episode(0)
         frame = rig.cameras["front"].wait(timeout_s=10.0)
-        start = rig.world.steps
-        for _ in range(10):
-            bus.read_positions()
-            time.sleep(1 / 30)
-        assert rig.world.steps > start  # real time: the world steps as the host's transactions arrive
+        start, t0 = rig.world.steps, time.monotonic()
+        goals = rig.calibration.to_counts(rig.world.present_positions() + np.array([0.3, 0, 0, 0, 0, 0]))
+        bus.write_goals(goals)
+        time.sleep(1.0)
+        steps = rig.world.steps - start
+        assert 0.5 * 30 * (time.monotonic() - t0) <= steps <= 30 * (time.monotonic() - t0) + 1  # 30 Hz, own thread
+        assert abs(rig.calibration.to_units(bus.read_positions().values)[0] - rig.world.present_positions()[0]) < 0.01
+        assert rig.world.present_positions()[0] > 0.2  # the goal moved it
         newer = rig.cameras["front"].wait(frame.index, timeout_s=10.0)
         assert newer.t_capture_s > frame.t_capture_s and newer.image.shape == (SIZE, SIZE, 3)
 

@@ -9,15 +9,18 @@ joint at its zero reads Present_Position 2047 (LeRobot's middle pose), and Min/M
 range. `world_calibration` is the ArmCalibration those registers make (the JSON `vla-lite calibrate` writes):
 joint units through it match the world's joints to within one count.
 
-Time: `advance(now_s)` runs one world step (one 30 Hz period) for each period boundary passed since `rebase`,
-with the goals commanded so far; a host that asks nothing leaves the world where it is. At most
-MAX_CATCH_UP_STEPS run per call: a plant left alone for longer skips the rest (counted in `skipped_steps`).
+Time: the bus never steps the world (`advance` only lets the servos read it), so a reply never waits for
+physics. Its rig does, with `step_to(now_s)`: one world step (one 30 Hz period) for each period boundary passed
+since `rebase`, with the goals commanded so far -- called by a lockstep driver's step_now(), or in real time by
+the rig's stepping thread. At most MAX_CATCH_UP_STEPS run per call: a world left behind for longer skips the rest
+(counted in `skipped_steps`).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import deque
 
 import numpy as np
 
@@ -33,6 +36,7 @@ COUNTS_PER_RAD = COUNTS_PER_TURN / (2 * math.pi)
 MOUNT_COUNTS = (2230, 1874, 2161, 1958, 2103, 1815)  # shaft counts at each joint's zero (horns as assembled)
 FULL_TURN = ("wrist_roll",)  # no end stops: calibrated over the whole turn, as LeRobot records it
 MAX_CATCH_UP_STEPS = 30  # world steps one advance() may run (1 s at 30 Hz)
+STEP_TIMES_KEPT = 100_000  # the last world steps' durations kept for reports (~1 h at 30 Hz)
 PERMILLE = 1000
 
 
@@ -44,7 +48,7 @@ class WorldPlant:
         self._index = {servo_id: j for j, servo_id in enumerate(SERVO_IDS)}
         self.goal_rad = world.present_joint_rad()
         self.skipped_steps = 0
-        self.last_step_s = 0.0  # perf_counter seconds the last world step took
+        self.step_times_s: deque[float] = deque(maxlen=STEP_TIMES_KEPT)  # perf_counter s each world step took
         self.rebase(now_s)
 
     def rebase(self, now_s: float) -> None:
@@ -53,6 +57,10 @@ class WorldPlant:
         self.goal_rad = self.world.present_joint_rad()
 
     def advance(self, now_s: float) -> None:
+        """Nothing: the rig steps the world (step_to); the servos read it as it is."""
+
+    def step_to(self, now_s: float) -> None:
+        """One world step per 30 Hz period boundary passed since rebase(), with the goals commanded so far."""
         due = math.floor((now_s - self.t0_s) / self.world.period_s + 1e-6)
         n = due - self.periods
         if n <= 0 or self.world.episode is None:
@@ -64,7 +72,7 @@ class WorldPlant:
         for _ in range(n):
             t = time.perf_counter()
             self.world.step(targets)
-            self.last_step_s = time.perf_counter() - t
+            self.step_times_s.append(time.perf_counter() - t)
         self.periods = due
 
     def command(self, key: int, goal_counts: float, torque_on: bool, speed_counts_s: float) -> None:

@@ -14,14 +14,16 @@ phrasing of an instruction names. Success is the world's (the cube rests at its 
 at the world's own length (MAX_STEPS, 10 s at 30 Hz). Results are reported per task.
 
 Lockstep: with an injected clock the driver moves, the bus answers at the clock's time and the world steps once
-per 30 Hz period passed, in `step_now()` or when the bus is next spoken to; on-demand cameras (camera_fps None)
-show the world at exactly the driver's time. Real time: the world steps as the host's transactions arrive.
+per 30 Hz period passed in `step_now()`, after every byte the host wrote has been handled; on-demand cameras
+(camera_fps None) show the world at exactly the driver's time. Real time (`realtime=True`; open_world: when the
+cameras have their own threads): a thread of the rig steps the world at 30 Hz deadlines on the clock.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from typing import Callable, NamedTuple, Sequence
 
@@ -60,7 +62,7 @@ class SO101Rig(ServedWorld):
     def __init__(self, *, tasks: Sequence[str] = tuple(TASKS), seed: int | None = None, size_px: int = 96,
                  camera_names: Sequence[str] = ("front", "wrist"), camera_fps: float | None = None,
                  max_frame_age_s: float = 0.5, split: str = "train", clock: Callable[[], float] = time.monotonic,
-                 faults: Faults | None = None, wire: bool = False):
+                 faults: Faults | None = None, wire: bool = False, realtime: bool = False):
         self.tasks = tuple(task_named(t) for t in tasks)
         if not self.tasks:
             raise ValueError(f"tasks must name at least one task, e.g. 'red-bowl'; known: {', '.join(TASKS)}")
@@ -78,7 +80,22 @@ class SO101Rig(ServedWorld):
                                           max_age_s=max_frame_age_s, clock=clock) for name in camera_names}
         self.episode: SO101Episode | None = None
         self._t_start_s = clock()
+        self._stop = threading.Event()
+        self._stepper = threading.Thread(target=self._step_in_real_time, name="so101-sim-physics", daemon=True)
         self._start(camera_fps, seed)
+        if realtime:
+            self._stepper.start()
+
+    def _step_in_real_time(self) -> None:
+        """World steps at absolute 30 Hz deadlines on the clock (a missed one is caught up by step_to)."""
+        period = self.world.period_s
+        while not self._stop.is_set():
+            now = self.clock()
+            next_s = self.plant.t0_s + (self.plant.periods + 1) * period
+            if now >= next_s:
+                self.step_now()
+            else:
+                self._stop.wait(next_s - now)
 
     def new_episode(self, seed: int, instruction: str | None = None, task: str | None = None) -> SO101Episode:
         """The layout of `seed`, the arm back home holding still. The task: `task`, else the one a known phrasing
@@ -111,7 +128,7 @@ class SO101Rig(ServedWorld):
         every byte a host has written so far is handled."""
         self.server.settle()
         with self.lock:
-            self.plant.advance(self.clock())
+            self.plant.step_to(self.clock())
 
     def success(self) -> bool:
         with self.lock:
@@ -135,7 +152,10 @@ class SO101Rig(ServedWorld):
         return save_arm_calibration(path, self.calibration)
 
     def close(self) -> None:
-        """Stop the cameras and the bus, close the pty. Safe to call twice."""
+        """Stop the physics thread, the cameras and the bus, close the pty. Safe to call twice."""
+        self._stop.set()
+        if self._stepper.is_alive() and self._stepper is not threading.current_thread():
+            self._stepper.join(timeout=2.0)
         for cam in self.cameras.values():
             cam.close()
         self.server.close()
@@ -187,5 +207,5 @@ def open_world(arg: str, options: WorldOptions) -> SO101Rig:
     tasks, faults = parse_arg(arg)
     return SO101Rig(tasks=tasks, size_px=options.size_px, camera_names=options.camera_names,
                     camera_fps=options.camera_fps, max_frame_age_s=options.max_frame_age_s, split=options.split,
-                    clock=options.clock, faults=faults)
+                    clock=options.clock, faults=faults, realtime=options.camera_fps is not None)
 

@@ -5,7 +5,7 @@ the faults injected, the goals each servo got, and how the episode stands.
 
 The servos start calibrated (homing offsets and limits set); `--calibration-out cal.json` writes the matching
 calibration file, as `vla-lite calibrate` would, for `vla-lite run --port PTY --arm so101 --calibration cal.json`.
-The world steps at 30 Hz of real time as the host's transactions arrive (a host that asks nothing leaves it be).
+The world steps at 30 Hz of real time in a thread of its own; the bus answers from its latest state.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 import threading
 
 from ...firmware_bridge.servo.virtual_bus import Faults
+from ...pacing import percentiles_ms
 from .rig import TASKS, SO101Rig, task_named
 
 
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         task_named(args.task)
         faults = Faults(args.drop, args.corrupt, args.stray, args.fault_seed)
         rig = SO101Rig(tasks=(args.task,), seed=args.seed, camera_names=(), split=args.split, faults=faults,
-                       wire=args.wire)
+                       wire=args.wire, realtime=True)
     except (ValueError, ImportError) as exc:
         print(f"so101 serve: {exc}", file=sys.stderr)
         return 2
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         with rig.lock:
             report = {**rig.bus.report(), "episode": {"task": rig.episode.task, "outcome": rig.world.outcome.value,
                                                       "steps": rig.world.steps,
-                                                      "skipped_steps": rig.plant.skipped_steps}}
+                                                      "skipped_steps": rig.plant.skipped_steps},
+                      "world_step_ms": percentiles_ms(list(rig.plant.step_times_s))}
     finally:
         rig.close()
     print("report " + json.dumps(report), file=sys.stderr, flush=True)  # last stderr line
