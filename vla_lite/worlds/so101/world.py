@@ -165,6 +165,18 @@ class SO101World:
 
     # --- the arm -------------------------------------------------------------------------------------------
 
+    def place_arm(self, targets) -> None:
+        """Put the arm at `targets` (6,) now, at rest, the servos' setpoints there too (a hand moving the arm, or a
+        chosen start state). ValueError outside the joints' ranges."""
+        t = np.asarray(targets, np.float64)
+        if t.shape != (6,) or not np.all((t >= self.low - 1e-9) & (t <= self.high + 1e-9)):
+            raise ValueError(f"targets must be 6 values within [{self.low}, {self.high}], got {targets!r}")
+        q = targets_to_joint_rad(t)
+        self.data.qpos[self._qadr] = q
+        self.data.qvel[self._dadr] = 0.0
+        self.setpoint_rad, self.goal_rad, self.setpoint_speed_rad_s = q.copy(), q.copy(), np.zeros(6)
+        self._mj.mj_forward(self.model, self.data)
+
     def set_torque(self, joint: int, on: bool) -> None:
         """Torque on or off for one servo (index into JOINT_NAMES). Off: its actuator pushes nothing and the joint
         goes limp under gravity; on again: it holds where the joint is (its setpoint restarts there, at rest)."""
