@@ -13,15 +13,14 @@ run. The expert is stateless, so it labels any state a policy visits (DAgger: pa
 
 from __future__ import annotations
 
-import json
 import sys
 import zlib
-from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from ...progress import progress_bar
+from ..demo_runs import add_demo_arguments, count_episode, finish_summary, new_summary, run_demo_command
 from ...safety import DEFAULT_RAMP_S, ActionMode, SafetyFilter, SafetyLimits
 from .model import GRIPPER_CLOSED_RAD, GRIPPER_OPEN_RAD, JOINT_NAMES, STS3215
 from .render import CAMERAS
@@ -69,7 +68,7 @@ def record_so101_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] | Map
         raise ValueError(f"need tasks, seeds and views from {list(CAMERAS)}; got {tasks}, {per_task}, {list(views)}")
     world = SO101World(split=split, max_steps=max_steps)
     expert, renderer = ScriptedExpert(world), SO101Renderer(world.model, size_px)
-    summary = {"episodes": 0, "successes": 0, "steps": 0, "outcomes": {}, "tasks": {}, "out": str(out_dir)}
+    summary = new_summary(out_dir)
     bar = progress_bar(sum(map(len, per_task.values())), progress, unit="ep")
     meta = {"source": SOURCE, "label_field": "predicted", "label_source": label_source,
             "action_mode": "joint_position", "action_low": world.low.tolist(), "action_high": world.high.tolist(),
@@ -84,7 +83,7 @@ def record_so101_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] | Map
                 for seed in task_seeds:
                     episode = _Episode(world, expert, renderer, views, Frame)
                     episode.run(rec, task, seed, noise, policy, safety)
-                    _count(summary, task, world)
+                    count_episode(summary, task, world.success, world.steps, world.outcome.value)
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(success=f"{summary['successes']}/{summary['episodes']}")
@@ -92,8 +91,7 @@ def record_so101_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] | Map
         renderer.close()
         if bar is not None:
             bar.close()
-    summary["success_rate"] = summary["successes"] / max(1, summary["episodes"])
-    return summary
+    return finish_summary(summary)
 
 
 class _Episode:
@@ -131,50 +129,18 @@ class _Episode:
         rec.end_episode(w.success, w.outcome.value)
 
 
-def _count(summary: dict, task: str, world) -> None:
-    summary["episodes"] += 1
-    summary["successes"] += int(world.success)
-    summary["steps"] += world.steps
-    summary["outcomes"][world.outcome.value] = summary["outcomes"].get(world.outcome.value, 0) + 1
-    per = summary["tasks"].setdefault(task, {"episodes": 0, "successes": 0})
-    per["episodes"] += 1
-    per["successes"] += int(world.success)
-
-
 # --- `vla-lite so101-demos` (proposed command) -------------------------------------------------------------
 
 def add_arguments(parser) -> None:
-    a = parser.add_argument
-    a("--out", required=True, help="directory to record into (episodes are numbered after existing ones)")
-    a("--tasks", default=",".join(TASKS), help="comma list of tasks (default: all 12), e.g. red-bowl,blue-left-pad")
-    a("--episodes", type=int, default=20, help="episodes per task")
-    a("--seed", type=int, default=DEMO_SEED_BASE, help="first layout seed")
-    a("--size", type=int, default=96, help="camera image size, px")
-    a("--views", default=",".join(CAMERAS), help=f"comma list of cameras to record, from {list(CAMERAS)}")
-    a("--noise", type=float, default=1.0, help=f"arm-joint noise, x {NOISE_STD_RAD} rad per step (0: none)")
-    a("--split", choices=("train", "paraphrase", "heldout"), default="train", help="instruction phrasings")
-    a("--ramp-s", type=float, default=DEFAULT_RAMP_S,
-      help="the safety filter's ramp-in at each episode's start, s, as `vla-lite run --ramp-s` (0: none)")
-    a("--json", action="store_true", help="print the summary as JSON")
+    add_demo_arguments(parser, tasks=(",".join(TASKS), "comma list of tasks (default: all 12), e.g. red-bowl,"
+                                                        "blue-left-pad"), episodes=20,
+                       views=(",".join(CAMERAS), f"comma list of cameras to record, from {list(CAMERAS)}"),
+                       noise_help=f"arm-joint noise, x {NOISE_STD_RAD} rad per step (0: none)",
+                       ramp_s=DEFAULT_RAMP_S, first_seed=DEMO_SEED_BASE)
 
 
 def run(args) -> int:
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    if args.episodes < 1:
-        print(f"vla-lite so101-demos: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
-        return 2
-    try:
-        summary = record_so101_demos(Path(args.out), tasks, range(args.seed, args.seed + args.episodes),
-                                     noise=args.noise, size_px=args.size, split=args.split,
-                                     views=[v.strip() for v in args.views.split(",") if v.strip()],
-                                     progress=not args.json, ramp_s=args.ramp_s)
-    except (ValueError, ImportError) as exc:
-        print(f"vla-lite so101-demos: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary, indent=1) if args.json else
-          f"recorded {summary['episodes']} episodes ({summary['steps']} steps) to {summary['out']}; "
-          f"expert success {summary['successes']}/{summary['episodes']}")
-    return 0
+    return run_demo_command("so101-demos", args, record_so101_demos)
 
 
 def main(argv: list[str] | None = None) -> int:
