@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import platform
 import subprocess
@@ -77,9 +78,26 @@ def loop(port: str, cal, seconds: float, label: str) -> dict:
             if k >= ticks - RATE_HZ and reading.all_fresh:
                 errors.append(np.abs(cal.to_units(reading.values) - goal))
         host = bus.stats()
-    return {"cycle_ms": percentiles_ms(cycles), "ticks": ticks, "stale_readings": stale, "aborts": aborts,
+    return {"cycle_s": np.array(cycles), "cycle_ms": percentiles_ms(cycles), "ticks": ticks, "stale_readings": stale, "aborts": aborts,
             "tracking_error_last_s": np.mean(errors, axis=0).round(4).tolist() if errors else None,
             "host_link": host.get("link"), "host_decoder": host.get("decoder")}
+
+
+def plot(cycles: dict, path: pathlib.Path) -> None:
+    """Cycle-time distributions of the runs, one curve each (ms, log count)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    hi = float(np.percentile(np.concatenate(list(cycles.values())), 99.5)) * 1e3
+    for name, c in cycles.items():
+        ax.hist(c * 1e3, np.linspace(0, hi, 60), histtype="step", lw=1.5, label=name)
+    ax.set(title=f"SO-101 servo cycle at {RATE_HZ:g} Hz: sync read 6 + sync write 6 over a pty",
+           xlabel="cycle (ms)", ylabel="ticks", yscale="log")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main() -> int:
@@ -88,7 +106,8 @@ def main() -> int:
     ap.add_argument("--out", default="benchmarks/results/so101_bus.json")
     args = ap.parse_args()
     results = {"machine": platform.platform(), "python": platform.python_version(), "rate_hz": RATE_HZ,
-               "seconds_per_run": args.seconds, "runs": {}}
+               "seconds_per_run": args.seconds, "load_before": os.getloadavg(), "runs": {}}
+    cycles = {}
     with tempfile.TemporaryDirectory() as tmp:
         cal_path = pathlib.Path(tmp) / "cal.json"
         runs = {"world": ("vla_lite.worlds.so101.serve", "--calibration-out", str(cal_path)),
@@ -103,6 +122,7 @@ def main() -> int:
                 row = loop(server.port, cal, args.seconds, name)
             finally:
                 report = server.stop()
+            cycles[name] = row.pop("cycle_s")
             row["world_step_ms"] = report.get("world_step_ms")
             row["server_bus"] = report.get("bus")
             results["runs"][name] = row
@@ -113,7 +133,8 @@ def main() -> int:
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {out}")
+    plot(cycles, out.with_suffix(".png"))
+    print(f"wrote {out} and {out.with_suffix('.png')}")
     return 0
 
 
