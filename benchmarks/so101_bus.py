@@ -13,6 +13,9 @@ deadlines, goals a slow sinusoid around the home pose converted through the worl
 - world+faults: 1 % of replies corrupt, 1 % missing: stale readings counted, zero aborts.
 Figures: cycle p50/p99/max (ms), stale readings, aborts (exceptions out of the bus), world step p50/p99 (ms),
 whether the arm tracked the goals (mean |present - goal| over the last second, rad).
+Then (--expert-episodes N, default 24: 2 per task) the scripted expert in lockstep, every command sent as counts
+over the pty through the calibration: its success over the 12 tasks, beside the same expert stepping the world
+directly (the baseline) on the same seeds.
 """
 
 from __future__ import annotations
@@ -83,6 +86,40 @@ def loop(port: str, cal, seconds: float, label: str) -> dict:
             "host_link": host.get("link"), "host_decoder": host.get("decoder")}
 
 
+def expert_runs(episodes: int) -> dict:
+    """Expert success driving the lockstep rig over the bus vs the world directly, same tasks and seeds."""
+    from contextlib import closing
+
+    from vla_lite.evaluate import SimClock
+    from vla_lite.worlds.so101.expert import ScriptedExpert
+    from vla_lite.worlds.so101.rig import TASKS, SO101Rig
+    from vla_lite.worlds.so101.world import SO101World
+
+    names = list(TASKS)
+    plan = [(names[k % len(names)], 5000 + k) for k in range(episodes)]
+    clock = SimClock()
+    bus_ok, direct_ok = 0, 0
+    with closing(SO101Rig(tasks=names, size_px=32, camera_names=(), clock=clock)) as rig, \
+            ServoBus.open(rig.port, load_arm("so101"), BusConfig(latency_s=0.02, budget_s=0.2)) as bus:
+        expert, cal = ScriptedExpert(rig.world), rig.calibration
+        for task, seed in plan:
+            rig.new_episode(seed, task=task)
+            while not rig.done():
+                bus.read_positions()
+                bus.write_goals(cal.to_counts(expert.action(rig.world)))
+                clock.advance(rig.world.period_s)
+                rig.step_now()
+            bus_ok += rig.outcome() == "success"
+    world = SO101World()
+    direct = ScriptedExpert(world)
+    for task, seed in plan:
+        world.reset(seed, TASKS[task])
+        while not world.done:
+            world.step(direct.action(world))
+        direct_ok += world.success
+    return {"episodes": episodes, "over_the_bus_successes": int(bus_ok), "direct_successes": int(direct_ok)}
+
+
 def plot(cycles: dict, path: pathlib.Path) -> None:
     """Cycle-time distributions of the runs, one curve each (ms, log count)."""
     import matplotlib
@@ -104,6 +141,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="per run, at 30 Hz")
     ap.add_argument("--out", default="benchmarks/results/so101_bus.json")
+    ap.add_argument("--expert-episodes", type=int, default=24, help="lockstep expert episodes (0: none)")
     args = ap.parse_args()
     results = {"machine": platform.platform(), "python": platform.python_version(), "rate_hz": RATE_HZ,
                "seconds_per_run": args.seconds, "load_before": os.getloadavg(), "runs": {}}
@@ -130,6 +168,10 @@ def main() -> int:
             print(f"{name:13s} cycle p50 {c['p50']:.3f} ms p99 {c['p99']:.3f} ms max {c['max']:.3f} ms | "
                   f"stale {row['stale_readings']} aborts {row['aborts']} | world step p50 {w.get('p50')} "
                   f"p99 {w.get('p99')} ms | tracking {row['tracking_error_last_s']}")
+    if args.expert_episodes > 0:
+        results["expert"] = e = expert_runs(args.expert_episodes)
+        print(f"expert over the bus {e['over_the_bus_successes']}/{e['episodes']}, "
+              f"directly {e['direct_successes']}/{e['episodes']}")
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
