@@ -81,7 +81,8 @@ def loop(port: str, cal, seconds: float, label: str) -> dict:
             if k >= ticks - RATE_HZ and reading.all_fresh:
                 errors.append(np.abs(cal.to_units(reading.values) - goal))
         host = bus.stats()
-    return {"cycle_s": np.array(cycles), "cycle_ms": percentiles_ms(cycles), "ticks": ticks, "stale_readings": stale, "aborts": aborts,
+    return {"cycle_s": np.array(cycles), "cycle_ms": percentiles_ms(cycles), "ticks": ticks,
+            "stale_readings": stale, "aborts": aborts,
             "tracking_error_last_s": np.mean(errors, axis=0).round(4).tolist() if errors else None,
             "host_link": host.get("link"), "host_decoder": host.get("decoder")}
 

@@ -2,7 +2,8 @@
 
 `ExpertWorld.from_data(paths)` recognises the world demonstrations came from by their recording meta
 (`info.source`): the tabletop (`vla-lite demo-data`), Meta-World (`vla-lite metaworld-demos`) or the SO-101
-(`vla-lite so101-demos`), the last two with the tasks found in the data. Data from anywhere else (a robot, LeRobot, robomimic) has no expert to ask: None.
+(`vla-lite so101-demos`), the last two with the tasks found in the data. Data from anywhere else (a robot,
+LeRobot, robomimic) has no expert to ask: None.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 A world is a stand-in for the robot and its room. Its arm controller speaks the vla-lite protocol on a port the
 runtime opens like any serial port (a pty) -- or, when `bus_profile` names a servo-bus arm profile (the SO-101:
-"so101"), that port is a servo bus of that profile, to be driven with `calibration` (an ArmCalibration) -- it renders the cameras a bundle names, and it judges episodes: a new
-layout from a seed, done or not after each tick, and how it ended. The runtime and `vla-lite eval` use only the
-methods below, never a world's own classes; a world is chosen by its port scheme (vla_lite.ports).
+"so101"), that port is a servo bus of that profile, to be driven with `calibration` (an ArmCalibration) -- it
+renders the cameras a bundle names, and it judges episodes: a new layout from a seed, done or not after each tick,
+and how it ended. The runtime and `vla-lite eval` use only the methods below, never a world's own classes; a world
+is chosen by its port scheme (vla_lite.ports).
 
 Time: everything runs on the injected `clock` (WorldOptions.clock). Real time: the controller and the cameras run
 in their own threads. Lockstep (evaluation): the driver moves a fake clock one period, then calls `step_now()`, so

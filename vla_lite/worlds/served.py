@@ -2,7 +2,8 @@
 
 `ServedWorld` is the life cycle the rigs have (start the arm server, the capture threads, the first episode;
 close everything if any of that fails), the controller's `port` and the lockstep `step_now`. A rig sets
-`self.server` (an ArmServer, or the SO-101's servo-bus PtyServer, whose rig has its own step_now) and `self.cameras` (name -> RenderedCamera) and calls `_start()`.
+`self.server` (an ArmServer, or the SO-101's servo-bus PtyServer, whose rig has its own step_now) and
+`self.cameras` (name -> RenderedCamera) and calls `_start()`.
 """
 
 from __future__ import annotations
