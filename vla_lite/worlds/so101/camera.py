@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from ...cameras.rendered import RenderedCamera
+from ...cameras.rendered import PerThread, RenderedCamera
 from .render import CAMERAS, SO101Renderer
 
 
@@ -25,14 +25,10 @@ class SO101Camera(RenderedCamera):
             raise ValueError(f"camera {name!r} is not an SO-101 camera; the so101-sim world renders {list(CAMERAS)}")
         super().__init__(name, fps=fps, max_age_s=max_age_s, clock=clock)
         self.world, self.lock, self.size_px = world, lock, int(size_px)
-        self._renderers: dict[int, SO101Renderer] = {}  # thread id -> renderer (GL contexts are per thread)
-        self._renderers_lock = threading.Lock()
+        self._renderers = PerThread(lambda: SO101Renderer(self.world.model, self.size_px))  # GL contexts per thread
 
     def render(self) -> tuple[np.ndarray, float]:
-        with self._renderers_lock:
-            renderer = self._renderers.get(threading.get_ident())
-            if renderer is None:
-                renderer = self._renderers[threading.get_ident()] = SO101Renderer(self.world.model, self.size_px)
+        renderer = self._renderers.get()
         with self.lock:  # no physics step meanwhile: the frame shows the world at t_s
             image = renderer.render(self.world.data, self.name)
             t_s = self.clock()
@@ -41,10 +37,4 @@ class SO101Camera(RenderedCamera):
     def close(self) -> None:
         """Stop and join the capture thread; free the renderers. Safe to call twice."""
         super().close()
-        with self._renderers_lock:
-            renderers, self._renderers = list(self._renderers.values()), {}
-        for r in renderers:
-            try:
-                r.close()
-            except Exception:  # best effort: a context another thread still holds is freed with the process
-                pass
+        self._renderers.close_all()
