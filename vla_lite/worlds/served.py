@@ -8,7 +8,23 @@ close everything if any of that fails), the controller's `port` and the lockstep
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+
+class TaskEpisode(NamedTuple):
+    """An episode of a world with named tasks (Meta-World, the SO-101): results are grouped by task."""
+
+    seed: int
+    task: str
+    instruction: str  # what the policy is told
+    split: str
+
+    @property
+    def target(self) -> str:
+        """The task: what evaluation groups results by."""
+        return self.task
 
 
 class ServedWorld:

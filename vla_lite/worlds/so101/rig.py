@@ -25,14 +25,14 @@ import dataclasses
 import os
 import threading
 import time
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 from ...calib.arm_calibration import save_arm_calibration
 from ...firmware_bridge.servo.arms import load_arm
 from ...firmware_bridge.servo.serve import PtyServer
 from ...firmware_bridge.servo.virtual_bus import Faults, VirtualBus
 from ..base import Outcome, WorldOptions
-from ..served import ServedWorld
+from ..served import ServedWorld, TaskEpisode
 from .camera import SO101Camera
 from .instructions import Task, all_tasks, task_of_instruction
 from .plant import WorldPlant, servo_registers, world_calibration
@@ -42,15 +42,7 @@ TASKS = {f"{t.colour}-{t.place.value.replace(' ', '-')}": t for t in all_tasks()
 NAMES = {t: name for name, t in TASKS.items()}
 
 
-class SO101Episode(NamedTuple):
-    seed: int
-    task: str  # a TASKS name, e.g. "red-bowl"
-    instruction: str  # what the policy is told
-    split: str
-
-    @property
-    def target(self) -> str:
-        return self.task
+SO101Episode = TaskEpisode  # seed, task (a TASKS name, e.g. "red-bowl"), instruction, split
 
 
 class SO101Rig(ServedWorld):
