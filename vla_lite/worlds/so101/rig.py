@@ -85,7 +85,8 @@ class SO101Rig(ServedWorld):
             now = self.clock()
             next_s = self.plant.t0_s + (self.plant.periods + 1) * period
             if now >= next_s:
-                self.step_now()
+                with self.lock:  # no settle(): in real time, bytes still on their way are simply the next tick's
+                    self.plant.step_to(now)
             else:
                 self._stop.wait(next_s - now)
 
