@@ -1,8 +1,9 @@
 """The simulated worlds whose scripted expert labels any state: where DAgger rounds roll the student out.
 
 `ExpertWorld.from_data(paths)` recognises the world demonstrations came from by their recording meta
-(`info.source`): the tabletop (`vla-lite demo-data`) or Meta-World (`vla-lite metaworld-demos`, with the tasks
-found in the data). Data from anywhere else (a robot, LeRobot, robomimic) has no expert to ask: None.
+(`info.source`): the tabletop (`vla-lite demo-data`), Meta-World (`vla-lite metaworld-demos`) or the SO-101
+(`vla-lite so101-demos`), the last two with the tasks found in the data. Data from anywhere else (a robot,
+LeRobot, robomimic) has no expert to ask: None.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-SOURCES = {"vla-lite demo-data": "tabletop", "vla-lite metaworld demos": "metaworld"}  # recording info.source
+SOURCES = {"vla-lite demo-data": "tabletop", "vla-lite metaworld demos": "metaworld",
+           "vla-lite so101 demos": "so101"}  # recording info.source
 
 
 def source_world(meta: dict) -> str | None:
-    """"tabletop" or "metaworld" for an episode's recording meta written by this project's demo commands."""
+    """"tabletop", "metaworld" or "so101" for an episode's recording meta written by this project's demo commands."""
     return SOURCES.get((meta.get("info") or {}).get("source"))
 
 
 @dataclass(frozen=True)
 class ExpertWorld:
-    kind: str  # "tabletop" | "metaworld"
-    tasks: tuple[str, ...] = ()  # Meta-World tasks, in first-seen order
+    kind: str  # "tabletop" | "metaworld" | "so101"
+    tasks: tuple[str, ...] = ()  # Meta-World / SO-101 tasks, in first-seen order
 
     @classmethod
     def from_data(cls, paths) -> "ExpertWorld | None":
@@ -38,8 +40,8 @@ class ExpertWorld:
                 tasks.append(task)
         if kinds == {"tabletop"}:
             return cls("tabletop")
-        if kinds == {"metaworld"} and tasks:
-            return cls("metaworld", tuple(tasks))
+        if len(kinds) == 1 and kinds <= {"metaworld", "so101"} and tasks:
+            return cls(kinds.pop(), tuple(tasks))
         return None
 
     def record(self, out_dir, seed0: int, episodes: int, policy, *, size_px: int, chunk: int, rate_hz: float,
@@ -55,10 +57,16 @@ class ExpertWorld:
             return record_tabletop_demos(out_dir, range(seed0, seed0 + episodes), rate_hz=rate_hz,
                                          size_px=size_px, chunk=chunk, policy=policy, label_source="expert",
                                          progress=progress, extra_meta=extra_meta)
-        from vla_lite.worlds.metaworld.demos import record_metaworld_demos
-
         n = allocate(episodes, self.tasks, weights) if weights is not None else \
             dict.fromkeys(self.tasks, max(1, math.ceil(episodes / len(self.tasks))))
+        if self.kind == "so101":
+            from vla_lite.worlds.so101.demos import record_so101_demos
+
+            return record_so101_demos(out_dir, self.tasks, {t: range(seed0, seed0 + k) for t, k in n.items()},
+                                      policy=policy, size_px=size_px, views=cameras, label_source="expert",
+                                      progress=progress, extra_meta=extra_meta)
+        from vla_lite.worlds.metaworld.demos import record_metaworld_demos
+
         # Rollouts go through the runtime's safety filter at its default ramp-in (record_metaworld_demos).
         return record_metaworld_demos(out_dir, self.tasks, {t: range(seed0, seed0 + k) for t, k in n.items()},
                                       policy=policy, size_px=size_px, views=cameras, label_source="expert",

@@ -103,7 +103,8 @@ def _run(args) -> int:
     world = ExpertWorld.from_data(args.data)
     if args.dagger_rounds and world is None:
         return _refuse(f"DAgger needs a simulated world whose expert labels the states the student visits; "
-                       f"{args.data} are not demonstrations from `vla-lite demo-data` or `vla-lite metaworld-demos`. "
+                       f"{args.data} are not demonstrations from `vla-lite demo-data`, `vla-lite metaworld-demos` "
+                       "or `vla-lite so101-demos`. "
                        "Use --dagger-rounds 0 (distillation on the data only).")
     run = setup(args, world, resume)
     if args.steps > 0:

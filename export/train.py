@@ -200,6 +200,10 @@ def paraphrase_groups(kind: str, paths) -> list[list[str]]:
         from vla_lite.worlds.metaworld.tasks import MT10, task_instructions
 
         return [list(task_instructions(task, "train")) for task in MT10]
+    if kind == "so101":
+        from vla_lite.worlds.so101.instructions import all_tasks, phrasings
+
+        return [list(phrasings(task, "train")) for task in all_tasks()]
     return []
 
 

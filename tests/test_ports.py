@@ -31,10 +31,10 @@ def test_every_spelling_parses_to_its_kind(text, port):
 
 def test_an_unknown_scheme_is_one_line_naming_the_known_ones():
     with pytest.raises(ValueError) as e:
-        parse_port("so101-sim:")
+        parse_port("libero:")
     msg = str(e.value)
-    assert "unknown scheme 'so101-sim'" in msg and "\n" not in msg
-    assert "sim (" in msg and "metaworld:TASK" in msg and "pyserial URL" in msg
+    assert "unknown scheme 'libero'" in msg and "\n" not in msg
+    assert "sim (" in msg and "metaworld:TASK" in msg and "so101-sim" in msg and "pyserial URL" in msg
     with pytest.raises(ValueError, match="non-empty"):
         parse_port("  ")
 
@@ -42,7 +42,9 @@ def test_an_unknown_scheme_is_one_line_naming_the_known_ones():
 def test_suites_are_declared_by_their_worlds():
     assert suite_port("tabletop") == "sim" and suite_port("metaworld-mt10") == "metaworld:mt10"
     assert suite_port("metaworld:reach-v3") == "metaworld:reach-v3"
-    with pytest.raises(ValueError, match=r"--suite 'libero'.*\['metaworld-mt10', 'tabletop'\]"):
+    assert suite_port("so101") == "so101-sim" and parse_port("so101-sim:red-bowl").arg == "red-bowl"
+    assert parse_port("so101-sim").kind is PortKind.WORLD
+    with pytest.raises(ValueError, match=r"--suite 'libero'.*\['metaworld-mt10', 'so101', 'tabletop'\]"):
         suite_port("libero")
     with pytest.raises(ValueError, match="--suite '/dev/ttyUSB0'"):
         suite_port("/dev/ttyUSB0")  # a serial port is no simulated world
@@ -135,6 +137,6 @@ def test_an_arm_makes_a_serial_device_a_servo_bus():
     assert own.kind is PortKind.BUS and ports.opener(own) is connect
     for text, arm, match in (("sim", "so101", "is a simulated world"), ("/dev/ttyACM0", "so102", "no known arm"),
                              ("metaworld:mt10", "koch", "is a simulated world"),
-                             ("so101-sim:", "so101", "a serial device or pyserial URL")):
+                             ("so101-sim:", "so101", "is a simulated world")):
         with pytest.raises(ValueError, match=match):
             parse_port(text, arm=arm)

@@ -14,6 +14,7 @@ from vla_lite.worlds.check import WorldCheckError, check_world
 WORLD_PORTS = {  # one port per registered world scheme; a new world adds its own here
     "sim": ("sim", ("front",), None),
     "metaworld": ("metaworld:reach-v3,drawer-close-v3", ("front", "side"), "metaworld"),
+    "so101-sim": ("so101-sim:red-bowl,blue-left-pad", ("front", "wrist"), "mujoco"),
 }
 
 

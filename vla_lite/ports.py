@@ -3,6 +3,7 @@
     /dev/ttyUSB0, COM3, socket://host:port, loop://   a serial device or pyserial URL: the vla-lite protocol
     sim (or sim:)                                    the simulated tabletop (vla_lite.worlds.tabletop)
     metaworld:reach-v3,push-v3 / metaworld:mt10      Meta-World tasks (vla_lite.worlds.metaworld)
+    so101-sim / so101-sim:red-bowl,drop=0.01         the SO-101 behind a virtual Feetech bus (vla_lite.worlds.so101)
 
 A scheme is registered by name with the module that serves it as "module:function", imported only when a port
 names the scheme, so `--port /dev/ttyUSB0` never loads MuJoCo. Two kinds:
@@ -63,6 +64,10 @@ BUILTIN = (
     Scheme("metaworld", PortKind.WORLD, "vla_lite.worlds.metaworld.rig:open_world",
            "metaworld:TASK[,TASK...] or metaworld:mt10", "Meta-World tasks, with the metaworld extra",
            {"metaworld-mt10": "metaworld:mt10"}),
+    Scheme("so101-sim", PortKind.WORLD, "vla_lite.worlds.so101.rig:open_world",
+           "so101-sim[:TASK,...][,drop=P,corrupt=P,stray=P,seed=N]",
+           "the SO-101 in MuJoCo behind six virtual STS3215 servos (a servo bus), with the so101 extra",
+           {"so101": "so101-sim"}),
     *(Scheme(arm, PortKind.BUS, SERVO_CONNECTOR, f"--port DEVICE --arm {arm}", summary) for arm, summary in (
         ("so100", "SO-100 arm: six Feetech STS3215 servos"), ("so101", "SO-101 arm: six Feetech STS3215 servos"),
         ("koch", "Koch v1.1 arm: Dynamixel XL430/XL330 servos"))),

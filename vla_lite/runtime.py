@@ -127,6 +127,8 @@ class Runtime:
         # start-up work above can never trip it.
         if port.kind is PortKind.BUS:
             link = _open_servo_arm(cfg, port, m, clock, notes)
+        elif rig is not None and rig.bus_profile is not None:
+            link = _open_world_servo_arm(cfg, rig, m, clock, notes)
         else:
             link = ArmLink.open(rig.port if rig is not None else port.arg, timeout_s=2.0,
                                 baudrate=cfg.baudrate or 1_000_000, clock=clock)
@@ -177,6 +179,20 @@ def _open_servo_arm(cfg: RunConfig, port, m, clock, notes: list):
     notes.append(f"calibration {path}" + ("" if cfg.calibration else f" (the {profile.name} default)"))
     notes += check_calibration(m, cal, f"calibration {str(path)!r}")
     return opener(port)(port.arg, profile, cal, baudrate=cfg.baudrate, on_exit=cfg.on_exit, clock=clock)
+
+
+def _open_world_servo_arm(cfg: RunConfig, rig, m, clock, notes: list):
+    """A simulated arm behind a servo bus (so101-sim): the same ServoArm as a real bus, on the rig's pty, with the
+    calibration that matches its virtual servos (a user's --calibration is for a real arm, so it is refused)."""
+    from .calibration_contract import check_calibration
+    from .servo_arm import ServoArm
+
+    if cfg.calibration:
+        raise ValueError(f"--calibration {cfg.calibration!r} is for a real arm; the simulated {rig.bus_profile} "
+                         "brings the calibration of its own servos (drop --calibration)")
+    notes += check_calibration(m, rig.calibration, f"the simulated {rig.bus_profile}'s calibration")
+    return ServoArm.open(rig.port, rig.bus_profile, rig.calibration, baudrate=cfg.baudrate, on_exit=cfg.on_exit,
+                         clock=clock)
 
 
 def _encoder(cfg: RunConfig, bundle, notes: list):

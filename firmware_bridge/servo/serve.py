@@ -35,8 +35,9 @@ class PtyServer:
     """A VirtualBus on a new pty, served by a background thread. `port` is what a host gives pyserial. Fault
     controls on `bus` may be called from other threads between transactions: use `with server.lock:`."""
 
-    def __init__(self, bus: VirtualBus, wire_baud: int | None = None):
+    def __init__(self, bus: VirtualBus, wire_baud: int | None = None, clock=time.monotonic):
         self.bus = bus
+        self.clock = clock  # the bus's time (a simulation's clock in lockstep); wire timing stays real time
         self.wire_baud = wire_baud
         self.lock = threading.Lock()
         self._master, self._slave = pty.openpty()
@@ -44,6 +45,7 @@ class PtyServer:
         self.port = os.ttyname(self._slave)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._busy = False  # bytes taken off the pty and not yet handled
 
     def start(self) -> "PtyServer":
         self._thread = threading.Thread(target=self.serve_forever, name="vla-lite-servo-bus", daemon=True)
@@ -55,18 +57,32 @@ class PtyServer:
         while not stop.is_set():
             if not select.select([master], [], [], 0.05)[0]:
                 continue
+            self._busy = True  # before the read: settle() never sees the bytes neither queued nor handled
             try:
                 data = os.read(master, 4096)
             except OSError:
                 return
             t_rx = time.monotonic()
             with self.lock:
-                reply = self.bus.handle(data, t_rx)
+                reply = self.bus.handle(data, self.clock())
                 hold_s = self.bus.take_hold_s()
+                self._busy = False
             if reply:
                 if self.wire_baud or hold_s:
                     self._hold_until(t_rx + (self._wire_s(data, reply) if self.wire_baud else 0.0) + hold_s)
                 os.write(master, reply)
+
+    def settle(self, timeout_s: float = 1.0) -> bool:
+        """Wait until every byte a host has written so far is handled (lockstep: the goals a host sent reach the
+        servos before the simulation steps). False if that took longer than timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self.lock:
+                if not self._busy and not select.select([self._master], [], [], 0)[0]:
+                    return True
+            if time.monotonic() > deadline or self._thread is None or not self._thread.is_alive():
+                return False
+            time.sleep(0.0002)
 
     def _wire_s(self, request: bytes, reply: bytes) -> float:
         n_replies = max(1, reply.count(self.bus.codec.HEADER))

@@ -20,6 +20,11 @@ Faults (`Faults`, changeable while serving; all drawn from one seeded generator)
   as two drivers on an idle-high line), so they pass only when both servos would send the same bytes.
 In a FAST_SYNC_READ a dropped block ends the combined packet there (the servos after it had nothing to follow).
 A person's hand: move_by_hand(id, counts) turns a servo's shaft (virtual_hand.py scripts whole poses and sweeps).
+
+A plant (plant.py: e.g. a physics simulation of the arm) may move the shafts instead of the servos' own motion:
+`VirtualBus(profile, plant=p, registers={id: {"Homing_Offset": ...}})`; everything on the wire, faults included,
+stays the bus's. After the plant was moved from outside (a new episode), `hold(now_s)` makes every servo's goal
+its present position.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from dataclasses import dataclass
 from . import dynamixel as dxl
 from . import feetech as ft
 from .arms import ArmProfile
+from .plant import Plant
 from .tables import MODE_VALUES
 from .virtual_servo import VirtualServo
 
@@ -66,7 +72,7 @@ class BusStats:
 
 class VirtualBus:
     def __init__(self, profile: ArmProfile, faults: Faults | None = None, positions: dict[int, int] | None = None,
-                 now_s: float = 0.0):
+                 now_s: float = 0.0, plant: Plant | None = None, registers: dict[int, dict[str, int]] | None = None):
         self.profile = profile
         self.dynamixel = profile.family.is_dynamixel
         self.codec = dxl if self.dynamixel else ft
@@ -77,13 +83,15 @@ class VirtualBus:
         self.servos: list[VirtualServo] = []
         self.vanished: set[int] = set()
         self._hold_s = 0.0  # extra delay of the answer being built (delay faults)
+        self.plant, self._registers = plant, registers or {}
         positions = positions or {}
         for spec in profile.servos:
             self.servos.append(self._make(spec, positions.get(spec.id, spec.model.counts_per_turn // 2), now_s))
 
     def _make(self, spec, position: int, now_s: float) -> VirtualServo:
         return VirtualServo(spec.model, spec.id, mode_value=MODE_VALUES[self.profile.family][spec.mode],
-                            position=position, return_delay_us=self.profile.return_delay_us, now_s=now_s)
+                            position=position, return_delay_us=self.profile.return_delay_us, now_s=now_s,
+                            plant=self.plant, registers=self._registers.get(spec.id))
 
     # --- fault controls -----------------------------------------------------------------------------------
 
@@ -99,6 +107,11 @@ class VirtualBus:
 
     def restore(self, servo_id: int) -> None:
         self.vanished.discard(servo_id)
+
+    def hold(self, now_s: float) -> None:
+        """Every servo's Goal_Position := its Present_Position (the plant was moved from outside)."""
+        for s in self.servos:
+            s.hold(now_s)
 
     def move_by_hand(self, servo_id: int, shaft_counts: float, now_s: float) -> None:
         """A person turns a servo (see VirtualServo.move_by_hand); a twin on the same ID turns with it."""

@@ -13,12 +13,16 @@ Torque on (0 -> 1) sets Goal_Position to Present_Position: the servo holds where
 A person's hand (`move_by_hand`) turns the shaft to any encoder position; with torque on the servo then drives
 back toward its goal, as a real one fights a hand.
 Speed: the model's no-load speed, or less when Goal_Velocity (Feetech) / Profile_Velocity (Dynamixel) asks.
+With a `plant` (plant.py) the shaft is the plant's: goals and torque go to it, position, velocity and load come
+from it, and move_by_hand has no effect (the plant's own physics places the shaft).
+`registers` presets register values (e.g. Homing_Offset and limits left by an earlier calibration).
 """
 
 from __future__ import annotations
 
 from . import dynamixel as dxl
 from . import feetech as ft
+from .plant import Plant
 from .tables import Area, Model
 
 _DXL_RPM_UNIT = 0.229  # Dynamixel velocity unit, rev/min
@@ -26,7 +30,8 @@ _DXL_RPM_UNIT = 0.229  # Dynamixel velocity unit, rev/min
 
 class VirtualServo:
     def __init__(self, model: Model, servo_id: int, *, mode_value: int | None = None, position: int = 2048,
-                 return_delay_us: int = 0, baud_index: int | None = None, now_s: float = 0.0):
+                 return_delay_us: int = 0, baud_index: int | None = None, now_s: float = 0.0,
+                 plant: Plant | None = None, registers: dict[str, int] | None = None):
         self.model = model
         self.table = table = model.table
         self.dynamixel = model.family.is_dynamixel
@@ -42,6 +47,8 @@ class VirtualServo:
             self._put("Baud_Rate", baud_index)
         if mode_value is not None and "Operating_Mode" in table.registers:
             self._put("Operating_Mode", mode_value)
+        for name, value in (registers or {}).items():
+            self._put(name, value)
         voltage_name = "Present_Input_Voltage" if self.dynamixel else "Present_Voltage"
         self._voltage_reg = table[voltage_name]
         self._put(voltage_name, round(model.nominal_voltage_v * 10))
@@ -55,6 +62,10 @@ class VirtualServo:
         self.eeprom_refused = 0
         self.goal_writes = 0
         self.max_goal_jump = 0  # counts: the largest |new Goal_Position - Present_Position| written
+        self.plant, self.plant_key, self._load = plant, servo_id, 0
+        if plant is not None:
+            self._from_plant(now_s)
+            self._put("Goal_Position", self.get("Present_Position"))  # the servo starts holding where it is
         self._sync_goal()
         self._telemetry()
 
@@ -163,8 +174,27 @@ class VirtualServo:
             self._target = float((goal + self.get("Homing_Offset")) % self.model.counts_per_turn)
             profile = abs(self.get("Goal_Velocity"))
         self._speed = min(profile, self.model.max_speed_counts_s) if profile > 0 else self.model.max_speed_counts_s
+        if self.plant is not None:
+            self.plant.command(self.plant_key, self._target, bool(self.get("Torque_Enable")), self._speed)
+
+    def hold(self, now_s: float) -> None:
+        """Goal_Position := Present_Position (after the shaft was moved from outside, e.g. a simulation reset)."""
+        self.advance(now_s)
+        self._put("Goal_Position", self.get("Present_Position"))
+        self._sync_goal()
+
+    def _from_plant(self, now_s: float) -> None:
+        self.plant.advance(now_s)
+        self._t = max(self._t, now_s)
+        state = self.plant.state(self.plant_key)
+        self.shaft, self.velocity, self._load = float(state.counts), float(state.velocity_counts_s), \
+            int(max(-1000, min(1000, state.load_permille)))
+        self._telemetry()
 
     def advance(self, now_s: float) -> None:
+        if self.plant is not None:
+            self._from_plant(now_s)
+            return
         dt = now_s - self._t
         if dt <= 0:
             return
@@ -180,8 +210,13 @@ class VirtualServo:
 
     def _telemetry(self) -> None:
         moving = abs(self.velocity) > 1.0
-        load = 1000 if self.overload else min(1000, round(40 + 600 * abs(self.velocity) / self.model.max_speed_counts_s))
-        load = -load if self.velocity < 0 else load
+        if self.overload:
+            load = -1000 if self.velocity < 0 else 1000
+        elif self.plant is not None:
+            load = self._load  # the plant's torque, signed
+        else:
+            load = min(1000, round(40 + 600 * abs(self.velocity) / self.model.max_speed_counts_s))
+            load = -load if self.velocity < 0 else load
         if self.dynamixel:
             self._put("Present_Position", round(self.shaft) + self.get("Homing_Offset"))
             unit = _DXL_RPM_UNIT * self.model.counts_per_turn / 60

@@ -45,6 +45,33 @@ class _PacedRender:
         self._stop.set()
 
 
+class PerThread:
+    """One object per calling thread, made by `make()` on first use there (MuJoCo's GL contexts belong to the
+    thread that made them, so a camera read from its capture thread and from a driver's needs one renderer each);
+    `close_all()` closes every one made (best effort: a context another thread still holds goes with the process)."""
+
+    def __init__(self, make: Callable[[], object]):
+        self._make = make
+        self._items: dict[int, object] = {}
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            item = self._items.get(threading.get_ident())
+            if item is None:
+                item = self._items[threading.get_ident()] = self._make()
+            return item
+
+    def close_all(self) -> None:
+        with self._lock:
+            items, self._items = list(self._items.values()), {}
+        for item in items:
+            try:
+                item.close()
+            except Exception:
+                pass
+
+
 class RenderedCamera:
     """Camera protocol (vla_lite.cameras.base) over `render()`; see the module docstring."""
 

@@ -2,7 +2,8 @@
 
 - `tabletop/`: a SCARA arm over coloured blocks, "touch the red block" (`--port sim`)
 - `metaworld/`: Meta-World's MT10 tasks on its simulated Sawyer (`--port metaworld:TASK[,TASK...]`, the extra)
-- `so101/`: the SO-101 arm over coloured cubes, a bowl and two pads (MuJoCo; not yet behind a port)
+- `so101/`: the SO-101 arm over coloured cubes, a bowl and two pads (MuJoCo), behind six virtual STS3215 servos on
+  a pty (`--port so101-sim[:TASK,...]`; `bus_profile` "so101": the port is a servo bus, driven with `calibration`)
 
 Each world holds its arm controller (a VirtualArm served on a pty), its cameras (RenderedCamera), its scripted
 expert, an in-process env for data generation, and its demonstration recorder (`demos.py`, no torch: the offline

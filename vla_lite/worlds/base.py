@@ -1,9 +1,11 @@
 """What the runtime and the evaluator need from a simulated world: the `World` protocol and how one is opened.
 
 A world is a stand-in for the robot and its room. Its arm controller speaks the vla-lite protocol on a port the
-runtime opens like any serial port (a pty), it renders the cameras a bundle names, and it judges episodes: a new
-layout from a seed, done or not after each tick, and how it ended. The runtime and `vla-lite eval` use only the
-methods below, never a world's own classes; a world is chosen by its port scheme (vla_lite.ports).
+runtime opens like any serial port (a pty) -- or, when `bus_profile` names a servo-bus arm profile (the SO-101:
+"so101"), that port is a servo bus of that profile, to be driven with `calibration` (an ArmCalibration) -- it
+renders the cameras a bundle names, and it judges episodes: a new layout from a seed, done or not after each tick,
+and how it ended. The runtime and `vla-lite eval` use only the methods below, never a world's own classes; a world
+is chosen by its port scheme (vla_lite.ports).
 
 Time: everything runs on the injected `clock` (WorldOptions.clock). Real time: the controller and the cameras run
 in their own threads. Lockstep (evaluation): the driver moves a fake clock one period, then calls `step_now()`, so
@@ -16,9 +18,12 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, runtime_checkable
 
 from ..cameras.base import Camera
+
+if TYPE_CHECKING:
+    from ..calib.arm_calibration import ArmCalibration
 
 
 class Outcome(str, enum.Enum):
@@ -50,10 +55,13 @@ class World(Protocol):
     """A simulated world behind the vla-lite protocol; see the module docstring."""
 
     reports_per_target: bool  # evaluation reports success per target too (Meta-World's tasks), not only overall
+    bus_profile: str | None  # None: `port` speaks the vla-lite protocol; else the servo-bus arm profile ("so101")
+    calibration: "ArmCalibration | None"  # a servo bus's joint calibration (counts <-> rad / fraction); else None
 
     @property
     def port(self) -> str:
-        """The port its arm controller is served on (a pty path), opened with vla_lite.firmware_bridge ArmLink."""
+        """The port its arm controller is served on (a pty path): opened with vla_lite.firmware_bridge ArmLink, or,
+        with a bus_profile, a servo bus opened with that profile and driven through `calibration`."""
 
     @property
     def cameras(self) -> Mapping[str, Camera]:

@@ -36,24 +36,45 @@ def _require(ok: bool, what: str) -> None:
 
 def check_world(world: World, options: WorldOptions, advance: Callable[[float], object], seed: int = 3) -> None:
     """Episodes, cameras, the controller's port and the end of an episode left alone; see the module docstring."""
-    missing = [name for name in ("reports_per_target", "port", "cameras", "episode", "new_episode", "retarget",
-                                 "step_now", "done", "outcome", "elapsed_s", "close") if not hasattr(world, name)]
+    missing = [name for name in ("reports_per_target", "bus_profile", "calibration", "port", "cameras", "episode",
+                                 "new_episode", "retarget", "step_now", "done", "outcome", "elapsed_s", "close")
+               if not hasattr(world, name)]
     _require(not missing and isinstance(world, World), f"{type(world).__name__} lacks {missing} of World")
     _require(list(world.cameras) == list(options.camera_names),
              f"cameras are {list(world.cameras)}; expected {list(options.camera_names)} (WorldOptions.camera_names)")
     episode = _check_episode(world, seed)
     _check_cameras(world, options)
-    link = ArmLink.open(world.port, timeout_s=5.0, clock=options.clock)
-    try:
-        _require(bool(link.info.joint_names), f"the controller on {world.port} announced no joints")
+    if world.bus_profile is None:
+        link = ArmLink.open(world.port, timeout_s=5.0, clock=options.clock)
+        try:
+            _require(bool(link.info.joint_names), f"the controller on {world.port} announced no joints")
+            _check_episode_end(world, advance)
+        finally:
+            link.close()
+    else:
+        _check_servo_bus(world)
         _check_episode_end(world, advance)
-    finally:
-        link.close()
     note = world.retarget(episode.instruction)
     _require(note is None or isinstance(note, str), f"retarget() returned {note!r}; expected None or a note")
     again = world.new_episode(seed + 1, instruction=episode.instruction)
     _require(isinstance(again, Episode) and again.seed == seed + 1,
              f"new_episode(seed, instruction=...) gave {again!r}")
+
+
+def _check_servo_bus(world: World) -> None:
+    """A servo-bus world: every servo of its profile answers a sync read, and its calibration fits the profile."""
+    from ..firmware_bridge.servo import BusConfig, ServoBus, load_arm
+
+    profile = load_arm(world.bus_profile)
+    cal = world.calibration
+    _require(cal is not None and tuple(cal.joint_names) == tuple(s.name for s in profile.servos),
+             f"calibration {cal!r:.80} does not list the joints of bus profile {world.bus_profile!r}")
+    with ServoBus.open(world.port, profile, BusConfig(latency_s=0.02, budget_s=0.2)) as bus:  # a check, not a loop
+        reading = bus.read_positions()
+        _require(reading.all_fresh, f"the servo bus on {world.port} left {list(reading.fresh)} unread "
+                                    f"(profile {world.bus_profile!r})")
+        units = cal.to_units(reading.values)
+        _require(bool(len(units)), "the calibration gave no joint units")
 
 
 def _check_episode(world: World, seed: int) -> Episode:

@@ -1,17 +1,37 @@
 """What the worlds share: a controller served on a pty with cameras beside it, and the check of an env's step.
 
-`ServedWorld` is the life cycle both rigs have (start the arm server, the capture threads, the first episode;
+`ServedWorld` is the life cycle the rigs have (start the arm server, the capture threads, the first episode;
 close everything if any of that fails), the controller's `port` and the lockstep `step_now`. A rig sets
-`self.server` (an ArmServer) and `self.cameras` (name -> RenderedCamera) and calls `_start()`.
+`self.server` (an ArmServer, or the SO-101's servo-bus PtyServer, whose rig has its own step_now) and
+`self.cameras` (name -> RenderedCamera) and calls `_start()`.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+
+class TaskEpisode(NamedTuple):
+    """An episode of a world with named tasks (Meta-World, the SO-101): results are grouped by task."""
+
+    seed: int
+    task: str
+    instruction: str  # what the policy is told
+    split: str
+
+    @property
+    def target(self) -> str:
+        """The task: what evaluation groups results by."""
+        return self.task
 
 
 class ServedWorld:
     """Mixin for a World whose controller an ArmServer serves (self.server) and whose cameras are self.cameras."""
+
+    bus_profile: str | None = None  # the vla-lite protocol on `port` (a servo-bus world names its arm profile)
+    calibration = None  # only a servo-bus world has a joint calibration (an ArmCalibration)
 
     def _start(self, camera_fps: float | None, seed: int | None) -> None:
         """Serve the controller, start the cameras' capture threads (camera_fps given) and, with a seed, the first

@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from ...cameras.rendered import RenderedCamera
+from ...cameras.rendered import PerThread, RenderedCamera
 
 _OPEN: "weakref.WeakSet[SceneRenderer]" = weakref.WeakSet()  # freed at exit if their owner forgot close()
 
@@ -140,14 +140,10 @@ class MetaWorldCamera(RenderedCamera):
                  max_age_s: float = 0.5, clock: Callable[[], float] = time.monotonic, view: CameraView = FRONT):
         super().__init__(name, fps=fps, max_age_s=max_age_s, clock=clock)
         self.controller, self.size_px, self.view = controller, size_px, view
-        self._renderers: dict[int, SceneRenderer] = {}  # thread id -> renderer (GL contexts are per thread)
-        self._renderers_lock = threading.Lock()
+        self._renderers = PerThread(lambda: SceneRenderer(self.size_px, self.view))  # GL contexts are per thread
 
     def render(self) -> tuple[np.ndarray, float]:
-        with self._renderers_lock:
-            renderer = self._renderers.get(threading.get_ident())
-            if renderer is None:
-                renderer = self._renderers[threading.get_ident()] = SceneRenderer(self.size_px, self.view)
+        renderer = self._renderers.get()
         self.controller.with_scene(renderer.update)
         t_s = self.clock()  # the scene as of now: no step ran since update
         return renderer.render(), t_s
@@ -155,7 +151,4 @@ class MetaWorldCamera(RenderedCamera):
     def close(self) -> None:
         """Stop and join the capture thread; free the renderers. Safe to call twice."""
         super().close()
-        with self._renderers_lock:
-            renderers, self._renderers = list(self._renderers.values()), {}
-        for r in renderers:
-            r.close()
+        self._renderers.close_all()

@@ -11,15 +11,13 @@ so the files are the same on every run. State: hand x, y, z and gripper opening 
 
 from __future__ import annotations
 
-import json
-import sys
 import zlib
-from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from ...progress import progress_bar
+from ..demo_runs import add_demo_arguments, count_episode, finish_summary, new_summary, run_demo_command
 from ...safety import DEFAULT_RAMP_S, ActionMode, SafetyFilter, SafetyLimits
 from .camera import VIEWS
 from .scene import MAX_STEPS
@@ -51,7 +49,7 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] |
     ramp_s = float(ramp_s)
     if not ramp_s >= 0:
         raise ValueError(f"ramp_s must be >= 0 s, got {ramp_s!r}")
-    summary = {"episodes": 0, "successes": 0, "steps": 0, "outcomes": {}, "tasks": {}, "out": str(out_dir)}
+    summary = new_summary(out_dir)
     bar = progress_bar(sum(map(len, per_task.values())), progress, unit="ep")
     env = None
 
@@ -75,7 +73,7 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] |
                     env = MetaWorldEnv(task, size_px=size_px, max_steps=max_steps, split=split, views=views)
                 for seed in per_task[task]:
                     _record_one(rec, env, Frame, seed, noise, policy, safety)
-                    _count(summary, task, env)
+                    count_episode(summary, task, env.success, env.steps, env.outcome)
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(success=f"{summary['successes']}/{summary['episodes']}")
@@ -84,8 +82,7 @@ def record_metaworld_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] |
             env.close()
         if bar is not None:
             bar.close()
-    summary["success_rate"] = summary["successes"] / max(1, summary["episodes"])
-    return summary
+    return finish_summary(summary)
 
 
 def _seeds_per_task(tasks: list[str], seeds) -> dict[str, list[int]]:
@@ -126,48 +123,15 @@ def _record_one(rec, env, Frame, seed: int, noise: float, policy, safety: Safety
     rec.end_episode(env.success, env.outcome)
 
 
-def _count(summary: dict, task: str, env) -> None:
-    summary["episodes"] += 1
-    summary["successes"] += int(env.success)
-    summary["steps"] += env.steps
-    summary["outcomes"][env.outcome] = summary["outcomes"].get(env.outcome, 0) + 1
-    per = summary["tasks"].setdefault(task, {"episodes": 0, "successes": 0})
-    per["episodes"] += 1
-    per["successes"] += int(env.success)
-
-
 # --- `vla-lite metaworld-demos` (proposed command) ---------------------------------------------------------
 
 def add_arguments(parser) -> None:
-    a = parser.add_argument
-    a("--out", required=True, help="directory to record into (episodes are numbered after existing ones)")
-    a("--tasks", default=",".join(MT10), help="comma list of Meta-World tasks (default: MT10)")
-    a("--episodes", type=int, default=50, help="episodes per task")
-    a("--seed", type=int, default=DEMO_SEED_BASE, help="first placement seed")
-    a("--size", type=int, default=96, help="camera image size, px")
-    a("--views", default="front", help=f"comma list of cameras to record, from {list(VIEWS)} (e.g. front,side: "
-                                       "two views place a point in 3-D)")
-    a("--noise", type=float, default=1.0, help=f"hand-motion noise, x {NOISE_STD_M * 1e3:g} mm per step (0: none)")
-    a("--split", choices=("train", "paraphrase", "heldout"), default="train", help="instruction phrasings")
-    a("--ramp-s", type=float, default=DEFAULT_RAMP_S,
-      help="the safety filter's ramp-in at each episode's start, s, as `vla-lite run --ramp-s` (0: none)")
-    a("--json", action="store_true", help="print the summary as JSON")
+    add_demo_arguments(parser, tasks=(",".join(MT10), "comma list of Meta-World tasks (default: MT10)"), episodes=50,
+                       views=("front", f"comma list of cameras to record, from {list(VIEWS)} (e.g. front,side: "
+                                       "two views place a point in 3-D)"),
+                       noise_help=f"hand-motion noise, x {NOISE_STD_M * 1e3:g} mm per step (0: none)",
+                       ramp_s=DEFAULT_RAMP_S, first_seed=DEMO_SEED_BASE)
 
 
 def run(args) -> int:
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    if args.episodes < 1:
-        print(f"vla-lite metaworld-demos: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
-        return 2
-    try:
-        summary = record_metaworld_demos(Path(args.out), tasks, range(args.seed, args.seed + args.episodes),
-                                         noise=args.noise, size_px=args.size, split=args.split,
-                                         views=[v.strip() for v in args.views.split(",") if v.strip()],
-                                         progress=not args.json, ramp_s=args.ramp_s)
-    except (ValueError, ImportError) as exc:
-        print(f"vla-lite metaworld-demos: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary, indent=1) if args.json else
-          f"recorded {summary['episodes']} episodes ({summary['steps']} steps) to {summary['out']}; "
-          f"expert success {summary['successes']}/{summary['episodes']}")
-    return 0
+    return run_demo_command("metaworld-demos", args, record_metaworld_demos)

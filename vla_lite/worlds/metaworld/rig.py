@@ -16,27 +16,18 @@ controller then steps the physics up to that time in the server's thread, and an
 from __future__ import annotations
 
 import time
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 from ...firmware_bridge.arm_server import ArmServer
 from ..base import Outcome, WorldOptions
-from ..served import ServedWorld
+from ..served import ServedWorld, TaskEpisode
 from .camera import MetaWorldCamera, views_named
 from .controller import MetaWorldController, metaworld_arm
 from .scene import MAX_STEPS, check_seed
 from .tasks import MT10, episode_instruction, task_instructions, task_of_instruction
 
 
-class MetaWorldEpisode(NamedTuple):
-    seed: int
-    task: str
-    instruction: str  # what the policy is told
-    split: str
-
-    @property
-    def target(self) -> str:
-        """The task: what evaluation groups results by."""
-        return self.task
+MetaWorldEpisode = TaskEpisode  # seed, task (a Meta-World task name), instruction, split
 
 
 class MetaWorldRig(ServedWorld):

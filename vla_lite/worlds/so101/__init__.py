@@ -6,6 +6,9 @@
 - `world`: SO101World, reset(seed, task) / step(targets) / present positions / success
 - `render`: SO101Renderer, fast RGB frames of the "front" and "wrist" cameras
 - `ik`, `grasp`, `expert`: damped least squares IK, jaw geometry, and the stateless scripted expert (DAgger)
+- `plant`: the world as the plant of a virtual STS3215 bus (encoders, homing offsets, the matching calibration)
+- `rig` (`--port so101-sim`), `camera`: the World behind the servo bus on a pty; `serve`: the same for any host
+- `demos`: scripted-expert demonstrations in the training format (`vla-lite so101-demos`, DAgger rounds)
 
 Importing this package imports neither MuJoCo nor OpenGL; a world, renderer or expert does, with MUJOCO_GL
 defaulting to "egl" (headless). Assets (assets/so101.xml, assets/meshes/*.stl) ship as package data; see

@@ -87,6 +87,7 @@ class SO101World:
         self.steps = 0
         self.success = False
         self.peak_speed_rad_s = np.zeros(6)
+        self.torque_on = np.ones(6, bool)  # per servo; off: its actuator pushes nothing (set_torque)
 
     # --- episodes ------------------------------------------------------------------------------------------
 
@@ -163,6 +164,34 @@ class SO101World:
         return self.steps * self.period_s
 
     # --- the arm -------------------------------------------------------------------------------------------
+
+    def place_arm(self, targets) -> None:
+        """Put the arm at `targets` (6,) now, at rest, the servos' setpoints there too (a hand moving the arm, or a
+        chosen start state). ValueError outside the joints' ranges."""
+        t = np.asarray(targets, np.float64)
+        if t.shape != (6,) or not np.all((t >= self.low - 1e-9) & (t <= self.high + 1e-9)):
+            raise ValueError(f"targets must be 6 values within [{self.low}, {self.high}], got {targets!r}")
+        q = targets_to_joint_rad(t)
+        self.data.qpos[self._qadr] = q
+        self.data.qvel[self._dadr] = 0.0
+        self.setpoint_rad, self.goal_rad, self.setpoint_speed_rad_s = q.copy(), q.copy(), np.zeros(6)
+        self._mj.mj_forward(self.model, self.data)
+
+    def set_torque(self, joint: int, on: bool) -> None:
+        """Torque on or off for one servo (index into JOINT_NAMES). Off: its actuator pushes nothing and the joint
+        goes limp under gravity; on again: it holds where the joint is (its setpoint restarts there, at rest)."""
+        if not 0 <= joint < len(JOINT_NAMES):
+            raise ValueError(f"joint index must be 0..{len(JOINT_NAMES) - 1} {JOINT_NAMES}, got {joint!r}")
+        on = bool(on)
+        if on == self.torque_on[joint]:
+            return
+        a, kp, kv = self._act[joint], self.servo.kp_nm_per_rad, self.servo.kv_nm_s_per_rad
+        self.model.actuator_gainprm[a, 0] = kp if on else 0.0
+        self.model.actuator_biasprm[a, :3] = (0.0, -kp, -kv) if on else (0.0, 0.0, 0.0)
+        if on:
+            self.setpoint_rad[joint] = self.goal_rad[joint] = self.data.qpos[self._qadr[joint]]
+            self.setpoint_speed_rad_s[joint] = 0.0
+        self.torque_on[joint] = on
 
     def present_joint_rad(self) -> np.ndarray:
         """(6,) measured joint angles, rad (gripper included)."""
