@@ -26,6 +26,7 @@ COMMANDS = {
     "eval": ("vla_lite.evaluate", "closed-loop success in the simulated world through the runtime (lockstep)"),
     "demo-data": ("vla_lite.worlds.tabletop.demos", "record scripted-expert demonstrations in the simulated world"),
     "metaworld-demos": ("vla_lite.worlds.metaworld.demos", "record Meta-World scripted-expert demonstrations"),
+    "so101-demos": ("vla_lite.worlds.so101.demos", "record SO-101 scripted-expert demonstrations (MuJoCo)"),
     "train": ("vla_lite.export.train", "train a policy on demonstrations (offline; needs torch)"),
     "distill": ("vla_lite.export.distill", "distil a small student from a teacher, with DAgger rounds"),
     "export": ("vla_lite.export.export_bundle", "checkpoint -> verified .vla bundle (ONNX/TFLite, fp32/int8)"),
