@@ -366,7 +366,8 @@ def test_cli_sim_arm_tcp_prints_a_socket_url_and_exits_0_on_sigint():
 
 @pytest.mark.parametrize("args, word", [(["--joints", "0"], "--joints"), (["--drop", "1.5"], "--drop"),
                                         (["--tcp", "0", "--link", "/tmp/x"], "--link"),
-                                        (["--watchdog-ms", "0"], "--watchdog-ms")])
+                                        (["--watchdog-ms", "0"], "--watchdog-ms"), (["--arm", "scara9"], "scara9"),
+                                        (["--arm", "tabletop", "--joints", "3"], "--joints")])
 def test_cli_sim_arm_rejects_bad_arguments_by_name(args, word):
     out = subprocess.run([sys.executable, "-m", "vla_lite", "sim-arm", *args], capture_output=True, text=True,
                          timeout=30)

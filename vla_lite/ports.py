@@ -43,6 +43,9 @@ class Scheme:
     usage: str  # how a port of this scheme is written, for messages
     summary: str
     suites: Mapping[str, str] = field(default_factory=dict)  # `vla-lite eval --suite NAME` -> a port of this scheme
+    # WORLD: "module:function" rendering the world's camera over a real port's arm (`run --camera NAME`), "" none:
+    # `open_scene(arg, camera_name, options: WorldOptions, positions, seed) -> scene` with `.camera`, `.retarget(text)`
+    scene: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,8 @@ class Connection(Protocol):
 
 BUILTIN = (
     Scheme("sim", PortKind.WORLD, "vla_lite.worlds.tabletop.rig:open_world", "sim",
-           "the simulated tabletop, a SCARA arm over coloured blocks", {"tabletop": "sim"}),
+           "the simulated tabletop, a SCARA arm over coloured blocks", {"tabletop": "sim"},
+           scene="vla_lite.worlds.tabletop.rig:open_scene"),
     Scheme("metaworld", PortKind.WORLD, "vla_lite.worlds.metaworld.rig:open_world",
            "metaworld:TASK[,TASK...] or metaworld:mt10", "Meta-World tasks, with the metaworld extra",
            {"metaworld-mt10": "metaworld:mt10"}),
@@ -143,12 +147,12 @@ def suite_port(suite: str) -> str:
     return suite
 
 
-def opener(port: Port) -> Callable:
-    """The registered function for a WORLD or BUS port, imported now (MissingExtra when its extra is not
-    installed)."""
+def opener(port: Port, target: str | None = None) -> Callable:
+    """The registered function for a WORLD or BUS port (or `target`, another of its scheme's functions), imported
+    now (MissingExtra when its extra is not installed)."""
     if port.kind is PortKind.SERIAL:
         raise ValueError(f"{port.text} is a serial port: open it with ArmLink.open, there is nothing to serve")
-    module, _, function = SCHEMES[port.scheme].target.partition(":")
+    module, _, function = (target or SCHEMES[port.scheme].target).partition(":")
     try:
         return getattr(importlib.import_module(module), function)
     except ModuleNotFoundError as exc:
@@ -164,3 +168,15 @@ def open_world(port: Port | str, options: WorldOptions) -> World:
     if port.kind is not PortKind.WORLD:
         raise ValueError(f"--port {port.text} is not a simulated world; expected {known(PortKind.WORLD)}")
     return opener(port)(port.arg, options)
+
+
+def open_scene(text: str, camera_name: str, options: WorldOptions, positions: Callable, seed: int = 0):
+    """`--camera WORLD` on a real port: the world's camera rendered with the arm where `positions()` (the joints the
+    controller reports, None before the first STATE) puts it. ValueError when the world renders no such camera."""
+    port = parse_port(text)
+    scheme = SCHEMES[port.scheme] if port.kind is PortKind.WORLD else None
+    if scheme is None or not scheme.scene:
+        worlds = [s.name for s in SCHEMES.values() if s.scene]
+        raise ValueError(f"--camera {text!r}: {'no simulated world' if scheme is None else scheme.name + ' renders'}"
+                         f" a camera over a real port's arm (run it with --port {text}); those that do: {worlds}")
+    return opener(port, scheme.scene)(port.arg, camera_name, options, positions, seed)
