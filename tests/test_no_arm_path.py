@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sim_arm_cli import start_sim_arm, stop_sim_arm
 
@@ -17,6 +18,8 @@ from vla_lite.bundle import check_compatible, load_bundle
 from vla_lite.cli import main
 from vla_lite.firmware_bridge.arm_config import TABLETOP_HOME, tabletop_arm
 from vla_lite.models import DEMO_BUNDLE
+from vla_lite.ports import open_scene
+from vla_lite.worlds.base import WorldOptions
 from vla_lite.worlds.tabletop import scara_arm
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -58,3 +61,19 @@ def test_the_readme_no_arm_commands_drive_the_demo_model(tmp_path, capsys):
     finally:
         rc, err = stop_sim_arm(proc)
     assert rc == 0 and "4 joints (shoulder, elbow, lift, gripper)" in err
+
+
+def test_a_scene_follows_the_reported_arm_and_only_the_tabletop_offers_one():
+    reported = [None]
+    scene = open_scene("sim", "front", WorldOptions(size_px=64, camera_fps=None), lambda: reported[0])
+    try:
+        at_home = scene.camera.read().image
+        reported[0] = (1.0, -1.0, 0.02, 0.0)  # the controller says the arm swung over and down
+        moved = scene.camera.read().image
+        assert at_home.shape == (64, 64, 3) and np.abs(moved.astype(int) - at_home).sum() > 0
+        assert scene.retarget("touch the purple block") is None
+        assert "names no block colour" in scene.retarget("make me a coffee")
+    finally:
+        scene.close()
+    with pytest.raises(ValueError, match="metaworld"):
+        open_scene("metaworld:reach-v3", "front", WorldOptions(), lambda: None)

@@ -177,6 +177,7 @@ def open_scene(text: str, camera_name: str, options: WorldOptions, positions: Ca
     scheme = SCHEMES[port.scheme] if port.kind is PortKind.WORLD else None
     if scheme is None or not scheme.scene:
         worlds = [s.name for s in SCHEMES.values() if s.scene]
-        raise ValueError(f"--camera {text!r}: {'no simulated world' if scheme is None else scheme.name + ' renders'}"
-                         f" a camera over a real port's arm (run it with --port {text}); those that do: {worlds}")
+        what = "is no simulated world" if scheme is None else f"names {scheme.name}, which renders its cameras " \
+            f"only as its own world (run it with --port {text})"
+        raise ValueError(f"--camera {text!r} {what}; simulated cameras over a real port's arm: {worlds}")
     return opener(port, scheme.scene)(port.arg, camera_name, options, positions, seed)
