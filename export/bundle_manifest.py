@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -43,14 +44,32 @@ def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
         "control": {"rate_hz": float(train["rate_hz"])},
         "normalization": ckpt.normalization,
         "graphs": graphs,
-        "provenance": {"trained": True, "role": ckpt.role, "teacher": train.get("teacher"),
-                       "data": data.get("paths"), "calibration": calib.get("paths"), "checkpoint": ckpt.path.name,
-                       "checkpoint_sha256": _sha256(ckpt.path), "training_commit": _git_commit(),
-                       "text_encoder": {k: text.info.get(k) for k in ("variant", "bytes", "max_tokens")},
-                       "model": {"size": train.get("size"), "config": json.loads(cfg.to_json())},
-                       "dagger": train.get("dagger")},
+        "provenance": portable({
+            "trained": True, "role": ckpt.role, "teacher": train.get("teacher"), "data": data.get("paths"),
+            "calibration": calib.get("paths"), "checkpoint": ckpt.path.name, "checkpoint_sha256": _sha256(ckpt.path),
+            "training_commit": _git_commit(),
+            "text_encoder": {k: text.info.get(k) for k in ("variant", "bytes", "max_tokens")},
+            "model": {"size": train.get("size"), "config": json.loads(cfg.to_json())},
+            "dagger": train.get("dagger")}),
         "members": {},
     }
+
+
+_ABSOLUTE = re.compile(r"^(/|~|[A-Za-z]:[\\/]|\\\\)")  # POSIX, home, Windows drive, UNC
+
+
+def portable(value):
+    """Provenance without the build machine's paths: every absolute path in it (at any depth) becomes its last
+    component and the start of the SHA-256 of the whole path, `demos@sha256:0123456789ab` (two bundles built from
+    the same folder still say so; the folder's location is not shipped). Relative paths stay as written."""
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable(v) for v in value]
+    if isinstance(value, str) and _ABSOLUTE.match(value):
+        name = re.split(r"[\\/]", value.rstrip("/\\"))[-1] or "root"
+        return f"{name}@sha256:{hashlib.sha256(value.encode()).hexdigest()[:12]}"
+    return value
 
 
 def _sha256(path: Path) -> str:

@@ -40,3 +40,23 @@ def default_arm(n_revolute: int = 6) -> ArmConfig:
     joints = tuple(JointInfo(n, Unit.RAD, -3.0, 3.0, 2.0, 10.0, 20.0) for n in names)
     joints += (JointInfo("gripper", Unit.M, 0.0, 0.08, 0.2, 2.0, 40.0),)
     return ArmConfig("vla-lite virtual-arm", joints)
+
+
+# The simulated tabletop's SCARA (vla_lite.worlds.tabletop, and so the demo bundle's joints): name, unit, pos_min,
+# pos_max, vel_max, acc_max, effort_max. The world builds its controller from these figures (limits from its
+# geometry); `vla-lite sim-arm --arm tabletop` serves them without the world, for `run --camera sim`.
+TABLETOP_JOINTS = (("shoulder", Unit.RAD, -2.6, 2.6, 2.5, 8.0, 20.0),
+                   ("elbow", Unit.RAD, -2.6, 2.6, 3.0, 10.0, 10.0),
+                   ("lift", Unit.M, 0.0, 0.12, 0.15, 1.0, 40.0),
+                   ("gripper", Unit.M, 0.0, 0.04, 0.05, 0.5, 20.0))
+TABLETOP_HOME = (0.0, 2.5, 0.10, 0.04)  # folded, tool raised, gripper open: rad, rad, m, m
+TABLETOP_NAME = "vla-lite sim SCARA"
+
+
+def tabletop_arm() -> ArmConfig:
+    """The tabletop SCARA's joint contract (joint positions and velocities; EE_DELTA needs the world's kinematics)."""
+    return ArmConfig(TABLETOP_NAME, tuple(JointInfo(*j) for j in TABLETOP_JOINTS))
+
+
+# `vla-lite sim-arm --arm NAME`: the arms served as a vla-lite protocol controller, with their start positions.
+CONTROLLER_ARMS = {"generic": (default_arm, None), "tabletop": (tabletop_arm, TABLETOP_HOME)}

@@ -88,6 +88,7 @@ class ArmLink:
         self._ser: serial.SerialBase | None = None
         self._seq = 0
         self._pending: dict[int, float] = {}  # command seq -> send time, until echoed
+        self.hello_acks = 0  # HELLO_ACKs received (each HELLO is answered by one: `release` waits for its own)
         self._last_acked = 0
         self._backoff_s = self.backoff_min_s
         self._next_attempt_s = 0.0
@@ -122,7 +123,7 @@ class ArmLink:
                         f"{self.url} sent {st.bytes} bytes but no valid vla-lite frame in {timeout_s:g} s "
                         f"({st.crc_failures} CRC failures, {st.cobs_errors} COBS errors): not a vla-lite "
                         f"controller, or the wrong baud rate")
-                raise BridgeTimeout(f"no HELLO_ACK from {self.url} within {timeout_s:g} s (is the controller on?)")
+                raise BridgeTimeout(f"no HELLO_ACK from {self.url} within {timeout_s:g} s" + _why_silent(st))
             self._wait_readable(min(deadline, self._next_hello_s) - now)
             self._read_and_dispatch(raise_errors=True)
             if self.state is LinkState.HANDSHAKING and self.clock() >= self._next_hello_s:
@@ -191,6 +192,7 @@ class ArmLink:
         if isinstance(msg, p.State):
             return self._on_state(msg)
         if isinstance(msg, p.HelloAck):
+            self.hello_acks += 1
             if self.state is LinkState.HANDSHAKING:
                 try:
                     self._accept(msg, pkt.minor)
@@ -362,6 +364,32 @@ class ArmLink:
     def torque(self, enable: bool) -> int | None:
         return self.send(p.Torque(enable))
 
+    def release(self, timeout_s: float = 0.5) -> bool:
+        """End the session with the controller's watchdog disarmed (PROTOCOL.md §3: a HELLO disarms it until the
+        next COMMAND or HEARTBEAT), so that closing the port afterwards latches nothing: HELLO is sent until a
+        HELLO_ACK answers it, a HEARTBEAT before each retry keeping the watchdog fed meanwhile. True when
+        acknowledged; the caller should then close without sending anything else."""
+        if not self.connected:
+            return False
+        retry_s = self.info.watchdog_ms / 4000  # a feed at least every quarter watchdog while no answer comes
+        deadline = time.monotonic() + timeout_s
+        try:
+            self._send(p.Hello(p.SCHEMA_HASH, self.client))
+            while True:
+                asked, retry_at = self.hello_acks, min(deadline, time.monotonic() + retry_s)
+                while time.monotonic() < retry_at:
+                    self._wait_readable(retry_at - time.monotonic())
+                    self._read_and_dispatch()
+                    if self.hello_acks > asked:
+                        return True
+                if time.monotonic() >= deadline:
+                    return False
+                self._send(p.Heartbeat())  # the HELLO or its answer was lost: feed, then ask again
+                self._send(p.Hello(p.SCHEMA_HASH, self.client))
+        except LinkError as exc:
+            self._link_down(str(exc))
+            return False
+
     def close(self, torque_off: bool = False) -> None:
         """Disconnect; with torque_off, ask the controller to go limp first. Safe to call twice."""
         if torque_off and self.connected:
@@ -375,3 +403,15 @@ class ArmLink:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _why_silent(st: p.DecoderStats) -> str:
+    """The handshake timed out: what the bytes that did arrive say about the line."""
+    if not st.bytes:
+        return " (nothing received: is the controller on, and is this its port?)"
+    bad = st.crc_failures + st.cobs_errors
+    if not bad:
+        return f" ({st.frames} frames received, none a HELLO_ACK)"
+    return (f": {st.bytes} bytes received, {st.frames} good frames, {st.crc_failures} CRC failures and "
+            f"{st.cobs_errors} COBS errors: the line corrupts frames (noise, a loose cable or the wrong baud rate), "
+            f"so the long HELLO_ACK never arrived intact")

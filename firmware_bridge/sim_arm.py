@@ -4,6 +4,7 @@ goes to stderr; SIGINT/SIGTERM stop it.
 
     vla-lite sim-arm --link /tmp/arm        # then: vla-lite doctor --port /tmp/arm
     vla-lite sim-arm --tcp 0 --drop 0.01    # prints socket://127.0.0.1:PORT
+    vla-lite sim-arm --arm tabletop         # the tabletop's SCARA: the demo model's joints (run --camera sim)
     vla-lite sim-arm --arm so101 --link /tmp/so101   # a virtual servo bus instead (servo/serve.py): so100, koch
 """
 
@@ -16,7 +17,7 @@ import sys
 import time
 
 from . import protocol as p
-from .arm_config import default_arm
+from .arm_config import CONTROLLER_ARMS, default_arm
 from .arm_server import ArmServer
 from .fault_injection import FaultInjection
 from .virtual_arm import VirtualArm
@@ -28,8 +29,14 @@ def add_arguments(parser) -> None:
     where.add_argument("--tcp", type=int, metavar="PORT",
                        help="serve on 127.0.0.1:PORT (0: a free port) and print socket://127.0.0.1:PORT")
     parser.add_argument("--link", metavar="PATH", help="with --pty: keep a symlink at PATH to the pty")
-    parser.add_argument("--joints", type=int, default=6, metavar="N",
-                        help="revolute joints before the gripper (default 6: 7 joints in all)")
+    parser.add_argument("--arm", default="generic", metavar="NAME",
+                        help=f"the controller's arm: {', '.join(CONTROLLER_ARMS)} (tabletop: the simulated tabletop's "
+                             "4-joint SCARA, as the demo model expects; default generic); or a servo bus: so100, "
+                             "so101, koch or a profile JSON, served as virtual servos (--drop/--corrupt are then "
+                             "per reply, --delay-ms delays every reply; more faults: "
+                             "python -m vla_lite.firmware_bridge.servo.serve --help)")
+    parser.add_argument("--joints", type=int, default=None, metavar="N",
+                        help="generic arm: revolute joints before the gripper (default 6: 7 joints in all)")
     parser.add_argument("--watchdog-ms", type=int, default=None, metavar="MS", help="default 100")
     parser.add_argument("--torque-off-ms", type=int, default=None, metavar="MS", help="0: never; default 2000")
     parser.add_argument("--drop", type=float, default=0.0, metavar="RATE",
@@ -38,16 +45,11 @@ def add_arguments(parser) -> None:
                         help="fault injection: probability each byte has one bit flipped, both directions")
     parser.add_argument("--delay-ms", type=float, default=0.0, metavar="MS", help="fault injection: added latency")
     parser.add_argument("--seed", type=int, default=None, help="fault injection seed (repeatable faults)")
-    parser.add_argument("--arm", metavar="PROFILE", help="serve a virtual servo bus of this arm instead (so100, so101, "
-                        "koch or a profile JSON); --drop/--corrupt are then per reply, --delay-ms delays every "
-                        "reply; more faults: python -m vla_lite.firmware_bridge.servo.serve --help")
 
 
 def build_server(args) -> ArmServer:
     """The server `vla-lite sim-arm` describes by its arguments. Raises ValueError naming a bad one."""
-    if not 1 <= args.joints <= 31:
-        raise ValueError(f"--joints must be 1..31 revolute joints (a gripper is added), got {args.joints}")
-    config = default_arm(args.joints)
+    config, home = controller_arm(args.arm, args.joints)
     watchdog_ms = config.watchdog_ms if args.watchdog_ms is None else args.watchdog_ms
     torque_off_ms = config.torque_off_ms if args.torque_off_ms is None else args.torque_off_ms
     if not 1 <= watchdog_ms <= 65535:
@@ -63,10 +65,25 @@ def build_server(args) -> ArmServer:
         raise ValueError("--link names a pty symlink; it cannot be used with --tcp")
     config = dataclasses.replace(config, watchdog_ms=watchdog_ms, torque_off_ms=torque_off_ms)
     faults = FaultInjection(args.drop, args.corrupt, args.delay_ms, args.seed)
-    arm = VirtualArm(config, now_s=time.monotonic())
+    arm = VirtualArm(config, home, now_s=time.monotonic())
     if args.tcp is not None:
         return ArmServer.on_tcp(arm, port=args.tcp, faults=faults)
     return ArmServer.on_pty(arm, link_path=args.link, faults=faults)
+
+
+def controller_arm(name: str, joints: int | None):
+    """(ArmConfig, start positions or None) of `--arm NAME` served as a vla-lite protocol controller."""
+    if name not in CONTROLLER_ARMS:
+        raise ValueError(f"--arm {name!r} is unknown; expected one of {', '.join(CONTROLLER_ARMS)}")
+    if name != "generic":
+        if joints is not None:
+            raise ValueError(f"--joints shapes the generic arm; --arm {name} has its own {name} joints")
+        make, home = CONTROLLER_ARMS[name]
+        return make(), home
+    joints = 6 if joints is None else joints
+    if not 1 <= joints <= 31:
+        raise ValueError(f"--joints must be 1..31 revolute joints (a gripper is added), got {joints}")
+    return default_arm(joints), None
 
 
 def describe(server: ArmServer) -> str:
@@ -83,7 +100,8 @@ def describe(server: ArmServer) -> str:
 
 def servo_argv(args) -> list[str]:
     """`sim-arm --arm PROFILE ...` as the servo bus server's arguments (servo/serve.py)."""
-    if args.tcp is not None or args.joints != 6 or args.watchdog_ms is not None or args.torque_off_ms is not None:
+    if args.tcp is not None or args.joints is not None or args.watchdog_ms is not None or \
+            args.torque_off_ms is not None:
         raise ValueError("--arm serves a servo bus on a pty: --tcp, --joints, --watchdog-ms and --torque-off-ms "
                          "are the vla-lite controller's")
     argv = ["--arm", args.arm, "--drop", str(args.drop), "--corrupt", str(args.corrupt)]
@@ -93,7 +111,7 @@ def servo_argv(args) -> list[str]:
 
 
 def run(args) -> int:
-    if args.arm is not None:
+    if args.arm not in CONTROLLER_ARMS:  # a servo profile (or a typo, which serve names with the known arms)
         from .servo import serve
 
         try:

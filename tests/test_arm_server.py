@@ -24,6 +24,8 @@ from vla_lite.firmware_bridge.arm_server import ArmServer
 from vla_lite.firmware_bridge.fault_injection import FaultInjection
 from vla_lite.firmware_bridge.virtual_arm import VirtualArm
 
+from sim_arm_cli import start_sim_arm, stop_sim_arm
+
 CFG = default_arm()
 N = len(CFG.joints)
 QUIET = dataclasses.replace(CFG, watchdog_ms=60_000, torque_off_ms=0)  # losses in these tests must not trip it
@@ -334,29 +336,9 @@ def test_delay_injection_adds_latency_both_ways():
 
 # --- `vla-lite sim-arm` --------------------------------------------------------------------------------------
 
-def _start_cli(*args):
-    proc = subprocess.Popen([sys.executable, "-m", "vla_lite", "sim-arm", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    ready = select.select([proc.stdout], [], [], 30.0)[0]
-    if not ready:
-        proc.kill()
-        pytest.fail("vla-lite sim-arm printed nothing in 30 s")
-    return proc, proc.stdout.readline().strip()
-
-
-def _stop_cli(proc, sig) -> tuple[int, str]:
-    proc.send_signal(sig)
-    try:
-        _, err = proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-    return proc.returncode, err
-
-
 def test_cli_sim_arm_pty_prints_a_usable_path_and_exits_0_on_sigterm(tmp_path):
     link = tmp_path / "arm"
-    proc, port = _start_cli("--pty", "--watchdog-ms", "300", "--joints", "4", "--link", str(link))
+    proc, port = start_sim_arm("--pty", "--watchdog-ms", "300", "--joints", "4", "--link", str(link))
     try:
         assert port == str(link) and os.path.islink(link)
         with serial.Serial(port, timeout=0) as ser:
@@ -364,27 +346,28 @@ def test_cli_sim_arm_pty_prints_a_usable_path_and_exits_0_on_sigterm(tmp_path):
         assert ack.watchdog_ms == 300 and len(ack.joints) == 5 and ack.joints[-1].name == "gripper"
         assert st.status & p.Status.LINKED
     finally:
-        rc, err = _stop_cli(proc, signal.SIGTERM)
+        rc, err = stop_sim_arm(proc, signal.SIGTERM)
     assert rc == 0, err
     assert "5 joints" in err and "watchdog 300 ms" in err and "Traceback" not in err
     assert not os.path.lexists(link)
 
 
 def test_cli_sim_arm_tcp_prints_a_socket_url_and_exits_0_on_sigint():
-    proc, port = _start_cli("--tcp", "0", "--drop", "0", "--seed", "3")
+    proc, port = start_sim_arm("--tcp", "0", "--drop", "0", "--seed", "3")
     try:
         assert port.startswith("socket://127.0.0.1:")
         with serial.serial_for_url(port, timeout=0) as ser:
             ack, _ = RawHost.on_serial(ser).handshake()
         assert len(ack.joints) == N
     finally:
-        rc, err = _stop_cli(proc, signal.SIGINT)
+        rc, err = stop_sim_arm(proc, signal.SIGINT)
     assert rc == 0, err
 
 
 @pytest.mark.parametrize("args, word", [(["--joints", "0"], "--joints"), (["--drop", "1.5"], "--drop"),
                                         (["--tcp", "0", "--link", "/tmp/x"], "--link"),
-                                        (["--watchdog-ms", "0"], "--watchdog-ms")])
+                                        (["--watchdog-ms", "0"], "--watchdog-ms"), (["--arm", "scara9"], "scara9"),
+                                        (["--arm", "tabletop", "--joints", "3"], "--joints")])
 def test_cli_sim_arm_rejects_bad_arguments_by_name(args, word):
     out = subprocess.run([sys.executable, "-m", "vla_lite", "sim-arm", *args], capture_output=True, text=True,
                          timeout=30)

@@ -68,10 +68,15 @@ def test_bad_grounding_arguments_are_refused(encoder):
 
 
 def _demo_with_known(tmp_path, known):
+    """The demo bundle with `known` as its instruction.known (None: without one, as older exports are)."""
     bundle = load_bundle(DEMO_BUNDLE)
     manifest = bundle.manifest.to_dict()
-    manifest["instruction"]["known"] = known
+    if known is None:
+        manifest["instruction"].pop("known", None)
+    else:
+        manifest["instruction"]["known"] = known
     members = {name: bundle.read(name) for name in bundle.manifest.members}
+    tmp_path.mkdir(parents=True, exist_ok=True)
     return write_bundle(tmp_path / "demo-known.vla", manifest, members)
 
 
@@ -79,7 +84,8 @@ def test_the_manifest_carries_known_phrasings_and_refuses_bad_ones(tmp_path):
     path = _demo_with_known(tmp_path, TRAINED)
     m = load_bundle(path).manifest
     assert m.instruction.known == tuple(TRAINED) and m.to_dict()["instruction"]["known"] == TRAINED
-    assert "known" not in load_bundle(DEMO_BUNDLE).manifest.to_dict()["instruction"]  # absent stays absent
+    bare = load_bundle(_demo_with_known(tmp_path / "bare", None)).manifest
+    assert "known" not in bare.to_dict()["instruction"] and not bare.instruction.known  # absent stays absent
     for bad, match in ((["a", "a"], r"instruction.known repeats \['a'\]"), ([], "instruction.known must be a "
                                                                                 "non-empty list"),
                        (["ok", 7], r"instruction.known\[1\] must be a non-empty string")):

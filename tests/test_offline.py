@@ -235,6 +235,9 @@ def test_export_all_four_graphs_with_parity_recorded_and_a_bundle_that_runs(tiny
     assert m.trained and m.instruction.encoder == "text/encoder.onnx" and m.action.names == \
         ("shoulder", "elbow", "lift", "gripper")
     assert summary["parity_observations"] >= 32
+    shipped = json.dumps(dict(m.provenance))  # no build-machine path: folders as name@sha256
+    assert str(root) not in shipped and m.provenance["data"] and all("@sha256:" in d for d in m.provenance["data"])
+    assert m.instruction.known  # the phrasings trained on, for grounding
     ev = run("eval", str(root / "p.vla"), "--episodes", "2", "--runtime", "tflite", "--precision", "int8", "--json")
     assert ev.returncode == 0, ev.stderr[-2000:]
     assert json.loads(ev.stdout)["episodes"] == 2

@@ -51,3 +51,39 @@ def test_eval_suite_so101_runs_lockstep_episodes_through_the_bus(bundle):
     from vla_lite.worlds.so101.rig import TASKS
 
     assert all(e["target"] in TASKS for e in r["results"]), r["results"]
+
+
+def test_sim_arm_world_serves_the_so101_for_any_host_and_doctor_reads_it_in_radians(tmp_path):
+    """`vla-lite sim-arm --arm so101 --world`: another process (here doctor) finds six STS3215 on the pty and, with
+    the calibration the world wrote, reads the world's home pose in joint units."""
+    cal = tmp_path / "cal.json"
+    server = subprocess.Popen([sys.executable, "-m", "vla_lite", "sim-arm", "--arm", "so101", "--world",
+                               "--calibration-out", str(cal)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        port = server.stdout.readline().strip()
+        assert port.startswith("/dev/"), server.stderr.read() if server.poll() is not None else port
+        out = vla("doctor", "--port", port, "--arm", "so101", "--calibration", str(cal), "--json", timeout=120)
+        assert out.returncode == 0, out.stderr
+        r = json.loads(out.stdout)
+        assert r["ok"] and r["missing"] == [] and len(r["servos"]) == 6, r
+        by_name = {s["name"]: s for s in r["servos"]}
+        from vla_lite.worlds.so101.rig import TASKS
+        from vla_lite.worlds.so101.world import SO101World
+
+        world = SO101World()
+        world.reset(0, TASKS["red-bowl"])  # what the server did: its first episode, seed 0 (no goal written since)
+        for name, rad in zip(("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll"),
+                             world.present_positions()[:5]):
+            assert abs(by_name[name]["position"] - rad) < 0.01, (name, by_name[name], rad)
+        assert all("position" in s for s in r["servos"])  # calibrated: joint units beside the counts
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_sim_arm_world_flags_are_refused_where_they_do_not_apply():
+    for args, word in ((["--arm", "koch", "--world"], "--arm so101"), (["--task", "blue-bowl"], "for --world"),
+                       (["--arm", "so101", "--world", "--tcp", "0"], "not for it")):
+        out = vla("sim-arm", *args, timeout=60)
+        assert out.returncode == 2 and word in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -16,7 +16,7 @@ from .extras import import_optional, missing_extra
 
 # subcommand -> (module, one-line help)
 COMMANDS = {
-    "sim-arm": ("vla_lite.firmware_bridge.sim_arm", "serve the virtual arm controller on a pty or loopback TCP"),
+    "sim-arm": ("vla_lite.sim_arm_cli", "serve a virtual arm: a vla-lite controller, a servo bus, the SO-101 world"),
     "doctor": ("vla_lite.doctor_cli", "check a port: the vla-lite controller, or with --arm a servo bus"),
     "calibrate": ("vla_lite.calibrate_cli", "joint calibration files: convert LeRobot's, show, write back"),
     "calibrate-camera": ("vla_lite.calibrate_camera_cli", "camera intrinsics from chessboard views"),

@@ -45,6 +45,10 @@ def run(args) -> int:
             print("vla-lite doctor: --calibration needs --arm (it calibrates a servo arm)", file=sys.stderr)
             return 2
         return controller_doctor.run(args)
+    if args.clear_faults:
+        print("vla-lite doctor: --clear-faults clears a vla-lite controller's latched faults; a servo bus (--arm) "
+              "reports each servo's error bits instead", file=sys.stderr)
+        return 2
     try:
         profile = load_arm(args.arm)
         register_arm_profile(profile)

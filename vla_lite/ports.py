@@ -45,6 +45,9 @@ class Scheme:
     usage: str  # how a port of this scheme is written, for messages
     summary: str
     suites: Mapping[str, str] = field(default_factory=dict)  # `vla-lite eval --suite NAME` -> a port of this scheme
+    # WORLD: "module:function" rendering the world's camera over a real port's arm (`run --camera NAME`), "" none:
+    # `open_scene(arg, camera_name, options: WorldOptions, positions, seed) -> scene` with `.camera`, `.retarget(text)`
+    scene: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ class Port:
 SERVO_CONNECTOR = "vla_lite.servo_arm:connect"  # every servo bus: the arm profile says Feetech or Dynamixel
 BUILTIN = (
     Scheme("sim", PortKind.WORLD, "vla_lite.worlds.tabletop.rig:open_world", "sim",
-           "the simulated tabletop, a SCARA arm over coloured blocks", {"tabletop": "sim"}),
+           "the simulated tabletop, a SCARA arm over coloured blocks", {"tabletop": "sim"},
+           scene="vla_lite.worlds.tabletop.rig:open_scene"),
     Scheme("metaworld", PortKind.WORLD, "vla_lite.worlds.metaworld.rig:open_world",
            "metaworld:TASK[,TASK...] or metaworld:mt10", "Meta-World tasks, with the metaworld extra",
            {"metaworld-mt10": "metaworld:mt10"}),
@@ -148,13 +152,13 @@ def suite_port(suite: str) -> str:
     return suite
 
 
-def opener(port: Port) -> Callable:
-    """The registered function for a WORLD or BUS port, imported now (MissingExtra when its extra is not
-    installed)."""
+def opener(port: Port, target: str | None = None) -> Callable:
+    """The registered function for a WORLD or BUS port (or `target`, another of its scheme's functions), imported
+    now (MissingExtra when its extra is not installed)."""
     if port.kind is PortKind.SERIAL:
         raise ValueError(f"{port.text} is a serial port: open it with ArmLink.open, there is nothing to serve")
     scheme = SCHEMES.get(port.scheme)
-    module, _, function = (scheme.target if scheme is not None else SERVO_CONNECTOR).partition(":")
+    module, _, function = (target or (scheme.target if scheme is not None else SERVO_CONNECTOR)).partition(":")
     try:
         return getattr(importlib.import_module(module), function)
     except ModuleNotFoundError as exc:
@@ -170,3 +174,16 @@ def open_world(port: Port | str, options: WorldOptions) -> World:
     if port.kind is not PortKind.WORLD:
         raise ValueError(f"--port {port.text} is not a simulated world; expected {known(PortKind.WORLD)}")
     return opener(port)(port.arg, options)
+
+
+def open_scene(text: str, camera_name: str, options: WorldOptions, positions: Callable, seed: int = 0):
+    """`--camera WORLD` on a real port: the world's camera rendered with the arm where `positions()` (the joints the
+    controller reports, None before the first STATE) puts it. ValueError when the world renders no such camera."""
+    port = parse_port(text)
+    scheme = SCHEMES[port.scheme] if port.kind is PortKind.WORLD else None
+    if scheme is None or not scheme.scene:
+        worlds = [s.name for s in SCHEMES.values() if s.scene]
+        what = "is no simulated world" if scheme is None else f"names {scheme.name}, which renders its cameras " \
+            f"only as its own world (run it with --port {text})"
+        raise ValueError(f"--camera {text!r} {what}; simulated cameras over a real port's arm: {worlds}")
+    return opener(port, scheme.scene)(port.arg, camera_name, options, positions, seed)

@@ -18,7 +18,7 @@ from .firmware_bridge import protocol as p
 from .firmware_bridge.link import ArmLink
 from .loop import ControlLoop, LoopConfig
 from .models import DEMO_BUNDLE, resolve  # noqa: F401 (DEMO_BUNDLE: re-exported, the README imports it here)
-from .ports import PortKind, open_world, parse_port
+from .ports import PortKind, open_scene, open_world, parse_port, world_scheme
 from .safety import DEFAULT_RAMP_S
 from .text.grounding import MIN_SIMILARITY
 from .worlds.base import World, WorldOptions
@@ -85,6 +85,7 @@ class Runtime:
     factor: int  # loop ticks per policy step (commands in between are interpolated)
     backend: str
     rig: World | None = None  # the simulated world the port names (vla_lite.ports), None for a real arm
+    scene: object | None = None  # `--camera sim` on a real port: the rendered scene, told each instruction
     closers: list = field(default_factory=list)  # close() callables, in opening order
     notes: list = field(default_factory=list)
 
@@ -121,7 +122,9 @@ class Runtime:
         precision = cfg.precision or ("int8" if (cfg.runtime, "int8") in bundle.available() else "fp32")
         policy = open_backend(bundle, cfg.runtime, precision, threads=cfg.threads)
         encode = _encoder(cfg, bundle, notes)
-        cameras = dict(rig.cameras) if rig is not None else _open_cameras(cfg, m, clock, closers)
+        reported = _ReportedPositions()
+        cameras, scene = (dict(rig.cameras), None) if rig is not None else \
+            _open_cameras(cfg, m, clock, closers, reported)
         preprocessors = {c.name: make_preprocessor(c) for c in m.cameras}
         # The link last: HELLO does not arm the controller's watchdog, the loop's first command does, so slow
         # start-up work above can never trip it.
@@ -133,6 +136,7 @@ class Runtime:
             link = ArmLink.open(rig.port if rig is not None else port.arg, timeout_s=2.0,
                                 baudrate=cfg.baudrate or 1_000_000, clock=clock)
         closers.append(link.close)
+        reported.link = link
         check_compatible(m, link.info)
         notes += _faults_at_start(link, cfg.clear_faults)
         worker = None
@@ -148,7 +152,7 @@ class Runtime:
         loop = ControlLoop(bundle=bundle, policy=policy, link=link, cameras=cameras, preprocessors=preprocessors,
                            executor=_executor(cfg, m, factor), safety=_safety(cfg, m, link, loop_config.period_s),
                            encoder=encode, recorder=recorder, worker=worker, clock=clock, config=loop_config)
-        return cls(cfg, bundle, link, loop, factor, f"{cfg.runtime}-{precision}", rig, closers, notes)
+        return cls(cfg, bundle, link, loop, factor, f"{cfg.runtime}-{precision}", rig, scene, closers, notes)
 
     def close(self) -> None:
         """Reverse opening order. Safe to call twice."""
@@ -201,6 +205,9 @@ def _encoder(cfg: RunConfig, bundle, notes: list):
 
     encoder = TextEncoder.from_bundle(bundle, threads=1)
     known = bundle.manifest.instruction.known
+    if cfg.instruction_grounding and not known:
+        notes.append(f"instruction grounding is OFF: bundle {bundle.manifest.name!r} lists no trained phrasings "
+                     "(instruction.known), so an instruction unlike them is passed to the policy, not refused")
     if not (cfg.instruction_grounding and known):
         return encoder.encode
     notes.append(f"instructions are grounded in the {len(known)} phrasings the model was trained on "
@@ -209,12 +216,35 @@ def _encoder(cfg: RunConfig, bundle, notes: list):
     return InstructionGrounding(encoder.encode, known, cfg.min_instruction_similarity)
 
 
-def _open_cameras(cfg: RunConfig, m, clock, closers: list) -> dict:
+def _open_cameras(cfg: RunConfig, m, clock, closers: list, reported) -> tuple[dict, object | None]:
+    """({bundle camera name: camera}, the scene of a `--camera sim` rendered over the real arm, or None)."""
     from .cameras import open_cameras, parse_camera_args
 
-    cameras = open_cameras(parse_camera_args(list(cfg.cameras), [c.name for c in m.cameras]), clock=clock)
+    sources = parse_camera_args(list(cfg.cameras), [c.name for c in m.cameras])
+    rendered = [(name, spec) for name, spec in sources.items() if world_scheme(spec) is not None]
+    if len(rendered) > 1:
+        raise ValueError(f"--camera {rendered[1][1]!r}: one simulated camera at most (it renders the one scene)")
+    scene = None
+    if rendered:
+        name, spec = rendered[0]
+        scene = open_scene(spec, name, world_options(cfg, m.cameras, clock), reported, cfg.seed)
+        closers.append(scene.close)
+    cameras = open_cameras({n: s for n, s in sources.items() if world_scheme(s) is None}, clock=clock)
     closers.extend(c.close for c in cameras.values())
-    return cameras
+    if scene is not None:
+        cameras[rendered[0][0]] = scene.camera
+    return {n: cameras[n] for n in sources}, scene
+
+
+class _ReportedPositions:
+    """The joints the controller reports (the link's newest STATE), for a scene rendered over a real arm; None
+    until the link is open and has one."""
+
+    link: ArmLink | None = None
+
+    def __call__(self) -> tuple | None:
+        st = self.link.latest_state if self.link is not None else None
+        return None if st is None else st.position
 
 
 def _faults_at_start(link: ArmLink, clear: bool) -> list[str]:

@@ -51,6 +51,7 @@ class Session:
         elif not self.fixed_instruction:
             raise ValueError("--instruction is required with a real arm, e.g. --instruction 'pick up the red cup'")
         else:
+            self._tell_scene(self.fixed_instruction)
             self.loop.new_episode(self.fixed_instruction, arm_moved=False)  # the run is one episode
         return apply_realtime(rt_priority, cpus, freeze_gc)
 
@@ -81,10 +82,15 @@ class Session:
                 self._new_episode()
 
     def _set_instruction(self, text: str, embedding=None) -> None:
-        if self.loop.set_instruction(text, embedding) and self.rt.rig is not None:
-            note = self.rt.rig.retarget(text)
-            if note:
-                self.log(f"vla-lite run: {note}")
+        if self.loop.set_instruction(text, embedding):
+            self._tell_scene(text)
+
+    def _tell_scene(self, text: str) -> None:
+        """A simulated world, or the scene a `--camera sim` renders, shows the block the instruction names."""
+        scene = self.rt.rig if self.rt.rig is not None else self.rt.scene
+        note = scene.retarget(text) if scene is not None else None
+        if note:
+            self.log(f"vla-lite run: {note}")
 
     def _new_episode(self) -> None:
         rig = self.rt.rig

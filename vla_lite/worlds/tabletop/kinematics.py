@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...firmware_bridge.arm_config import ArmConfig
-from ...firmware_bridge.protocol import JointInfo, Mode, Unit
+from ...firmware_bridge.arm_config import TABLETOP_JOINTS, TABLETOP_NAME, ArmConfig
+from ...firmware_bridge.protocol import JointInfo, Mode
 
 JOINT_NAMES = ("shoulder", "elbow", "lift", "gripper")
 SHOULDER, ELBOW, LIFT, GRIPPER = range(4)
@@ -61,12 +61,10 @@ def scara_arm(geometry: ScaraGeometry = GEOMETRY, *, watchdog_ms: int = 100, tor
     """The controller's announcement for the simulated SCARA. Speeds are chosen so the expert reaches any block
     of the layout from the home pose in about 1.5-2.5 s (shoulder 2.5 rad at 2.5 rad/s takes ~1.3 s, then a
     0.06 m descent ~0.5 s)."""
-    g = geometry
-    joints = (JointInfo("shoulder", Unit.RAD, -g.shoulder_max_rad, g.shoulder_max_rad, 2.5, 8.0, 20.0),
-              JointInfo("elbow", Unit.RAD, -g.elbow_max_rad, g.elbow_max_rad, 3.0, 10.0, 10.0),
-              JointInfo("lift", Unit.M, 0.0, g.lift_max_m, 0.15, 1.0, 40.0),
-              JointInfo("gripper", Unit.M, 0.0, g.gripper_max_m, 0.05, 0.5, 20.0))
-    return ArmConfig("vla-lite sim SCARA", joints, (Mode.JOINT_POSITION, Mode.JOINT_VELOCITY, Mode.EE_DELTA),
+    low, high = geometry.low, geometry.high
+    joints = tuple(JointInfo(name, unit, float(lo), float(hi), vel, acc, effort)
+                   for (name, unit, _, _, vel, acc, effort), lo, hi in zip(TABLETOP_JOINTS, low, high))
+    return ArmConfig(TABLETOP_NAME, joints, (Mode.JOINT_POSITION, Mode.JOINT_VELOCITY, Mode.EE_DELTA),
                      watchdog_ms=watchdog_ms, torque_off_ms=torque_off_ms)
 
 

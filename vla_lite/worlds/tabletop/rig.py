@@ -136,6 +136,52 @@ def open_world(arg: str, options: WorldOptions) -> SimRig:
                   split=options.split, clock=options.clock)
 
 
+class LinkedScene:
+    """`--camera sim` on a real port (`vla-lite sim-arm --arm tabletop`, or a SCARA of your own): the tabletop's
+    blocks of one seeded layout rendered by a SimCamera with the arm where the controller says it is (`positions()`:
+    the joints of the link's newest STATE, None before the first). No judge: on a real port the run is one episode.
+    `retarget(instruction)` puts the block colour an instruction names on the table, as the simulated world does."""
+
+    def __init__(self, camera_name: str, options: WorldOptions, positions: Callable[[], tuple | None],
+                 seed: int = 0, spec: TableSpec = TABLE):
+        self.spec, self.world = spec, make_episode(seed, 3, options.split, spec).world
+        home = np.array(spec.home)
+        reported = _Reported(lambda: home if (q := positions()) is None else np.asarray(q, np.float64))
+        self.camera = SimCamera(reported, name=camera_name, size_px=options.size_px, fps=options.camera_fps,
+                                max_age_s=options.max_frame_age_s, clock=options.clock, spec=spec)
+        self.camera.set_world(self.world)
+        if options.camera_fps is not None:
+            self.camera.start()
+
+    def retarget(self, instruction: str) -> str | None:
+        """Show the block the instruction names (repainting the layout's target when that colour is absent)."""
+        colour = instruction_colour(instruction)
+        if colour is None:
+            return f"{instruction!r} names no block colour the simulated camera knows ({', '.join(COLOURS)}); " \
+                   "the table is unchanged"
+        self.world = with_target(self.world, colour)
+        self.camera.set_world(self.world)
+        return None
+
+    def close(self) -> None:
+        self.camera.close()
+
+
+class _Reported:
+    """What SimCamera reads the arm from: `positions()` (n_joints,) in rad/m."""
+
+    def __init__(self, positions: Callable[[], np.ndarray]):
+        self.positions = positions
+
+
+def open_scene(arg: str, camera_name: str, options: WorldOptions, positions: Callable[[], tuple | None],
+               seed: int = 0) -> LinkedScene:
+    """`--camera sim` on a real port (vla_lite.ports): the tabletop rendered over the controller's reported arm."""
+    if arg:
+        raise ValueError(f"--camera sim takes no argument, got sim:{arg}; the layout follows --seed")
+    return LinkedScene(camera_name, options, positions, seed)
+
+
 _COLOUR_WORDS = {w: c for c in COLOURS for w in (c, *COLOUR_SYNONYMS.get(c, ()))}
 
 

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ...firmware_bridge.arm_config import TABLETOP_HOME
 from .instructions import COLOURS, make_instruction
 from .kinematics import (ELBOW, GEOMETRY, LIFT, SHOULDER, ScaraGeometry, elbow_point, forward_kinematics,
                          reachable_solution)
@@ -31,7 +32,7 @@ class TableSpec:
     x_range_m: tuple[float, float] = (-0.26, 0.26)  # where block centres may be (inside the camera's view)
     y_range_m: tuple[float, float] = (0.06, 0.40)
     radius_range_m: tuple[float, float] = (0.15, 0.40)  # distance from the base axis: reachable, with margin
-    home: tuple[float, float, float, float] = (0.0, 2.5, 0.10, 0.04)  # folded, tool raised, gripper open
+    home: tuple[float, float, float, float] = TABLETOP_HOME  # folded, tool raised, gripper open
     geometry: ScaraGeometry = GEOMETRY
 
     @property
