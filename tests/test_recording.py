@@ -410,6 +410,57 @@ except RecordingError as exc:
     check_ticks(ep, range(len(ep)))
 
 
+def test_a_writer_failing_before_meta_json_leaves_no_unreadable_partial(tmp_path):
+    """RLIMIT_FSIZE of 100 bytes: meta.json itself cannot be written, so nothing is readable; close() removes the
+    folder instead of leaving an unreadable `.partial`."""
+    code = f"""
+import resource, signal, sys, time
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_recording import recorder, tick_args
+from vla_lite.recording import RecordingError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
+rec = recorder({str(tmp_path)!r})
+rec.start_episode("x")
+try:
+    for step in range(100_000):
+        rec.record_tick(**tick_args(step))
+        time.sleep(0.001)
+except RecordingError as exc:
+    print("RecordingError", exc)
+rec.close()
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=LIVENESS_S)
+    assert out.stdout.startswith("RecordingError") and "File too large" in out.stdout, out.stdout + out.stderr
+    assert list_episodes(tmp_path, include_partial=True) == [] and os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("text, why", [("touch the \udcff\udcfe red block", "not UTF-8"),
+                                       ("touch \x1b[2J", "control character"), ("x" * 1025, "limit is 1024")])
+def test_instruction_text_the_writer_could_not_store_is_refused_when_given(tmp_path, text, why):
+    with recorder(tmp_path) as rec:
+        with pytest.raises(ValueError, match=why):
+            rec.start_episode(text)
+        rec.start_episode("touch the red block")
+        rec.record_tick(**tick_args(0))
+        with pytest.raises(ValueError, match=why):
+            rec.set_instruction(text)
+        rec.set_instruction("touch the blue bl\u00f6ck \U0001f7e5")
+        for step in range(1, 3):
+            rec.record_tick(**tick_args(step))
+    ep = read_episode(list_episodes(tmp_path)[0])
+    assert ep.finished and ep.instructions == ["touch the red block", "touch the blue bl\u00f6ck \U0001f7e5"]
+
+
+def test_an_instruction_changed_before_the_first_tick_replaces_the_first(tmp_path):
+    with recorder(tmp_path) as rec:  # once made the episode unreadable: its first row named instruction 1 of 0
+        rec.start_episode("touch the red block")
+        rec.set_instruction("touch the blue block")
+        for step in range(3):
+            rec.record_tick(**tick_args(step))
+    assert read_episode(list_episodes(tmp_path)[0]).instructions == ["touch the blue block"]
+
+
 def test_partial_episode_reads_up_to_torn_tick_and_frame(tmp_path):
     with recorder(tmp_path) as rec:
         rec.start_episode("x")
