@@ -383,16 +383,17 @@ def test_sigkill_mid_episode_loses_only_the_last_moments(tmp_path):
     assert not ep.finished and ep.instructions == ["episode 2"] and "success" not in ep.meta
 
 
-def test_full_disk_stops_recording_with_a_clear_error_and_leaves_a_readable_partial(tmp_path):
-    """RLIMIT_FSIZE makes writes past 60 kB fail (EFBIG), as a full disk would; run in a child process."""
+def _record_past_a_file_size_limit(root, limit_bytes: int) -> str:
+    """A child process records until RLIMIT_FSIZE makes a write fail (EFBIG, as a full disk would), then closes
+    the recorder; returns what it printed."""
     code = f"""
 import resource, signal, sys, time
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from test_recording import recorder, tick_args
 from vla_lite.recording import RecordingError
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
-rec = recorder({str(tmp_path)!r})
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit_bytes}, {limit_bytes}))
+rec = recorder({str(root)!r})
 rec.start_episode("x")
 try:
     for step in range(100_000):
@@ -401,37 +402,24 @@ try:
     print("no error")
 except RecordingError as exc:
     print("RecordingError", exc)
+rec.close()
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=LIVENESS_S)
     assert out.stdout.startswith("RecordingError") and "File too large" in out.stdout, out.stdout + out.stderr
-    assert "episode_000001.partial" in out.stdout
+    return out.stdout
+
+
+def test_full_disk_stops_recording_with_a_clear_error_and_leaves_a_readable_partial(tmp_path):
+    assert "episode_000001.partial" in _record_past_a_file_size_limit(tmp_path, 60_000)
     ep = read_episode(tmp_path / "episode_000001.partial")
     assert len(ep) > 0
     check_ticks(ep, range(len(ep)))
 
 
 def test_a_writer_failing_before_meta_json_leaves_no_unreadable_partial(tmp_path):
-    """RLIMIT_FSIZE of 100 bytes: meta.json itself cannot be written, so nothing is readable; close() removes the
-    folder instead of leaving an unreadable `.partial`."""
-    code = f"""
-import resource, signal, sys, time
-sys.path.insert(0, {str(Path(__file__).parent)!r})
-from test_recording import recorder, tick_args
-from vla_lite.recording import RecordingError
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
-rec = recorder({str(tmp_path)!r})
-rec.start_episode("x")
-try:
-    for step in range(100_000):
-        rec.record_tick(**tick_args(step))
-        time.sleep(0.001)
-except RecordingError as exc:
-    print("RecordingError", exc)
-rec.close()
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=LIVENESS_S)
-    assert out.stdout.startswith("RecordingError") and "File too large" in out.stdout, out.stdout + out.stderr
+    """100 bytes: meta.json itself cannot be written, so nothing is readable; close() removes the folder instead of
+    leaving an unreadable `.partial`."""
+    _record_past_a_file_size_limit(tmp_path, 100)
     assert list_episodes(tmp_path, include_partial=True) == [] and os.listdir(tmp_path) == []
 
 
