@@ -12,7 +12,6 @@ from __future__ import annotations
 import enum
 import select
 import time
-import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
@@ -22,6 +21,7 @@ import serial
 from . import protocol as p
 from .arm_config import ArmConfig
 from .errors import BridgeTimeout, HandshakeError, LinkError, ProtocolError
+from .urls import url_problem
 
 HELLO_RETRY_S = 0.1  # PROTOCOL.md §3: the host repeats HELLO every 100 ms
 READ_CHUNK = 4096
@@ -58,24 +58,12 @@ class LinkStats:
                 "rtt_ms": {"p50": self.rtt_ms(50), "p99": self.rtt_ms(99), "n": len(self.rtt_s)}}
 
 
-def check_network_url(url: str) -> None:
-    """pyserial's socket:// and rfc2217:// need HOST:PORT; its own message for a bad port names its logging option
-    instead, so the port is checked here. LinkError naming the bad part."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in ("socket", "rfc2217"):
-        return
-    netloc = urllib.parse.urlsplit(url).netloc
-    host, colon, port = netloc.rpartition(":")
-    if not colon or not host:
-        raise LinkError(f"cannot open {url}: expected {scheme}://HOST:PORT, e.g. {scheme}://127.0.0.1:7000")
-    if not (port.isdigit() and 0 < int(port) <= 65535):
-        raise LinkError(f"cannot open {url}: the TCP port must be a number 1-65535, got {port!r}")
-
-
 def open_port(url: str, baudrate: int = 1_000_000) -> serial.SerialBase:
     """Open a pyserial URL non-blocking; a plain device path is opened exclusively (a second user is refused)."""
     kwargs = {"baudrate": baudrate, "timeout": 0, "write_timeout": 0.5}
-    check_network_url(url)
+    problem = url_problem(url)
+    if problem:
+        raise LinkError(f"cannot open {url}: {problem}")
     if "://" not in url:
         kwargs["exclusive"] = True
     try:

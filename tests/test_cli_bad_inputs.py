@@ -44,6 +44,7 @@ CASES = [
     (["bench", "demo", "--iters", "0", "--json"], 2, ["--iters"], True),
     (["doctor", "--port", "socket://localhost:notaport"], 2, ["TCP port", "'notaport'"], False),
     (["doctor", "--port", "socket://localhost"], 2, ["HOST:PORT"], False),
+    (["doctor", "--arm", "so101", "--port", "socket://localhost:notaport"], 2, ["TCP port", "'notaport'"], False),
 ]
 
 

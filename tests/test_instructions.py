@@ -196,3 +196,20 @@ def test_fifo_source_reads_lines_written_by_another_program_and_removes_the_fifo
         FifoSource(inbox, str(regular))
     with pytest.raises(ValueError, match="/nonexistent_dir does not exist"):
         FifoSource(inbox, "/nonexistent_dir/f")
+
+
+def test_a_flood_of_bad_lines_is_answered_line_by_line_but_logged_at_a_bounded_rate():
+    inbox = InstructionInbox(CountingEncoder())
+    events = []
+    src = SocketSource(inbox, on_event=events.append).start()
+    try:
+        with socket.create_connection(src.address, timeout=5) as conn:
+            conn.sendall(b"\x00\n" * 1000 + b"touch the red block\n")
+            replies = conn.makefile("rb")
+            answers = [replies.readline() for _ in range(1001)]
+        assert all(a.startswith(b"refused: control character U+0000") for a in answers[:1000])
+        assert answers[1000] == b"ok touch the red block\n" and src.refused == 1000
+        refusal_notes = [e for e in events if "refused" in e]
+        assert 1 <= len(refusal_notes) <= 5, refusal_notes  # about one a second, not a thousand
+    finally:
+        src.close()
