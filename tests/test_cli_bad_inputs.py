@@ -44,6 +44,8 @@ CASES = [
     (["bench", "demo", "--iters", "0", "--json"], 2, ["--iters"], True),
     (["doctor", "--port", "socket://localhost:notaport"], 2, ["TCP port", "'notaport'"], False),
     (["doctor", "--port", "socket://localhost"], 2, ["HOST:PORT"], False),
+    (["demo-data", "--out", "/proc/nope", "--episodes", "1"], 2, ["'/proc/nope'", "cannot be created"], False),
+    (["run", "--port", "sim", "--record", "/proc/nope"], 2, ["'/proc/nope'", "cannot be created"], False),
     (["doctor", "--arm", "so101", "--port", "socket://localhost:notaport"], 2, ["TCP port", "'notaport'"], False),
 ]
 

@@ -52,7 +52,11 @@ class EpisodeRecorder:
                        max_queued_ticks, block_when_full)
         self.meta = checks.json_object("meta", dict(meta or {}))
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"recording folder {str(root)!r} cannot be created ({exc.strerror or exc}); expected "
+                             "a writable folder") from None
         self.rate_hz, self.image_format, self.quality = float(rate_hz), image_format, quality
         self.clock, self.wall_time, self.end_timeout_s = clock, wall_time, end_timeout_s
         self.block_when_full = block_when_full
