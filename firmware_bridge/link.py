@@ -21,6 +21,7 @@ import serial
 from . import protocol as p
 from .arm_config import ArmConfig
 from .errors import BridgeTimeout, HandshakeError, LinkError, ProtocolError
+from .urls import url_problem
 
 HELLO_RETRY_S = 0.1  # PROTOCOL.md §3: the host repeats HELLO every 100 ms
 READ_CHUNK = 4096
@@ -60,6 +61,9 @@ class LinkStats:
 def open_port(url: str, baudrate: int = 1_000_000) -> serial.SerialBase:
     """Open a pyserial URL non-blocking; a plain device path is opened exclusively (a second user is refused)."""
     kwargs = {"baudrate": baudrate, "timeout": 0, "write_timeout": 0.5}
+    problem = url_problem(url)
+    if problem:
+        raise LinkError(f"cannot open {url}: {problem}")
     if "://" not in url:
         kwargs["exclusive"] = True
     try:

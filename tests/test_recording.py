@@ -383,16 +383,17 @@ def test_sigkill_mid_episode_loses_only_the_last_moments(tmp_path):
     assert not ep.finished and ep.instructions == ["episode 2"] and "success" not in ep.meta
 
 
-def test_full_disk_stops_recording_with_a_clear_error_and_leaves_a_readable_partial(tmp_path):
-    """RLIMIT_FSIZE makes writes past 60 kB fail (EFBIG), as a full disk would; run in a child process."""
+def _record_past_a_file_size_limit(root, limit_bytes: int) -> str:
+    """A child process records until RLIMIT_FSIZE makes a write fail (EFBIG, as a full disk would), then closes
+    the recorder; returns what it printed."""
     code = f"""
 import resource, signal, sys, time
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from test_recording import recorder, tick_args
 from vla_lite.recording import RecordingError
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
-rec = recorder({str(tmp_path)!r})
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit_bytes}, {limit_bytes}))
+rec = recorder({str(root)!r})
 rec.start_episode("x")
 try:
     for step in range(100_000):
@@ -401,13 +402,51 @@ try:
     print("no error")
 except RecordingError as exc:
     print("RecordingError", exc)
+rec.close()
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=LIVENESS_S)
     assert out.stdout.startswith("RecordingError") and "File too large" in out.stdout, out.stdout + out.stderr
-    assert "episode_000001.partial" in out.stdout
+    return out.stdout
+
+
+def test_full_disk_stops_recording_with_a_clear_error_and_leaves_a_readable_partial(tmp_path):
+    assert "episode_000001.partial" in _record_past_a_file_size_limit(tmp_path, 60_000)
     ep = read_episode(tmp_path / "episode_000001.partial")
     assert len(ep) > 0
     check_ticks(ep, range(len(ep)))
+
+
+def test_a_writer_failing_before_meta_json_leaves_no_unreadable_partial(tmp_path):
+    """100 bytes: meta.json itself cannot be written, so nothing is readable; close() removes the folder instead of
+    leaving an unreadable `.partial`."""
+    _record_past_a_file_size_limit(tmp_path, 100)
+    assert list_episodes(tmp_path, include_partial=True) == [] and os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("text, why", [("touch the \udcff\udcfe red block", "not UTF-8"),
+                                       ("touch \x1b[2J", "control character"), ("x" * 1025, "limit is 1024")])
+def test_instruction_text_the_writer_could_not_store_is_refused_when_given(tmp_path, text, why):
+    with recorder(tmp_path) as rec:
+        with pytest.raises(ValueError, match=why):
+            rec.start_episode(text)
+        rec.start_episode("touch the red block")
+        rec.record_tick(**tick_args(0))
+        with pytest.raises(ValueError, match=why):
+            rec.set_instruction(text)
+        rec.set_instruction("touch the blue bl\u00f6ck \U0001f7e5")
+        for step in range(1, 3):
+            rec.record_tick(**tick_args(step))
+    ep = read_episode(list_episodes(tmp_path)[0])
+    assert ep.finished and ep.instructions == ["touch the red block", "touch the blue bl\u00f6ck \U0001f7e5"]
+
+
+def test_an_instruction_changed_before_the_first_tick_replaces_the_first(tmp_path):
+    with recorder(tmp_path) as rec:  # once made the episode unreadable: its first row named instruction 1 of 0
+        rec.start_episode("touch the red block")
+        rec.set_instruction("touch the blue block")
+        for step in range(3):
+            rec.record_tick(**tick_args(step))
+    assert read_episode(list_episodes(tmp_path)[0]).instructions == ["touch the blue block"]
 
 
 def test_partial_episode_reads_up_to_torn_tick_and_frame(tmp_path):

@@ -19,6 +19,7 @@ import numpy as np
 from .bundle import BackendUnavailable, BundleError, load_bundle
 from .bundle.manifest import PRECISIONS, RUNTIMES
 from .extras import MissingExtra, import_optional
+from .failure import say_failure
 from .models import resolve
 from .pacing import percentiles
 
@@ -39,25 +40,25 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     for flag, value, lo in (("--threads", args.threads, 1), ("--iters", args.iters, 1), ("--warmup", args.warmup, 0)):
         if value < lo:
-            print(f"vla-lite bench: {flag} must be >= {lo}, got {value}", file=sys.stderr)
+            say_failure("bench", f"{flag} must be >= {lo}, got {value}", as_json=args.json, bundle=args.bundle)
             return 2
     try:
         bundle = load_bundle(resolve(args.bundle))
     except BundleError as exc:
-        print(f"vla-lite bench: {type(exc).__name__}: {exc}", file=sys.stderr)
+        say_failure("bench", exc, as_json=args.json, bundle=args.bundle)
         return 1
     pairs = [(r, p) for r, p in bundle.available() if (not args.runtime or r in args.runtime)
              and (not args.precision or p in args.precision)]
     if not pairs:
-        print(f"vla-lite bench: no graph matches; the bundle has {[f'{r}-{p}' for r, p in bundle.available()]}",
-              file=sys.stderr)
+        say_failure("bench", f"no graph matches; the bundle has {[f'{r}-{p}' for r, p in bundle.available()]}",
+                    as_json=args.json, bundle=args.bundle)
         return 1
     baseline = None
     if args.torch:
         try:  # the offline package, only when asked for: the robot side never imports it
             baseline = import_optional("vla_lite.export.torch_latency", what="--torch")
         except MissingExtra as exc:
-            print(f"vla-lite bench: {exc}", file=sys.stderr)
+            say_failure("bench", str(exc), as_json=args.json, bundle=args.bundle)
             return 2
     report = {"bundle": str(bundle.path), "name": bundle.manifest.name, "threads": args.threads,
               "iters": args.iters, "warmup": args.warmup, "machine": {}, "results": []}

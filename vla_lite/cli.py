@@ -36,11 +36,19 @@ COMMANDS = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line naming the option and what was expected (and where the options are listed),
+    status 2: not the whole usage block, in which the message is easy to miss."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser and one subparser per command (its module adds its options when chosen)."""
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vla-lite", description="language-conditioned robot policies on a CPU: run, check, train, export")
     parser.add_argument("--version", action="version", version=f"vla-lite {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -10,6 +10,7 @@ import json
 import sys
 
 from .bundle import Bundle, BundleError, load_bundle
+from .failure import say_failure
 from .models import resolve
 
 UNTRAINED = ("UNTRAINED bundle (provenance.trained = false): random weights, for plumbing tests only; "
@@ -25,7 +26,7 @@ def run(args) -> int:
     try:
         bundle = load_bundle(resolve(args.bundle))
     except BundleError as exc:
-        print(f"vla-lite info: {type(exc).__name__}: {exc}", file=sys.stderr)
+        say_failure("info", exc, as_json=args.json, bundle=args.bundle)
         return 1
     info = describe(bundle)
     print(json.dumps(info, indent=2) if args.json else format_text(info))

@@ -6,9 +6,10 @@
         --instruction "pick up the red cube"                 # a servo bus: SO-100/SO-101 (Feetech), Koch (Dynamixel)
 
 Ctrl-C / SIGTERM: the loop stops at the end of its tick, the arm is sent one hold command, then the link closes
-(the controller's watchdog takes over). On a servo bus (--arm) the exit policy
-(--on-exit, default hold) decides the torque after that hold; run never writes the servos' EEPROM. The instruction can change while running: a line on stdin
-(`--instruction-stdin`), a loopback socket (`--instruction-socket PORT`) or a FIFO (`--instruction-fifo PATH`).
+(the controller's watchdog takes over). On a servo bus (--arm) the exit policy (--on-exit, default hold) decides
+the torque after that hold; run never writes the servos' EEPROM. The instruction can change while running: a line
+on stdin (`--instruction-stdin`), a loopback socket (`--instruction-socket PORT`) or a FIFO
+(`--instruction-fifo PATH`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ import signal
 import sys
 import threading
 
+from . import option_types
+from .instructions import check_fifo_path
 from .ports import PortKind, known, parse_port
 from .report import build_report, format_report, write_json
 from .runtime import RunConfig, Runtime
 from .safety import DEFAULT_RAMP_S
 from .text import grounding
+from .text.normalize import MAX_INSTRUCTION_BYTES
 
 
 def add_arguments(parser) -> None:
@@ -39,7 +43,9 @@ def add_arguments(parser) -> None:
     a("--model", help="a .vla bundle or a shipped model's name (demo, mt10-student-int8); default: demo")
     a("--camera", action="append", default=[], metavar="SRC",
       help="camera source: device index, /dev/videoN, video file, image folder; NAME=SRC per bundle camera")
-    a("--instruction", help="what to do, e.g. 'touch the red block' (sim: default from each episode)")
+    a("--instruction", type=option_types.instruction,
+      help=f"what to do, e.g. 'touch the red block' (sim: default from each episode); UTF-8, at most "
+           f"{MAX_INSTRUCTION_BYTES} bytes, the limit of every instruction source")
     a("--rate", type=float, help="loop rate, Hz: the bundle's rate (default) or an integer multiple (interpolated)")
     a("--duration", type=float, help="stop after this many seconds")
     a("--episodes", type=int, help="sim: stop after this many episodes")
@@ -60,13 +66,16 @@ def add_arguments(parser) -> None:
     a("--ramp-s", type=float, default=DEFAULT_RAMP_S, help="ramp-in time from the measured position, s")
     a("--clear-faults", action="store_true", help="send CLEAR_FAULT at start if the controller has faults latched")
     a("--rt-priority", type=int, metavar="N", help="SCHED_FIFO priority 1..99 (needs privilege)")
-    a("--cpus", help="CPU affinity, e.g. 1 or 0,1")
+    a("--cpus", type=option_types.cpu_list, help="CPU affinity, e.g. 1 or 0,1")
     a("--no-gc-freeze", action="store_true", help="leave the garbage collector as it is")
     a("--pacing", choices=("absolute", "naive"), default="absolute",
       help="absolute deadlines (default) or the naive sleep(period - elapsed) baseline, for comparison")
+    # Instruction sources: each line answered "ok <text>" or "refused: <reason>" (socket) or logged (stdin, FIFO).
     a("--instruction-stdin", action="store_true", help="read new instructions from stdin, one per line")
-    a("--instruction-socket", type=int, metavar="PORT", help="accept instructions on 127.0.0.1:PORT, one per line")
-    a("--instruction-fifo", metavar="PATH", help="accept instructions written to this FIFO")
+    a("--instruction-socket", type=option_types.tcp_port, metavar="PORT",
+      help="accept instructions on 127.0.0.1:PORT, one per line, from many clients at once (0: any free port)")
+    a("--instruction-fifo", metavar="PATH",
+      help="accept instructions written to this FIFO (created if absent, and then removed at exit)")
     a("--baud", type=int, help="default 1000000 (with --arm: the arm profile's)")
     a("--seed", type=int, default=0, help="sim: first episode seed")
     grounding.add_arguments(parser)
@@ -89,6 +98,8 @@ def config_from_args(args) -> RunConfig:
                          f"own ({known(PortKind.WORLD)})")
     if simulated and args.camera:
         raise ValueError(f"--camera is not used with --port {args.port} (the simulated world is the camera)")
+    if args.instruction_fifo is not None:
+        check_fifo_path(args.instruction_fifo)  # named before the arm link opens
     if not args.max_frame_age_ms > 0:
         raise ValueError(f"--max-frame-age-ms must be > 0, got {args.max_frame_age_ms}")
     return RunConfig(
@@ -111,7 +122,6 @@ def run(args) -> int:
 
     try:
         cfg = config_from_args(args)
-        cpus = [int(c) for c in args.cpus.split(",")] if args.cpus else None
         rt = Runtime.open(cfg)
     except (ValueError, BundleError, BridgeError, CameraError, CalibrationError, OSError) as exc:
         print(f"vla-lite run: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -124,7 +134,7 @@ def run(args) -> int:
         session = Session(rt, instruction=args.instruction, episodes=args.episodes, verbose=not args.quiet)
         session.start_sources(stdin=args.instruction_stdin, socket_port=args.instruction_socket,
                               fifo=args.instruction_fifo)
-        notes = session.prepare(rt_priority=args.rt_priority, cpus=cpus, freeze_gc=not args.no_gc_freeze)
+        notes = session.prepare(rt_priority=args.rt_priority, cpus=args.cpus, freeze_gc=not args.no_gc_freeze)
         for note in rt.notes + notes:
             print(f"vla-lite run: {note}", file=sys.stderr)
         pacer = session.run(duration_s=args.duration, stop=stop, naive=args.pacing == "naive")

@@ -13,6 +13,7 @@ import time
 
 import serial
 
+from ..urls import url_problem
 from .errors import ServoLinkError
 
 try:
@@ -27,6 +28,9 @@ _WRITE_TIMEOUT_S = 1.0
 class SerialPort:
     def __init__(self, url: str, baudrate: int):
         self.url, self.baudrate = url, baudrate
+        problem = url_problem(url)
+        if problem:
+            raise ServoLinkError(f"cannot open {url!r}: {problem}")
         try:
             self._serial = serial.serial_for_url(url, baudrate=baudrate, timeout=0, write_timeout=_WRITE_TIMEOUT_S)
         except (serial.SerialException, ValueError, OSError) as exc:

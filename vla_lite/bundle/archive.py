@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import sys
 import zipfile
 from pathlib import Path
 from typing import Mapping
@@ -151,6 +152,9 @@ def _parse_manifest(path: Path, raw: bytes) -> dict:
         raise ManifestNotJSON(f"{path}: {MANIFEST} is not UTF-8 text ({exc})") from None
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
         raise ManifestNotJSON(f"{path}: {MANIFEST} is not valid JSON: {exc}") from None
+    except RecursionError:  # e.g. 100,000 nested "[": a manifest is a few levels deep
+        raise ManifestNotJSON(f"{path}: {MANIFEST} nests arrays/objects deeper than the JSON reader allows "
+                              f"({sys.getrecursionlimit()}); expected a manifest object a few levels deep") from None
     if not isinstance(d, dict):
         raise ManifestNotJSON(f"{path}: {MANIFEST} holds a JSON {type(d).__name__}; expected an object")
     return d

@@ -7,6 +7,7 @@ from typing import Mapping
 
 import numpy as np
 
+from ..text.normalize import InstructionRefused, check_instruction
 from . import format as fmt
 from .files import dumps
 
@@ -43,14 +44,24 @@ def options(rate_hz, image_format, quality, fsync_period_s, end_timeout_s, max_q
 
 
 def text(value, what: str = "instruction") -> str:
+    """Checked here, in the caller's thread, so that the writer thread never meets text it cannot write (a lone
+    surrogate from non-UTF-8 bytes once ended a whole run): an instruction passes vla_lite.text's check, the one
+    every input uses; other text must be encodable as UTF-8."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    try:
+        if what == "instruction":
+            check_instruction(value)
+        else:
+            value.encode("utf-8")
+    except (InstructionRefused, UnicodeEncodeError) as exc:
+        raise ValueError(f"{what} cannot be recorded: {exc}") from None
     return value
 
 
 def json_object(what: str, obj: dict) -> dict:
     try:
-        dumps(obj)
+        dumps(obj).encode("utf-8")  # UnicodeEncodeError (a ValueError): a lone surrogate somewhere
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{what} must be JSON-serialisable with finite numbers: {exc}") from None
     return obj

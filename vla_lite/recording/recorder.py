@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -51,7 +52,11 @@ class EpisodeRecorder:
                        max_queued_ticks, block_when_full)
         self.meta = checks.json_object("meta", dict(meta or {}))
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"recording folder {str(root)!r} cannot be created ({exc.strerror or exc}); expected "
+                             "a writable folder") from None
         self.rate_hz, self.image_format, self.quality = float(rate_hz), image_format, quality
         self.clock, self.wall_time, self.end_timeout_s = clock, wall_time, end_timeout_s
         self.block_when_full = block_when_full
@@ -62,6 +67,7 @@ class EpisodeRecorder:
         self._frames_enqueued = self._ticks_enqueued = 0  # written by this thread only (queue depth, no lock)
         self._reset_episode(None)
         self._partial: Path | None = None
+        self._last_started: Path | None = None  # the newest episode folder, for close() after a failure
         self._closed = False
         self._writer = Writer(clock, fsync_period_s, max_queued_frames, max_queued_ticks, writer_nice)
 
@@ -80,7 +86,7 @@ class EpisodeRecorder:
         meta = fmt.episode_meta(number, instruction, self.rate_hz, self.image_format, self.quality, self.cameras,
                                 (self.state_names, self.state_units), (self.action_names, self.action_units),
                                 self.measured_names, self.clock(), utc, info)
-        self._partial = partial
+        self._partial = self._last_started = partial
         self._reset_episode(instruction)
         self._writer.queue.put(("start", partial, meta, tuple(self.cameras), self.image_format, self.quality))
         return partial
@@ -89,6 +95,9 @@ class EpisodeRecorder:
         """The instruction changes; it is recorded from the next tick on (rows carry its index)."""
         self._check_active()
         checks.text(text)
+        if self._last_step is None:  # no tick recorded yet: the episode's first instruction never applied
+            self._instructions[0] = (text, None)
+            return
         self._pending_text = None if text == self._instructions[-1][0] else text
 
     def end_episode(self, success: bool | None, reason: str = "done") -> Path:
@@ -127,6 +136,15 @@ class EpisodeRecorder:
             done = Done()
             self._writer.queue.put(("stop", done))
             self._writer.thread.join(self.end_timeout_s)
+            self._remove_unreadable()
+
+    def _remove_unreadable(self) -> None:
+        """After a failure, an episode folder whose meta.json was never written holds nothing readable: it is
+        removed. One with meta.json stays `.partial`, readable up to its last intact tick (FORMAT.md)."""
+        path = self._last_started
+        if path is None or self._writer.thread.is_alive() or not path.is_dir() or (path / fmt.META).exists():
+            return
+        shutil.rmtree(path, ignore_errors=True)
 
     def __enter__(self):
         return self

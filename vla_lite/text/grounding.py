@@ -76,6 +76,8 @@ def add_arguments(parser) -> None:
     """`--no-instruction-grounding` and `--min-instruction-similarity` (vla-lite run and eval)."""
     parser.add_argument("--no-instruction-grounding", dest="instruction_grounding", action="store_false",
                         help="pass instructions to the policy as encoded, not as the nearest trained phrasing")
-    parser.add_argument("--min-instruction-similarity", type=float, default=MIN_SIMILARITY, metavar="COS",
+    from ..option_types import cosine
+
+    parser.add_argument("--min-instruction-similarity", type=cosine, default=MIN_SIMILARITY, metavar="COS",
                         help=f"refuse instructions whose nearest trained phrasing is below this cosine "
                              f"(default {MIN_SIMILARITY})")

@@ -23,6 +23,8 @@ from .camera import VIEWS
 from .scene import MAX_STEPS
 from .tasks import MT10
 
+USER_ERRORS = (ValueError, OSError)  # a bad --out folder or option: one line (vla_lite/cli.py)
+
 NOISE_STD_M = 0.002  # per hand axis and step at noise 1 (20 % of the 10 mm largest step); gripper never noised
 DEMO_SEED_BASE = 0  # demonstrations use seeds from here; evaluate from vla_lite.evaluate.EVAL_SEED_BASE
 

@@ -21,6 +21,8 @@ import numpy as np
 
 from ...progress import progress_bar
 
+USER_ERRORS = (ValueError, OSError)  # a bad --out folder or option: one line (vla_lite/cli.py)
+
 NOISE_STD = np.array([0.03, 0.03, 0.004, 0.0])  # per joint at --noise 1: rad, rad, m, m (gripper never noised)
 DEMO_SEED_BASE = 0  # demonstrations use seeds from here; evaluation starts at vla_lite.evaluate.EVAL_SEED_BASE
 
