@@ -2,7 +2,8 @@
 
     /dev/ttyUSB0, COM3, socket://host:port, loop://   a serial device or pyserial URL: the vla-lite protocol
     sim (or sim:)                                    the simulated tabletop (vla_lite.worlds.tabletop)
-    metaworld:reach-v3,push-v3 / metaworld:mt10      Meta-World tasks (vla_lite.worlds.metaworld)
+    metaworld:reach-v3,push-v3 / metaworld:mt10      Meta-World tasks (vla_lite.worlds.metaworld); also mt50 and
+                                                     mt50-GROUP (LeRobot's easy, medium, hard, very-hard)
 
 A scheme is registered by name with the module that serves it as "module:function", imported only when a port
 names the scheme, so `--port /dev/ttyUSB0` never loads MuJoCo. Two kinds:
@@ -43,6 +44,7 @@ class Scheme:
     usage: str  # how a port of this scheme is written, for messages
     summary: str
     suites: Mapping[str, str] = field(default_factory=dict)  # `vla-lite eval --suite NAME` -> a port of this scheme
+    suite_episodes: Mapping[str, int] = field(default_factory=dict)  # a suite's --episodes when not given
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,20 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
+DEFAULT_SUITE_EPISODES = 50  # `vla-lite eval --episodes` of a suite that states none
+# LeRobot's Meta-World protocol: 10 seeded placements per task; MT50 (50 tasks) and its difficulty groups (easy 28,
+# medium 11, hard 6, very hard 5 tasks; vla_lite.worlds.metaworld.tasks.MT50_GROUPS)
+_MT50_TASKS = {"mt50": 50, "mt50-easy": 28, "mt50-medium": 11, "mt50-hard": 6, "mt50-very-hard": 5}
+LEROBOT_EPISODES_PER_TASK = 10
+
 BUILTIN = (
     Scheme("sim", PortKind.WORLD, "vla_lite.worlds.tabletop.rig:open_world", "sim",
            "the simulated tabletop, a SCARA arm over coloured blocks", {"tabletop": "sim"}),
     Scheme("metaworld", PortKind.WORLD, "vla_lite.worlds.metaworld.rig:open_world",
-           "metaworld:TASK[,TASK...] or metaworld:mt10", "Meta-World tasks, with the metaworld extra",
-           {"metaworld-mt10": "metaworld:mt10"}),
+           "metaworld:TASK[,TASK...], metaworld:mt10, metaworld:mt50 or metaworld:mt50-GROUP",
+           "Meta-World tasks, with the metaworld extra",
+           {"metaworld-mt10": "metaworld:mt10", **{f"metaworld-{k}": f"metaworld:{k}" for k in _MT50_TASKS}},
+           {f"metaworld-{k}": LEROBOT_EPISODES_PER_TASK * n for k, n in _MT50_TASKS.items()}),
 )
 SCHEMES: dict[str, Scheme] = {s.name: s for s in BUILTIN}
 SERIAL_USAGE = "a serial device or pyserial URL (/dev/ttyUSB0, COM3, socket://host:port)"
@@ -141,6 +151,13 @@ def suite_port(suite: str) -> str:
         raise ValueError(f"--suite {suite!r} is unknown; expected one of {suites} or a simulated world's port: "
                          f"{known(PortKind.WORLD)}")
     return suite
+
+
+def suite_episodes(suite: str) -> int:
+    """The episodes `vla-lite eval --suite` runs when --episodes is not given: what the suite's scheme declares
+    (Meta-World MT50 and its groups: LeRobot's 10 per task), else DEFAULT_SUITE_EPISODES."""
+    return next((s.suite_episodes[suite] for s in SCHEMES.values() if suite in s.suite_episodes),
+                DEFAULT_SUITE_EPISODES)
 
 
 def opener(port: Port) -> Callable:

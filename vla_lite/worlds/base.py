@@ -50,6 +50,8 @@ class World(Protocol):
     """A simulated world behind the vla-lite protocol; see the module docstring."""
 
     reports_per_target: bool  # evaluation reports success per target too (Meta-World's tasks), not only overall
+    # groups of targets evaluation also reports success by (Meta-World: LeRobot's difficulty groups); {}: none
+    target_groups: Mapping[str, tuple[str, ...]]
 
     @property
     def port(self) -> str:

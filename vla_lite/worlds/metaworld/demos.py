@@ -23,7 +23,7 @@ from ...progress import progress_bar
 from ...safety import DEFAULT_RAMP_S, ActionMode, SafetyFilter, SafetyLimits
 from .camera import VIEWS
 from .scene import MAX_STEPS
-from .tasks import MT10
+from .tasks import tasks_named
 
 NOISE_STD_M = 0.002  # per hand axis and step at noise 1 (20 % of the 10 mm largest step); gripper never noised
 DEMO_SEED_BASE = 0  # demonstrations use seeds from here; evaluate from vla_lite.evaluate.EVAL_SEED_BASE
@@ -105,24 +105,33 @@ def ee_delta_limits(env) -> SafetyLimits:
                         gripper=len(env.action_names) - 1)
 
 
-def _record_one(rec, env, Frame, seed: int, noise: float, policy, safety: SafetyFilter) -> None:
+def drive(env, obs: dict, safety: SafetyFilter, noise: float = 0.0, policy=None):
+    """One episode of `env` from `obs` (its reset), as demonstrations and DAgger rollouts are recorded: in
+    every state, `policy(obs, env)` (else the expert) acts, plus DART noise on the hand motion, and the command
+    passes the runtime's safety filter (its ramp-in restarts here). Yields (obs, label, command) before each step;
+    env.success and env.outcome tell how it ended."""
     # Noise repeatable per episode, whatever the order episodes are recorded in.
-    rng = np.random.default_rng([0xDA77, zlib.crc32(env.task.encode()), seed])
-    obs = env.reset(seed)
+    rng = np.random.default_rng([0xDA77, zlib.crc32(env.task.encode()), env.seed])
     safety.start(None)
-    rec.start_episode(obs["instruction"], {"seed": seed, "task": env.task, "split": env.split, "noise": noise})
     while not obs["done"]:
         label = env.expert_ee_delta()
         act = label if policy is None else np.asarray(policy(obs, env), np.float64)
         if noise > 0:
             act = act + np.append(rng.normal(0.0, NOISE_STD_M * noise, 3), 0.0)
         act = safety.filter(act, obs["positions"]).command  # a non-finite action holds (zero motion)
+        yield obs, label, act
+        obs = env.step(act)
+
+
+def _record_one(rec, env, Frame, seed: int, noise: float, policy, safety: SafetyFilter) -> None:
+    obs = env.reset(seed)
+    rec.start_episode(obs["instruction"], {"seed": seed, "task": env.task, "split": env.split, "noise": noise})
+    for obs, label, act in drive(env, obs, safety, noise, policy):
         t_s = obs["t_s"]
         frames = {v: Frame(image, t_s, obs["step"]) for v, image in obs["images"].items()}
         rec.record_tick(step=obs["step"], t_s=t_s, frames=frames,
                         state=obs["positions"], measured=obs["positions"], predicted=label, commanded=act,
                         held=False, reason=None, inferred=True, timing_ms={}, faults=[])
-        obs = env.step(act)
     rec.end_episode(env.success, env.outcome)
 
 
@@ -141,7 +150,8 @@ def _count(summary: dict, task: str, env) -> None:
 def add_arguments(parser) -> None:
     a = parser.add_argument
     a("--out", required=True, help="directory to record into (episodes are numbered after existing ones)")
-    a("--tasks", default=",".join(MT10), help="comma list of Meta-World tasks (default: MT10)")
+    a("--tasks", default="mt10", help="mt10 (default), mt50, mt50-GROUP (LeRobot's easy, medium, hard, very-hard) "
+                                      "or a comma list of Meta-World tasks")
     a("--episodes", type=int, default=50, help="episodes per task")
     a("--seed", type=int, default=DEMO_SEED_BASE, help="first placement seed")
     a("--size", type=int, default=96, help="camera image size, px")
@@ -155,12 +165,12 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     if args.episodes < 1:
         print(f"vla-lite metaworld-demos: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
         return 2
     try:
-        summary = record_metaworld_demos(Path(args.out), tasks, range(args.seed, args.seed + args.episodes),
+        seeds = range(args.seed, args.seed + args.episodes)
+        summary = record_metaworld_demos(Path(args.out), tasks_named(args.tasks), seeds,
                                          noise=args.noise, size_px=args.size, split=args.split,
                                          views=[v.strip() for v in args.views.split(",") if v.strip()],
                                          progress=not args.json, ramp_s=args.ramp_s)
