@@ -131,6 +131,27 @@ def metaworld_sim() -> str:
             f"({r['speedup_96']}x). `python benchmarks/bench_metaworld_sim.py`.")
 
 
+def metaworld_experts() -> str:
+    d = load("metaworld_experts")
+    if d is None:
+        return missing("python benchmarks/metaworld_experts.py")
+    conds = list(d["conditions"])
+    rows = [[g.replace("_", " "), *(wilson(v[c]) for c in conds)] for g, v in d["groups"].items()]
+    rows.append(["**all**", *(wilson(d["all"][c]) for c in conds)])
+    below = [[t, *(f"{v[c]['successes']}/{v[c]['episodes']}" for c in conds)] for t, v in d["tasks"].items()
+             if min(v[c]["success_rate"] for c in conds) < 0.9]
+    return "\n\n".join([
+        table(["group", *conds], rows),
+        "Tasks under 90 % in any condition:\n\n" + table(["task", *conds], below),
+        f"{d['episodes_per_task']} placements per task (seeds {d['seeds'][0]}-{d['seeds'][1]}, the ones "
+        "demonstrations start from). native: the expert's actions straight into Meta-World; ramped: through the "
+        "runtime's safety filter and its 0.3 s ramp-in, as `vla-lite run` moves; demos: ramped plus the DART noise "
+        "demonstrations are recorded with (`vla-lite metaworld-demos`). The training reader drops failed "
+        "demonstrations, so the MT50 chain (`--size mt50`) records more placements of a task until it has 50 "
+        f"successful ones. `{d['command']}`.",
+        "![experts](results/metaworld_experts.png)"])
+
+
 def chain_command(name: str) -> str:
     """The command that writes results/<name>.json (metaworld_chain_<size>; _more: the continued mid run; _ramp:
     that one continued with the runtime's ramp-in in its rollouts; _fullmore: the full run given DAgger rounds;
@@ -480,6 +501,7 @@ def main() -> int:
         "### Unseen instructions: noise on the embedding in training", instruction_noise(),
         "### What the instruction encoder carries", language_probe(),
         "## Meta-World", metaworld_sim(),
+        "### Scripted experts on MT50, as demonstrations are recorded", metaworld_experts(),
         "### Loop at Meta-World's native 80 Hz",
         loop("loop_metaworld", "python benchmarks/bench_loop.py --port metaworld:drawer-close-v3 --model "
              "mt10-student-int8 --rates 80 --duration 20 --load --out "
