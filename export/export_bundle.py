@@ -94,7 +94,12 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
     if calib is None:
         raise ValueError("--calib DATA is required: held-out observations for int8 calibration and parity")
     ckpt = load_checkpoint(checkpoint)
-    text = training_text_encoder(ckpt.train.get("text_encoder", {}).get("max_tokens", 32))
+    trained_with = ckpt.train.get("text_encoder", {})
+    text = training_text_encoder(trained_with.get("max_tokens", 32))
+    if trained_with.get("sha256", text.info["sha256"]) != text.info["sha256"]:
+        raise ValueError(f"{checkpoint} was trained on instruction embeddings of encoder sha256 "
+                         f"{trained_with['sha256'][:12]}, but the exporter now builds {text.info['sha256'][:12]} "
+                         "(export/text_*.py changed since): export with the sources the checkpoint was trained with")
     if text_common_words is not None:
         from .text_vocab import pruned_encoder
 
@@ -115,7 +120,8 @@ def export(checkpoint, out, formats=RUNTIMES, precisions=PRECISIONS, calib=None,
     bundle = load_bundle(path)
     return {"bundle": str(path), "bytes": path.stat().st_size, "name": bundle_name,
             "graphs": {f"{r}.{p}": bundle.sizes[bundle.manifest.graph_member(r, p)] for r, p in bundle.available()},
-            "text_encoder_bytes": len(text.onnx_bytes), "text_encoder_pruned": text.info.get("pruned"), "parity": manifest["parity"],
+            "text_encoder_bytes": len(text.onnx_bytes), "text_encoder_pruned": text.info.get("pruned"),
+            "parity": manifest["parity"],
             "calibration_observations": len(obs.calibration), "parity_observations": len(obs.parity),
             "int8_schemes": {"onnx": int8.onnx, "tflite": int8.tflite}, "kept_fp32": kept_float,
             "int8_stored_fp32_weights": int8_stored}

@@ -447,3 +447,18 @@ def test_training_images_kept_in_files_read_and_aggregate_as_in_ram_and_leave_no
     assert branch.files["image_front"] is not disk.files["image_front"]
     np.testing.assert_array_equal(branch.images["image_front"], grown_ram.images["image_front"])
     assert list(folder.iterdir()) == []  # unlinked at once: the space goes with the last mapping
+
+
+def test_export_refuses_a_checkpoint_trained_on_another_encoders_embeddings(tiny_run, tmp_path):
+    """Checkpoints record the sha256 of the encoder graph their instruction embeddings came from; an export whose
+    exporter now builds another graph (export/text_*.py changed) would ship embeddings the policy never saw."""
+    root, run = tiny_run
+    ckpt = load_checkpoint(root / "c.safetensors")
+    assert len(ckpt.train["text_encoder"]["sha256"]) == 64
+    other = tmp_path / "other.safetensors"
+    save_checkpoint(other, ckpt.model, ckpt.normalization,
+                    {**ckpt.train, "text_encoder": {**ckpt.train["text_encoder"], "sha256": "0" * 64}})
+    out = run("export", str(other), "--calib", str(root / "calib"), "-o", str(tmp_path / "x.vla"), "--format",
+              "onnx", "--precision", "fp32", "--json")
+    assert out.returncode == 2 and "000000000000" in out.stderr and "sha256" in out.stderr, out.stderr[-2000:]
+    assert not (tmp_path / "x.vla").exists()
