@@ -20,15 +20,15 @@ MIN_RATE = 0.25  # an expert's success rate assumed at worst when sizing a top-u
 PASSES = 4
 
 
-def demo_counts(out: Path) -> dict[str, tuple[int, int]]:
-    """task -> (successful finished demonstrations, the next unused seed) over out/demos*/."""
+def demo_counts(out: Path, pattern: str = "demos*", successful: bool = True) -> dict[str, tuple[int, int]]:
+    """task -> (finished episodes, successful ones only when `successful`, the next unused seed) over out/PATTERN/."""
     counts: dict[str, tuple[int, int]] = {}
-    for meta_path in sorted(out.glob("demos*/episode_*/meta.json")):
+    for meta_path in sorted(out.glob(f"{pattern}/episode_*/meta.json")):
         meta = json.loads(meta_path.read_text())
         info = meta.get("info") or {}
         ok, next_seed = counts.get(info["task"], (0, 0))
-        finished = not meta_path.parent.name.endswith(".partial")
-        counts[info["task"]] = (ok + (finished and meta.get("success") is True), max(next_seed, info["seed"] + 1))
+        counted = not meta_path.parent.name.endswith(".partial") and (meta.get("success") is True or not successful)
+        counts[info["task"]] = (ok + counted, max(next_seed, info["seed"] + 1))
     return counts
 
 
@@ -58,3 +58,18 @@ def link_demos(run: Path, out: Path) -> None:
     for folder in sorted(run.glob("demos*")) + [run / "calib"]:
         if not (out / folder.name).exists():
             (out / folder.name).symlink_to(folder.resolve(), target_is_directory=True)
+
+
+def record_calib(out: Path, tasks: list[str], s: dict, log: Path, first_seed: int, episodes: int = 4) -> dict:
+    """`episodes` episodes per task into out/calib/ from first_seed (int8 calibration and parity), recorded as the
+    chain always did; a stopped recording is completed when rerun, on seeds after the ones used. Tasks missing as
+    many episodes from the same seed are recorded by one command. Returns {task: episodes added}."""
+    counts, todo = demo_counts(out, "calib", successful=False), {}
+    for task in tasks:
+        done, next_seed = counts.get(task, (0, first_seed))
+        if done < episodes:
+            todo.setdefault((episodes - done, max(next_seed, first_seed)), []).append(task)
+    for (missing, seed), group in todo.items():
+        sh(VLA + ["metaworld-demos", "--out", str(out / "calib"), "--tasks", ",".join(group), "--episodes",
+                  str(missing), "--seed", str(seed), "--size", str(s["image"]), "--views", s["views"], "--json"], log)
+    return {task: missing for (missing, _), group in todo.items() for task in group}

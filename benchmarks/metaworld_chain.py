@@ -39,7 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-from chain_demos import link_demos, top_up_demos
+from chain_demos import link_demos, record_calib, top_up_demos
 from chain_steps import VLA, bench, evaluate, export_each_graph, reproducible, sh
 
 from vla_lite.export.runs import lineage, training_folders
@@ -166,7 +166,9 @@ def main(argv=None) -> int:
     if s.get("top_up"):  # each task's number of successful demonstrations, however often its expert fails
         r["steps"]["demos_top_up"] = top_up_demos(out, tasks, s, log)
         folders += [out / "demos_more"] if (out / "demos_more").exists() else []
-    if not (out / "calib").exists():
+    if s.get("top_up"):  # a stopped recording of the calibration episodes is completed
+        r["steps"]["calib"] = record_calib(out, tasks, s, log, CALIB_SEED)
+    elif not (out / "calib").exists():
         r["steps"]["calib"] = sh(vla + ["metaworld-demos", "--out", str(out / "calib"), "--tasks", ",".join(tasks),
                                         "--episodes", "4", "--seed", str(CALIB_SEED), "--size", str(s["image"]),
                                         "--views", s["views"], "--json"], log)
