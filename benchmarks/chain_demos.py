@@ -52,10 +52,11 @@ def top_up_demos(out: Path, tasks: list[str], s: dict, log: Path) -> dict:
 
 
 def link_demos(run: Path, out: Path) -> None:
-    """Symlink RUN's demonstration folders and calibration episodes into out (a run with the same demo settings)."""
-    if not (run / "demos").is_dir() or not (run / "calib").is_dir():
-        raise SystemExit(f"--demos-from {run}: no demos/ and calib/ there (a chain records calib/ after its demos)")
-    for folder in sorted(run.glob("demos*")) + [run / "calib"]:
+    """Symlink RUN's demonstration folders (and its calibration episodes, once recorded) into out: a run with the
+    same demo settings."""
+    if not (run / "demos").is_dir():
+        raise SystemExit(f"--demos-from {run}: no demos/ there")
+    for folder in sorted(run.glob("demos*")) + ([run / "calib"] if (run / "calib").is_dir() else []):
         if not (out / folder.name).exists():
             (out / folder.name).symlink_to(folder.resolve(), target_is_directory=True)
 

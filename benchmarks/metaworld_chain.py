@@ -166,9 +166,7 @@ def main(argv=None) -> int:
     if s.get("top_up"):  # each task's number of successful demonstrations, however often its expert fails
         r["steps"]["demos_top_up"] = top_up_demos(out, tasks, s, log)
         folders += [out / "demos_more"] if (out / "demos_more").exists() else []
-    if s.get("top_up"):  # a stopped recording of the calibration episodes is completed
-        r["steps"]["calib"] = record_calib(out, tasks, s, log, CALIB_SEED)
-    elif not (out / "calib").exists():
+    if not s.get("top_up") and not (out / "calib").exists():  # top_up sizes: before the export (finish_mt50)
         r["steps"]["calib"] = sh(vla + ["metaworld-demos", "--out", str(out / "calib"), "--tasks", ",".join(tasks),
                                         "--episodes", "4", "--seed", str(CALIB_SEED), "--size", str(s["image"]),
                                         "--views", s["views"], "--json"], log)
@@ -182,7 +180,7 @@ def main(argv=None) -> int:
                                           str(s["student_steps"]), "--batch", str(s["batch"]), "--chunk",
                                           str(s["chunk"]), "--replan-every", str(s["replan"]), "--image-size",
                                           str(s["image"]), "--resume", *machine, "--json"], log)
-        finish(r, out, tasks, s, student, log, t0)
+        finish_mt50(r, out, tasks, s, student, log, t0)
         return 0
     r["steps"]["teacher"] = sh(vla + ["train", *data, "--out", str(teacher), "--size",
                                       s["teacher"], "--steps", str(s["teacher_steps"]), "--batch", str(s["batch"]),
@@ -199,8 +197,15 @@ def main(argv=None) -> int:
                                       "--replan-every", str(s["replan"]), "--dagger-dir", str(out / "dagger"),
                                       "--resume",  # a rerun goes on from the student's last checkpoint
                                       *optional, *machine, "--json"], log)
-    finish(r, out, tasks, s, student, log, t0)
+    (finish_mt50 if s.get("top_up") else finish)(r, out, tasks, s, student, log, t0)
     return 0
+
+
+def finish_mt50(r: dict, out: Path, tasks: list[str], s: dict, student: Path, log: Path, t0: float) -> None:
+    """finish, after the calibration episodes the export needs: recorded once training is done, so that training,
+    the long part, starts as soon as the demonstrations are complete (a stopped recording is completed)."""
+    r["steps"]["calib"] = record_calib(out, tasks, s, log, CALIB_SEED)
+    finish(r, out, tasks, s, student, log, t0)
 
 
 def record_demos(folders: list[Path], groups: list[list[str]], s: dict, log: Path) -> dict:
