@@ -60,13 +60,8 @@ def token_states(model, tokenizer, texts: list[str], max_tokens: int):
 
 def synonym_oracle(max_tokens: int = 32) -> dict:
     """Per layer: synonyms (in heldout phrasings) whose token-state mean is nearest their own colour word's."""
-<<<<<<< HEAD
-    from vla_lite.export.text_encoder import build_minilm
-    from vla_lite.worlds.tabletop.instructions import COLOUR_SYNONYMS, COLOURS
-=======
     from vla_lite.export.text_minilm import build_minilm
     from vla_lite.worlds.tabletop.instructions import COLOUR_SYNONYMS, COLOURS
->>>>>>> offline
     from vla_lite.text.tokenizer import WordPieceTokenizer
 
     model, vocab = build_minilm(max_tokens)

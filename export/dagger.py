@@ -18,6 +18,9 @@ import numpy as np
 
 SOURCES = {"vla-lite demo-data": "tabletop", "vla-lite metaworld demos": "metaworld",
            "vla-lite so101 demos": "so101"}  # recording info.source
+# Placement seeds of DAgger rollouts start here: disjoint from demonstrations' (demo_data.DEMO_SEED_BASE onwards)
+# and from evaluation seeds (vla_lite.evaluate.EVAL_SEED_BASE).
+DAGGER_SEED_BASE = 500_000
 
 
 def source_world(meta: dict) -> str | None:
@@ -91,6 +94,20 @@ def allocate(episodes: int, tasks, weights: dict[str, float]) -> dict[str, int]:
     for i in np.argsort(-(share - counts), kind="stable")[:spare - counts.sum()]:
         counts[i] += 1
     return {t: 1 + int(c) for t, c in zip(tasks, counts)}
+
+
+def seed_end(past_round: dict) -> int:
+    """One past the last placement seed a recorded round may have used (rounds from before seed0 was recorded
+    used DAGGER_SEED_BASE + round · episodes onwards, at most `episodes` per task)."""
+    if "seed_end" in past_round:
+        return int(past_round["seed_end"])
+    return DAGGER_SEED_BASE + (int(past_round["round"]) + 1) * int(past_round["episodes"])
+
+
+def failure_weights(success: dict[str, float], floor: float = 0.2) -> dict[str, float]:
+    """Rollout weight per task from its last success rate: 1 - success, plus a floor so solved tasks keep being
+    visited (a policy can unlearn them)."""
+    return {t: (1.0 - s) + floor for t, s in success.items()}
 
 
 def first_episode_meta(path) -> dict:

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .dagger import DAGGER_SEED_BASE, failure_weights, seed_end
 from .datasets.episode import DatasetError
 from .train import add_common_arguments
 
-DAGGER_SEED_BASE = 500_000
 USER_ERRORS = (DatasetError,)  # the CLI prints these as one line (vla_lite/cli.py)
 
 
@@ -238,10 +238,11 @@ def training_rows(args, encoder, paraphrases, chunk: int, source):
         args.data, chunk, args.image_size, encoder.encode, paraphrases,
         cameras=source.cameras if source is not None else None,
         normalization=source.normalization if source is not None else None, progress=not args.json,
-        data_options=dataset_options(args))
+        data_options=dataset_options(args), image_dir=args.image_dir)
     if args.dagger_data:  # earlier rounds' rollouts: every visited state counts, failed ones most of all
         earlier, *_ = load_training_data(args.dagger_data, chunk, None, encoder.encode, paraphrases,
-                                         cameras=cameras, normalization=norm, progress=False, keep_failed=True)
+                                         cameras=cameras, normalization=norm, progress=False, keep_failed=True,
+                                         image_dir=args.image_dir)
         ts = ts.extend(earlier)
     return ts, cameras, norm, data
 
@@ -252,17 +253,19 @@ def teacher_chunks(teacher, lerobot, ts, norm: dict, chunk: int, feats: bool, pr
 
     if teacher is not None:
         return teacher_targets(teacher.model, ts, feats, progress=progress)
-    return lerobot_targets(lerobot, ts, norm, chunk) if lerobot is not None else None
+    return lerobot.targets(ts, norm, chunk) if lerobot is not None else None
 
 
 def save_partial(run: Distillation, step: int, optimizer=None, fit_history=None) -> None:
-    """What --resume goes on from: the step, the rounds recorded, the optimiser's moments within a fit."""
+    """What --resume goes on from: the step, the rounds recorded, the optimiser's moments within a fit (not with
+    feature distillation: its optimiser also holds the projector, which is not saved, and a resumed run starts it
+    afresh)."""
     from .checkpoint import save_checkpoint
 
     save_checkpoint(run.args.out, run.student, run.norm,
                     {**run.meta, "dagger": run.rounds, "step": step, "partial": True,
                      "history": run.history + ([fit_history] if fit_history else [])},
-                    role="student", optimizer=optimizer)
+                    role="student", optimizer=None if run.feats else optimizer)
 
 
 def train_to(run: Distillation, end: int, length: int, seed: int, warmup: int) -> None:
@@ -324,7 +327,8 @@ def add_rows(run: Distillation, out_dir: Path) -> None:
     from .train import load_training_data
 
     new_ts, *_ = load_training_data([out_dir], run.chunk, None, run.encoder.encode, run.paraphrases,
-                                    cameras=run.cameras, normalization=run.norm, progress=False, keep_failed=True)
+                                    cameras=run.cameras, normalization=run.norm, progress=False, keep_failed=True,
+                                    image_dir=run.args.image_dir)
     run.ts = run.ts.extend(new_ts)
     if run.targets is not None:
         new = teacher_chunks(run.teacher, run.lerobot, new_ts, run.norm, run.chunk, run.feats)
@@ -373,24 +377,3 @@ def warm_start(init, cfg, normalization: dict, flag: str = "--init"):
                               "teacher's (or the data's); it cannot continue on these rows")
     return init.model
 
-
-def seed_end(past_round: dict) -> int:
-    """One past the last placement seed a recorded round may have used (rounds from before seed0 was recorded
-    used DAGGER_SEED_BASE + round · episodes onwards, at most `episodes` per task)."""
-    if "seed_end" in past_round:
-        return int(past_round["seed_end"])
-    return DAGGER_SEED_BASE + (int(past_round["round"]) + 1) * int(past_round["episodes"])
-
-
-def failure_weights(success: dict[str, float], floor: float = 0.2) -> dict[str, float]:
-    """Rollout weight per task from its last success rate: 1 - success, plus a floor so solved tasks keep being
-    visited (a policy can unlearn them)."""
-    return {t: (1.0 - s) + floor for t, s in success.items()}
-
-
-def lerobot_targets(teacher, ts, normalization, chunk: int, batch: int = 32):
-    from .fit import TeacherTargets
-
-    rows = np.arange(len(ts))
-    return TeacherTargets(np.concatenate([teacher.predict_chunk(ts, rows[i:i + batch], normalization, chunk)
-                                          for i in range(0, len(rows), batch)]))

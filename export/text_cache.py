@@ -8,6 +8,7 @@ Cache: $VLA_LITE_CACHE (default ~/.cache/vla-lite)/text-encoder-<variant>-L<max_
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ def training_text_encoder(max_tokens: int = MAX_TOKENS, compact: bool = True) ->
     onnx_bytes, vocab_text = onnx_path.read_bytes(), vocab_path.read_text(encoding="utf-8")
     info = json.loads(report_path.read_text())
     info["bytes"] = len(onnx_bytes)
+    info["sha256"] = hashlib.sha256(onnx_bytes).hexdigest()  # checkpoints record it: export refuses another graph
     encoder = TextEncoder(onnx_bytes, vocab_text, max_tokens, EMBEDDING_DIM, threads=1, cache_size=4096,
                           name=str(onnx_path))
     return CachedTextEncoder(onnx_bytes, vocab_text, info, encoder)

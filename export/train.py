@@ -36,9 +36,10 @@ def camera_specs(names_sizes, size_px: int | None):
 
 def load_training_data(paths, chunk_length: int, size_px: int | None, embed, paraphrase_groups=(),
                        cameras=None, normalization=None, min_length: int = 2, progress: bool = True,
-                       keep_failed: bool = False, data_options: dict | None = None):
-    """Screen the episodes, compute statistics (unless given), build the TrainSet. data_options: DatasetSpec
-    options (datasets.dataset_options(args)). Returns (trainset, cameras, normalization, data_report)."""
+                       keep_failed: bool = False, data_options: dict | None = None, image_dir=None):
+    """Screen the episodes, compute statistics (unless given), build the TrainSet (its image rows in files under
+    image_dir, when given: TrainSet.build). data_options: DatasetSpec options (datasets.dataset_options(args)).
+    Returns (trainset, cameras, normalization, data_report)."""
     import sys
 
     from vla_lite.calib.stats import compute_normalization
@@ -67,8 +68,11 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
     if normalization is None:
         normalization, _ = compute_normalization(r.episode(i) for r, i in kept)
     bar = progress_bar(len(kept), progress, unit="ep", desc="loading")
+    if image_dir is not None:
+        Path(image_dir).mkdir(parents=True, exist_ok=True)
     ts = TrainSet.build((r.episode(i) for r, i in kept), cameras, normalization, chunk_length, embed,
-                        paraphrase_groups, progress=(lambda e, ep: bar.update(1)) if bar else None)
+                        paraphrase_groups, progress=(lambda e, ep: bar.update(1)) if bar else None,
+                        image_dir=image_dir)
     if bar is not None:
         bar.close()
     report["rows"] = len(ts)
@@ -114,6 +118,8 @@ def add_common_arguments(parser) -> None:
            "unseen rewordings")
     a("--seed", type=int, default=0)
     a("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    a("--image-dir", help="keep the training images in files here (memory-mapped: the OS caches what fits) instead "
+                          "of in RAM, for data larger than the machine's memory")
     a("--json", action="store_true", help="print only the JSON summary")
 
 
@@ -138,7 +144,7 @@ def run(args) -> int:
     ts, cameras, norm, data = load_training_data(
         args.data, args.chunk, args.image_size, encoder.encode, groups,
         normalization=resume.normalization if resume else None, progress=rank == 0 and not args.json,
-        data_options=dataset_options(args))
+        data_options=dataset_options(args), image_dir=args.image_dir)
     train_rows, eval_rows = ts.split(args.holdout, seed=args.seed)
     if resume is not None:
         model, start = resume.model, int(resume.train.get("step", 0))
@@ -197,9 +203,9 @@ def paraphrase_groups(kind: str, paths) -> list[list[str]]:
     if kind == "tabletop":
         return tabletop_paraphrases()
     if kind == "metaworld":
-        from vla_lite.worlds.metaworld.tasks import MT10, task_instructions
+        from vla_lite.worlds.metaworld.tasks import MT50, task_instructions
 
-        return [list(task_instructions(task, "train")) for task in MT10]
+        return [list(task_instructions(task, "train")) for task in MT50]
     if kind == "so101":
         from vla_lite.worlds.so101.instructions import all_tasks, phrasings
 

@@ -8,12 +8,19 @@ at most 1/510 of the range), so an epoch costs no JPEG decoding and a 100k-row d
 kept as ids into a table of texts; their embeddings are looked up per batch, so
 paraphrase augmentation is a choice of id, not a re-encoding.
 
+With `image_dir`, the image rows go to files there instead (unlinked at once, memory-mapped: the OS keeps in RAM
+what fits and drops it under pressure), and a DAgger aggregate appends to them rather than copying: Meta-World MT50
+(~225k demonstration rows of two 64 px views plus the rounds) would otherwise hold 10+ GB, twice that while a round
+is added.
+
     ts = TrainSet.build(episodes, cameras, normalization, chunk_length, embed)
     batch = ts.batch(indices, rng, augment=True)   # torch tensors, ready for Policy(**batch)
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -32,6 +39,7 @@ class TrainSet:
     embeddings: np.ndarray  # (K, E) float32, one per text
     paraphrases: list[np.ndarray] = field(default_factory=list)  # per text id: ids it may be swapped for
     levels: dict[str, tuple[float, float]] = field(default_factory=dict)  # input -> (value of level 0, per level)
+    files: dict[str, "RowFile"] | None = None  # image input -> the file its rows are mapped from (image_dir)
 
     def decoded(self, name: str, rows) -> np.ndarray:
         """The float32 graph input of these rows of image input `name`."""
@@ -47,7 +55,7 @@ class TrainSet:
     @classmethod
     def build(cls, episodes: Iterable, cameras: Sequence, normalization, chunk_length: int,
               embed: Callable[[str], np.ndarray], paraphrase_groups: Sequence[Sequence[str]] = (),
-              progress=None) -> "TrainSet":
+              progress=None, image_dir=None) -> "TrainSet":
         from .datasets.windows import SampleMaker
 
         make = SampleMaker(cameras, normalization, chunk_length, embed=lambda text: np.zeros(1, np.float32))
@@ -59,13 +67,17 @@ class TrainSet:
             lo, per_level = levels[k]
             return np.clip(np.rint((x - lo) / per_level), 0, 255).astype(np.uint8)
         cols: dict[str, list] = {k: [] for k in names + ["state", "actions", "action_mask"]}
+        files = {k: RowFile(image_dir) for k in names} if image_dir is not None else None
         text_ids: dict[str, int] = {}
         instruction_id, episode = [], []
         for e, ep in enumerate(episodes):
             for t in range(len(ep)):
                 s = make(ep, t)
                 for k in cols:
-                    cols[k].append(to_levels(k, s[k]) if k in names else s[k])
+                    if files is not None and k in files:
+                        files[k].append(to_levels(k, s[k])[None])
+                    else:
+                        cols[k].append(to_levels(k, s[k]) if k in names else s[k])
                 instruction_id.append(text_ids.setdefault(ep.instruction_at(t), len(text_ids)))
                 episode.append(e)
             if progress is not None:
@@ -85,10 +97,10 @@ class TrainSet:
             ids = np.array(sorted({text_ids[t] for t in group}), np.int32)
             for i in ids:
                 para[i] = np.union1d(para[i], ids).astype(np.int32)
-        images = {k: np.stack(cols[k]) for k in names}
+        images = {k: files[k].array() if files is not None else np.stack(cols[k]) for k in names}
         return cls(images, np.stack(cols["state"]).astype(np.float32), np.stack(cols["actions"]).astype(np.float32),
                    np.stack(cols["action_mask"]), np.array(instruction_id, np.int32), np.array(episode, np.int32),
-                   texts, embeddings, para, levels)
+                   texts, embeddings, para, levels, files)
 
     def extend(self, other: "TrainSet") -> "TrainSet":
         """Aggregate (DAgger): rows of both; texts merged by content; episodes renumbered after this set's."""
@@ -109,12 +121,22 @@ class TrainSet:
         if self.levels != other.levels:
             raise ValueError(f"cannot aggregate training sets with different pixel ranges: {self.levels} and "
                              f"{other.levels}")
-        return TrainSet({k: np.concatenate([v, other.images[k]]) for k, v in self.images.items()},
-                        np.concatenate([self.state, other.state]), np.concatenate([self.actions, other.actions]),
+        files = self.files
+        if files is not None and any(f.rows != len(self) for f in files.values()):  # another aggregate grew them
+            files = {k: RowFile(f.folder) for k, f in files.items()}
+            for k, f in files.items():
+                f.append(self.images[k])
+        if files is not None:
+            for k, f in files.items():
+                f.append(other.images[k])
+        images = {k: files[k].array() if files is not None else np.concatenate([v, other.images[k]])
+                  for k, v in self.images.items()}
+        return TrainSet(images, np.concatenate([self.state, other.state]),
+                        np.concatenate([self.actions, other.actions]),
                         np.concatenate([self.action_mask, other.action_mask]),
                         np.concatenate([self.instruction_id, remap[other.instruction_id]]),
                         np.concatenate([self.episode, other.episode + first_ep]), texts, np.stack(embeddings), para,
-                        dict(self.levels))
+                        dict(self.levels), files)
 
     def split(self, holdout_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(train rows, held-out rows), split by whole episodes so no held-out frame was seen in training."""
@@ -163,6 +185,32 @@ class TrainSet:
             d["instruction"] = self.embeddings[self.instruction_id[r]][None]
             out.append(d)
         return out
+
+
+class RowFile:
+    """The rows of one image input in a file under `folder`, unlinked at once (its space returns when the last
+    mapping and this handle go); `array()` maps the rows written so far, read-only."""
+
+    CHUNK_ROWS = 4096  # rows copied at a time when appending from another mapping
+
+    def __init__(self, folder):
+        fd, path = tempfile.mkstemp(prefix="vla-trainset-", suffix=".u8", dir=folder)
+        os.unlink(path)
+        self.folder, self.fh, self.rows, self.shape = folder, os.fdopen(fd, "w+b"), 0, None
+
+    def append(self, rows: np.ndarray) -> None:
+        """(N, H, W, 3) uint8 rows after the last."""
+        if rows.dtype != np.uint8 or (self.shape is not None and rows.shape[1:] != self.shape):
+            raise ValueError(f"rows must be uint8 of shape (N, *{self.shape}), got {rows.dtype} {rows.shape}")
+        self.shape = rows.shape[1:]
+        self.fh.seek(0, os.SEEK_END)
+        for i in range(0, len(rows), self.CHUNK_ROWS):
+            self.fh.write(np.ascontiguousarray(rows[i:i + self.CHUNK_ROWS]).tobytes())
+        self.rows += len(rows)
+
+    def array(self) -> np.ndarray:
+        self.fh.flush()
+        return np.memmap(self.fh, np.uint8, "r", shape=(self.rows, *self.shape))
 
 
 def random_shift(x, pad: int, rng: np.random.Generator | None):

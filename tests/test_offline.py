@@ -269,8 +269,7 @@ def test_dagger_world_comes_from_the_data_and_data_without_an_expert_is_refused_
 
 
 def test_rollouts_are_allocated_by_weight_with_one_per_task_and_bad_weights_are_refused():
-    from vla_lite.export.dagger import allocate
-    from vla_lite.export.distill import failure_weights
+    from vla_lite.export.dagger import allocate, failure_weights
 
     w = failure_weights({"a": 0.0, "b": 1.0, "c": 0.5})
     assert w == pytest.approx({"a": 1.2, "b": 0.2, "c": 0.7})
@@ -329,6 +328,24 @@ def test_distill_warm_starts_a_student_and_continues_its_rounds_on_new_seeds(tin
     zero = run("distill", "--teacher", "expert", "--out", str(tmp_path / "s4.safetensors"), "--steps", "0",
                *common)
     assert zero.returncode == 2 and "--steps 0" in zero.stderr
+
+
+def test_feature_distillation_checkpoints_and_finishes(tiny_run, tmp_path):
+    """The projector onto the teacher's features is trained beside the student but not saved: checkpoints within
+    the fit carry no optimiser moments (a resumed run starts them afresh), and the run finishes."""
+    from safetensors import safe_open
+
+    root, run = tiny_run
+    out = tmp_path / "f.safetensors"
+    done = run("distill", "--teacher", str(root / "c.safetensors"), "--data", str(root / "demos"), "--out", str(out),
+               "--size", "nano", "--steps", "6", "--checkpoint-every", "3", "--dagger-rounds", "0", "--batch", "8",
+               "--dagger-episodes", "2", "--feature-weight", "0.5", "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    student = load_checkpoint(out)
+    assert student.train["step"] == 6 and "partial" not in student.train and student.train["alpha"] == 0.5
+    assert student.train["history"][0]["config"]["feature_weight"] == 0.5
+    with safe_open(str(out), "pt") as f:
+        assert not [k for k in f.keys() if k.startswith("optim.")]
 
 
 def test_an_interrupted_distillation_resumes_where_it_stopped_without_recording_its_rounds_again(tiny_run, tmp_path):
@@ -403,3 +420,48 @@ def test_training_images_are_stored_as_one_byte_levels_and_decode_to_the_runtime
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 if size is None else level / 2 + 1e-6)
     assert got.min() >= pixel_range[0] - 1e-6 and got.max() <= pixel_range[1] + 1e-6
     np.testing.assert_array_equal(ts.inputs(np.array([3]))[0]["image_front"], got[1:2])
+
+
+def test_training_images_kept_in_files_read_and_aggregate_as_in_ram_and_leave_nothing_behind(tiny_run, tmp_path):
+    """--image-dir: the image rows memory-mapped from files read as the in-RAM ones, a DAgger aggregate appends to
+    the files, and the files are unlinked at once (nothing stays on disk)."""
+    from vla_lite.export.train import load_training_data
+
+    root, _ = tiny_run
+    folder = tmp_path / "images"
+
+    def load(paths, **options):
+        return load_training_data(paths, 5, None, lambda t: np.ones(4, np.float32), progress=False, **options)[0]
+
+    ram, disk = load([root / "demos"]), load([root / "demos"], image_dir=folder)
+    assert isinstance(disk.images["image_front"], np.memmap) and not isinstance(ram.images["image_front"], np.memmap)
+    np.testing.assert_array_equal(disk.images["image_front"], ram.images["image_front"])
+    rows = np.array([0, 7, len(ram) - 1])
+    for key, want in ram.batch(rows).items():
+        np.testing.assert_array_equal(disk.batch(rows)[key].numpy(), want.numpy())
+    # A DAgger aggregate appends to the same files (nothing copied) and reads as the in-RAM concatenation.
+    more_ram, more_disk = load([root / "calib"]), load([root / "calib"], image_dir=folder)
+    grown, grown_ram = disk.extend(more_disk), ram.extend(more_ram)
+    assert grown.files["image_front"] is disk.files["image_front"] and grown.files["image_front"].rows == len(grown)
+    np.testing.assert_array_equal(grown.images["image_front"], grown_ram.images["image_front"])
+    np.testing.assert_array_equal(disk.images["image_front"], ram.images["image_front"])  # the old view still reads
+    # Aggregating the old set again cannot append (the files grew past it): it gets files of its own.
+    branch = disk.extend(more_disk)
+    assert branch.files["image_front"] is not disk.files["image_front"]
+    np.testing.assert_array_equal(branch.images["image_front"], grown_ram.images["image_front"])
+    assert list(folder.iterdir()) == []  # unlinked at once: the space goes with the last mapping
+
+
+def test_export_refuses_a_checkpoint_trained_on_another_encoders_embeddings(tiny_run, tmp_path):
+    """Checkpoints record the sha256 of the encoder graph their instruction embeddings came from; an export whose
+    exporter now builds another graph (export/text_*.py changed) would ship embeddings the policy never saw."""
+    root, run = tiny_run
+    ckpt = load_checkpoint(root / "c.safetensors")
+    assert len(ckpt.train["text_encoder"]["sha256"]) == 64
+    other = tmp_path / "other.safetensors"
+    save_checkpoint(other, ckpt.model, ckpt.normalization,
+                    {**ckpt.train, "text_encoder": {**ckpt.train["text_encoder"], "sha256": "0" * 64}})
+    out = run("export", str(other), "--calib", str(root / "calib"), "-o", str(tmp_path / "x.vla"), "--format",
+              "onnx", "--precision", "fp32", "--json")
+    assert out.returncode == 2 and "000000000000" in out.stderr and "sha256" in out.stderr, out.stderr[-2000:]
+    assert not (tmp_path / "x.vla").exists()

@@ -44,7 +44,9 @@ def test_suites_are_declared_by_their_worlds():
     assert suite_port("metaworld:reach-v3") == "metaworld:reach-v3"
     assert suite_port("so101") == "so101-sim" and parse_port("so101-sim:red-bowl").arg == "red-bowl"
     assert parse_port("so101-sim").kind is PortKind.WORLD
-    with pytest.raises(ValueError, match=r"--suite 'libero'.*\['metaworld-mt10', 'so101', 'tabletop'\]"):
+    suites = r"\['metaworld-mt10', 'metaworld-mt50', 'metaworld-mt50-easy', 'metaworld-mt50-hard', " \
+             r"'metaworld-mt50-medium', 'metaworld-mt50-very-hard', 'so101', 'tabletop'\]"
+    with pytest.raises(ValueError, match=r"--suite 'libero'.*" + suites):
         suite_port("libero")
     with pytest.raises(ValueError, match="--suite '/dev/ttyUSB0'"):
         suite_port("/dev/ttyUSB0")  # a serial port is no simulated world

@@ -404,3 +404,24 @@ def test_bad_compact_specs_and_export_patterns_are_refused():
          torch.zeros(16, 1, dtype=torch.uint8))
     with pytest.raises(RuntimeError, match=r"no MatMul\(x, Transpose\(weight\)\) found for \['lin'\]"):
         tm.matmul_nbits(helper.make_model(graph), {"lin": q}, 4, 16)
+
+
+def test_a_pruned_vocabulary_keeps_the_trained_phrasings_bit_for_bit_and_spells_dropped_words(compact_graph):
+    """text_vocab.prune_encoder: the word table cut to the trained phrasings' tokens, pieces, characters and BERT's
+    commonest words; the rest of the graph untouched, so the trained phrasings embed exactly as before."""
+    from vla_lite.export.text_vocab import prune_encoder
+
+    onnx_bytes, vocab, _ = compact_graph
+    trained = ["Grasp a stick and pull a box with the stick", "put the ball in the hoop", "turn the faucet on"]
+    small, small_vocab, report = prune_encoder(onnx_bytes, vocab, trained, common_words=5000)
+    assert report["bytes"] < report["bytes_before"] - 1_400_000 and report["vocab"] < 9000
+    before = TextEncoder(onnx_bytes, vocab, L, 384, cache_size=0)
+    after = TextEncoder(small, small_vocab, L, 384, cache_size=0)
+    for text in trained + ["pull the box"]:  # "hoop": rare, kept because trained on; "faucet": pieces, kept
+        np.testing.assert_array_equal(after.encode(text), before.encode(text))
+    # "drawer" is neither trained on nor among the 5000 commonest: spelt in pieces, never unknown, embeds differently
+    assert "drawer" in before.tokenizer.vocab and "drawer" not in after.tokenizer.vocab
+    assert "[UNK]" not in after.tokenizer.tokenize("open the drawer")
+    assert float(np.dot(after.encode("open the drawer"), before.encode("open the drawer"))) < 0.99
+    with pytest.raises(ValueError, match="rows but vocab.txt"):
+        prune_encoder(onnx_bytes, vocab + "extra\n", trained)

@@ -116,6 +116,13 @@ def summarize(results: list[EpisodeResult], by_target: bool = False) -> dict:
     return out
 
 
+def per_group(results: list[EpisodeResult], groups) -> dict:
+    """{"per_group": {group: summarize(its targets' episodes)}} over the groups (name -> targets) that have
+    episodes, in the groups' order ({} without groups): Meta-World MT50's difficulty groups."""
+    out = {g: summarize(rs) for g, targets in groups.items() if (rs := [r for r in results if r.target in targets])}
+    return {"per_group": out} if out else {}
+
+
 # --- `vla-lite eval` ---------------------------------------------------------------------------------------
 
 def add_arguments(parser) -> None:
@@ -123,9 +130,12 @@ def add_arguments(parser) -> None:
     a("bundle", nargs="?", help="a .vla bundle or a shipped model's name (demo, mt10-student-int8); default: "
                                 "demo")
     a("--model", dest="model_opt", help="the bundle, as an option (same as the positional BUNDLE)")
-    a("--suite", default="tabletop", help="tabletop (default), metaworld-mt10, or a simulated world's port such as "
-                                          "metaworld:TASK[,TASK...]")
-    a("--episodes", type=int, default=50)
+    a("--suite", default="tabletop", help="tabletop (default), metaworld-mt10, metaworld-mt50, metaworld-mt50-GROUP "
+                                          "(LeRobot's easy, medium, hard, very-hard), or a simulated world's port "
+                                          "such as metaworld:TASK[,TASK...]")
+    a("--episodes", type=int, help="default: the suite's (Meta-World MT50 and its groups: LeRobot's protocol, 10 "
+                                   "per task, MT50 500), else 50. Episode k has seed --seed + k; a Meta-World "
+                                   "episode's task is the suite's task number seed %% (its number of tasks)")
     a("--seed", type=int, default=EVAL_SEED_BASE, help=f"first layout seed (default {EVAL_SEED_BASE}: never "
                                                        "used for demonstrations)")
     a("--instructions", choices=("train", "paraphrase", "heldout"), default="train",
@@ -168,14 +178,15 @@ def evaluate(bundle_path, episodes: int, seed: int, instructions: str = "train",
         results = run_episodes(rt, clock, range(seed, seed + episodes), progress=progress)
         wall_s = time.perf_counter() - t0
         report = rt.loop.report()
-        reports_per_target = rt.rig.reports_per_target
+        reports_per_target, groups = rt.rig.reports_per_target, rt.rig.target_groups
     finally:
         rt.close()
     return {"bundle": str(rt.config.bundle_path()), "name": rt.bundle.manifest.name, "backend": rt.backend,
             "suite": suite, "trained": rt.bundle.manifest.trained, "instructions": instructions,
             "instruction_grounding": isinstance(rt.loop.encoder, InstructionGrounding),
             "seeds": [seed, seed + episodes - 1], "execution": execution, "ramp_s": rt.config.ramp_s,
-            **summarize(results, by_target=reports_per_target), "wall_s": round(wall_s, 2),
+            **summarize(results, by_target=reports_per_target), **per_group(results, groups),
+            "wall_s": round(wall_s, 2),
             "inference_ms": report["inference_ms"], "holds": report["holds"], "faults": report["faults"],
             "results": [r.__dict__ for r in results]}
 
@@ -185,9 +196,12 @@ def run(args) -> int:
     import sys
 
     from .bundle import BundleError
+    from .ports import suite_episodes
     from .progress import progress_bar
     from .report import write_json
 
+    if args.episodes is None:
+        args.episodes = suite_episodes(args.suite)
     bar = progress_bar(args.episodes, not args.json and sys.stderr.isatty(), unit="ep")
     ok = [0]
 
@@ -217,7 +231,7 @@ def run(args) -> int:
               f"{out['successes']}/{out['episodes']} = {100 * out['success_rate']:.1f} % success "
               f"(95 % CI {100 * lo:.1f}-{100 * hi:.1f} %); outcomes {out['outcomes']}; "
               f"inference p50 {out['inference_ms']['p50']} ms; {out['wall_s']} s")
-        for target, t in (out.get("per_target") or {}).items():
+        for target, t in {**out.get("per_group", {}), **out.get("per_target", {})}.items():
             lo, hi = t["wilson95"]
             print(f"  {target:<24} {t['successes']}/{t['episodes']} = {100 * t['success_rate']:.0f} % "
                   f"(95 % CI {100 * lo:.0f}-{100 * hi:.0f} %)")

@@ -2,7 +2,8 @@
 
     /dev/ttyUSB0, COM3, socket://host:port, loop://   a serial device or pyserial URL: the vla-lite protocol
     sim (or sim:)                                    the simulated tabletop (vla_lite.worlds.tabletop)
-    metaworld:reach-v3,push-v3 / metaworld:mt10      Meta-World tasks (vla_lite.worlds.metaworld)
+    metaworld:reach-v3,push-v3 / metaworld:mt10      Meta-World tasks (vla_lite.worlds.metaworld); also mt50 and
+                                                     mt50-GROUP (LeRobot's easy, medium, hard, very-hard)
     so101-sim / so101-sim:red-bowl,drop=0.01         the SO-101 behind a virtual Feetech bus (vla_lite.worlds.so101)
 
 A scheme is registered by name with the module that serves it as "module:function", imported only when a port
@@ -45,6 +46,7 @@ class Scheme:
     usage: str  # how a port of this scheme is written, for messages
     summary: str
     suites: Mapping[str, str] = field(default_factory=dict)  # `vla-lite eval --suite NAME` -> a port of this scheme
+    suite_episodes: Mapping[str, int] = field(default_factory=dict)  # a suite's --episodes when not given
     # WORLD: "module:function" rendering the world's camera over a real port's arm (`run --camera NAME`), "" none:
     # `open_scene(arg, camera_name, options: WorldOptions, positions, seed) -> scene` with `.camera`, `.retarget(text)`
     scene: str = ""
@@ -61,13 +63,22 @@ class Port:
 
 
 SERVO_CONNECTOR = "vla_lite.servo_arm:connect"  # every servo bus: the arm profile says Feetech or Dynamixel
+
+DEFAULT_SUITE_EPISODES = 50  # `vla-lite eval --episodes` of a suite that states none
+# LeRobot's Meta-World protocol: 10 seeded placements per task; MT50 (50 tasks) and its difficulty groups (easy 28,
+# medium 11, hard 6, very hard 5 tasks; vla_lite.worlds.metaworld.tasks.MT50_GROUPS)
+_MT50_TASKS = {"mt50": 50, "mt50-easy": 28, "mt50-medium": 11, "mt50-hard": 6, "mt50-very-hard": 5}
+LEROBOT_EPISODES_PER_TASK = 10
+
 BUILTIN = (
     Scheme("sim", PortKind.WORLD, "vla_lite.worlds.tabletop.rig:open_world", "sim",
            "the simulated tabletop, a SCARA arm over coloured blocks", {"tabletop": "sim"},
            scene="vla_lite.worlds.tabletop.rig:open_scene"),
     Scheme("metaworld", PortKind.WORLD, "vla_lite.worlds.metaworld.rig:open_world",
-           "metaworld:TASK[,TASK...] or metaworld:mt10", "Meta-World tasks, with the metaworld extra",
-           {"metaworld-mt10": "metaworld:mt10"}),
+           "metaworld:TASK[,TASK...], metaworld:mt10, metaworld:mt50 or metaworld:mt50-GROUP",
+           "Meta-World tasks, with the metaworld extra",
+           {"metaworld-mt10": "metaworld:mt10", **{f"metaworld-{k}": f"metaworld:{k}" for k in _MT50_TASKS}},
+           {f"metaworld-{k}": LEROBOT_EPISODES_PER_TASK * n for k, n in _MT50_TASKS.items()}),
     Scheme("so101-sim", PortKind.WORLD, "vla_lite.worlds.so101.rig:open_world",
            "so101-sim[:TASK,...][,drop=P,corrupt=P,stray=P,seed=N]",
            "the SO-101 in MuJoCo behind six virtual STS3215 servos (a servo bus), with the so101 extra",
@@ -150,6 +161,13 @@ def suite_port(suite: str) -> str:
         raise ValueError(f"--suite {suite!r} is unknown; expected one of {suites} or a simulated world's port: "
                          f"{known(PortKind.WORLD)}")
     return suite
+
+
+def suite_episodes(suite: str) -> int:
+    """The episodes `vla-lite eval --suite` runs when --episodes is not given: what the suite's scheme declares
+    (Meta-World MT50 and its groups: LeRobot's 10 per task), else DEFAULT_SUITE_EPISODES."""
+    return next((s.suite_episodes[suite] for s in SCHEMES.values() if suite in s.suite_episodes),
+                DEFAULT_SUITE_EPISODES)
 
 
 def opener(port: Port, target: str | None = None) -> Callable:

@@ -61,3 +61,11 @@ class LeRobotTeacher:
             raise ValueError(f"LeRobot teacher {self.path} gives chunks of shape {chunk.shape}; the student needs "
                              f"(B, >= {chunk_length}, {ts.actions.shape[2]})")
         return normalize_actions(chunk[:, :chunk_length], norm.action).astype(np.float32)
+
+    def targets(self, ts, normalization, chunk_length: int, batch: int = 32):
+        """fit.TeacherTargets: the teacher's normalised chunk for every TrainSet row, `batch` rows at a time."""
+        from ..fit import TeacherTargets
+
+        rows = np.arange(len(ts))
+        return TeacherTargets(np.concatenate([self.predict_chunk(ts, rows[i:i + batch], normalization, chunk_length)
+                                              for i in range(0, len(rows), batch)]))

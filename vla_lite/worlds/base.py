@@ -57,6 +57,8 @@ class World(Protocol):
     reports_per_target: bool  # evaluation reports success per target too (Meta-World's tasks), not only overall
     bus_profile: str | None  # None: `port` speaks the vla-lite protocol; else the servo-bus arm profile ("so101")
     calibration: "ArmCalibration | None"  # a servo bus's joint calibration (counts <-> rad / fraction); else None
+    # groups of targets evaluation also reports success by (Meta-World: LeRobot's difficulty groups); {}: none
+    target_groups: Mapping[str, tuple[str, ...]]
 
     @property
     def port(self) -> str:

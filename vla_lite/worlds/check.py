@@ -36,8 +36,9 @@ def _require(ok: bool, what: str) -> None:
 
 def check_world(world: World, options: WorldOptions, advance: Callable[[float], object], seed: int = 3) -> None:
     """Episodes, cameras, the controller's port and the end of an episode left alone; see the module docstring."""
-    missing = [name for name in ("reports_per_target", "bus_profile", "calibration", "port", "cameras", "episode",
-                                 "new_episode", "retarget", "step_now", "done", "outcome", "elapsed_s", "close")
+    missing = [name for name in ("reports_per_target", "target_groups", "bus_profile", "calibration", "port",
+                                 "cameras", "episode", "new_episode", "retarget", "step_now", "done", "outcome",
+                                 "elapsed_s", "close")
                if not hasattr(world, name)]
     _require(not missing and isinstance(world, World), f"{type(world).__name__} lacks {missing} of World")
     _require(list(world.cameras) == list(options.camera_names),

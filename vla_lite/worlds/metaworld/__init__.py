@@ -1,6 +1,7 @@
-"""Meta-World (MT10) behind the firmware bridge: a public benchmark through the whole vla-lite stack.
+"""Meta-World (MT10, MT50) behind the firmware bridge: a public benchmark through the whole vla-lite stack.
 
-- `tasks`: MT10 and its instructions (LeRobot's descriptions, training and held-out paraphrases), as data
+- `tasks`: MT10, MT50, LeRobot's difficulty groups and the instructions (LeRobot's descriptions, training and
+  held-out paraphrases), as data (MT50's in mt50.json)
 - `scene`: one Meta-World env with seeded placements (the only module calling Meta-World)
 - `controller`: MetaWorldController, a VirtualArm whose plant is Meta-World, EE_DELTA at 80 Hz
 - `camera`: fast upright rendering (SceneRenderer) of named views and MetaWorldCamera (Camera protocol)
@@ -20,10 +21,12 @@ from .env import MetaWorldEnv
 from .expert import EE_DELTA_HIGH, EE_DELTA_LOW, MetaWorldExpert, action_to_ee_delta, ee_delta_to_action
 from .rig import MetaWorldEpisode, MetaWorldRig
 from .scene import ACTION_SCALE_M, MAX_STEPS, STEP_S, TaskScene
-from .tasks import MT10, LEROBOT_DESCRIPTIONS, episode_instruction, make_instruction, task_instructions
+from .tasks import (MT10, MT50, MT50_GROUPS, LEROBOT_DESCRIPTIONS, episode_instruction, make_instruction, task_group,
+                    task_instructions, tasks_named)
 
 __all__ = ["ACTION_SCALE_M", "EE_DELTA_HIGH", "EE_DELTA_LOW", "FRONT", "JOINT_NAMES", "LEROBOT_DESCRIPTIONS",
-           "MAX_STEPS", "MT10", "SIDE", "STEP_S", "VIEWS", "CameraView", "MetaWorldCamera", "MetaWorldController",
-           "MetaWorldEnv", "MetaWorldEpisode", "MetaWorldExpert", "MetaWorldRig", "SceneRenderer", "TaskScene",
-           "action_to_ee_delta", "ee_delta_to_action", "episode_instruction", "make_instruction",
-           "metaworld_arm", "record_metaworld_demos", "task_instructions", "view_named", "views_named"]
+           "MAX_STEPS", "MT10", "MT50", "MT50_GROUPS", "SIDE", "STEP_S", "VIEWS", "CameraView", "MetaWorldCamera",
+           "MetaWorldController", "MetaWorldEnv", "MetaWorldEpisode", "MetaWorldExpert", "MetaWorldRig",
+           "SceneRenderer", "TaskScene", "action_to_ee_delta", "ee_delta_to_action", "episode_instruction",
+           "make_instruction", "metaworld_arm", "record_metaworld_demos", "task_group", "task_instructions",
+           "tasks_named", "view_named", "views_named"]

@@ -21,7 +21,7 @@ from ..demo_runs import add_demo_arguments, count_episode, finish_summary, new_s
 from ...safety import DEFAULT_RAMP_S, ActionMode, SafetyFilter, SafetyLimits
 from .camera import VIEWS
 from .scene import MAX_STEPS
-from .tasks import MT10
+from .tasks import tasks_named
 
 USER_ERRORS = (ValueError, OSError)  # a bad --out folder or option: one line (vla_lite/cli.py)
 
@@ -104,36 +104,51 @@ def ee_delta_limits(env) -> SafetyLimits:
                         gripper=len(env.action_names) - 1)
 
 
-def _record_one(rec, env, Frame, seed: int, noise: float, policy, safety: SafetyFilter) -> None:
+def drive(env, obs: dict, safety: SafetyFilter, noise: float = 0.0, policy=None):
+    """One episode of `env` from `obs` (its reset), as demonstrations and DAgger rollouts are recorded: in
+    every state, `policy(obs, env)` (else the expert) acts, plus DART noise on the hand motion, and the command
+    passes the runtime's safety filter (its ramp-in restarts here). Yields (obs, label, command) before each step;
+    env.success and env.outcome tell how it ended."""
     # Noise repeatable per episode, whatever the order episodes are recorded in.
-    rng = np.random.default_rng([0xDA77, zlib.crc32(env.task.encode()), seed])
-    obs = env.reset(seed)
+    rng = np.random.default_rng([0xDA77, zlib.crc32(env.task.encode()), env.seed])
     safety.start(None)
-    rec.start_episode(obs["instruction"], {"seed": seed, "task": env.task, "split": env.split, "noise": noise})
     while not obs["done"]:
         label = env.expert_ee_delta()
         act = label if policy is None else np.asarray(policy(obs, env), np.float64)
         if noise > 0:
             act = act + np.append(rng.normal(0.0, NOISE_STD_M * noise, 3), 0.0)
         act = safety.filter(act, obs["positions"]).command  # a non-finite action holds (zero motion)
+        yield obs, label, act
+        obs = env.step(act)
+
+
+def _record_one(rec, env, Frame, seed: int, noise: float, policy, safety: SafetyFilter) -> None:
+    obs = env.reset(seed)
+    rec.start_episode(obs["instruction"], {"seed": seed, "task": env.task, "split": env.split, "noise": noise})
+    for obs, label, act in drive(env, obs, safety, noise, policy):
         t_s = obs["t_s"]
         frames = {v: Frame(image, t_s, obs["step"]) for v, image in obs["images"].items()}
         rec.record_tick(step=obs["step"], t_s=t_s, frames=frames,
                         state=obs["positions"], measured=obs["positions"], predicted=label, commanded=act,
                         held=False, reason=None, inferred=True, timing_ms={}, faults=[])
-        obs = env.step(act)
     rec.end_episode(env.success, env.outcome)
 
 
 # --- `vla-lite metaworld-demos` (proposed command) ---------------------------------------------------------
 
 def add_arguments(parser) -> None:
-    add_demo_arguments(parser, tasks=(",".join(MT10), "comma list of Meta-World tasks (default: MT10)"), episodes=50,
+    add_demo_arguments(parser, tasks=("mt10", "mt10 (default), mt50, mt50-GROUP (LeRobot's easy, medium, hard, "
+                                             "very-hard) or a comma list of Meta-World tasks"), episodes=50,
                        views=("front", f"comma list of cameras to record, from {list(VIEWS)} (e.g. front,side: "
                                        "two views place a point in 3-D)"),
                        noise_help=f"hand-motion noise, x {NOISE_STD_M * 1e3:g} mm per step (0: none)",
                        ramp_s=DEFAULT_RAMP_S, first_seed=DEMO_SEED_BASE)
 
 
+def record_named_tasks(out_dir, tasks: Sequence[str], seeds, **options) -> dict:
+    """record_metaworld_demos with --tasks names expanded (mt10, mt50, mt50-GROUP or task names)."""
+    return record_metaworld_demos(out_dir, tasks_named(",".join(tasks)), seeds, **options)
+
+
 def run(args) -> int:
-    return run_demo_command("metaworld-demos", args, record_metaworld_demos)
+    return run_demo_command("metaworld-demos", args, record_named_tasks)

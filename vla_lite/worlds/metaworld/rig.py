@@ -1,4 +1,5 @@
-"""`MetaWorldRig`: Meta-World as a World (vla_lite.worlds.base), so a bundle runs MT10 through the whole stack.
+"""`MetaWorldRig`: Meta-World as a World (vla_lite.worlds.base), so a bundle runs MT10 or MT50 through the whole
+stack.
 
 One MetaWorldController served on a new pty by an ArmServer, and a MetaWorldCamera per named view (`cameras`,
 camera name -> camera; names from camera.VIEWS, as the bundle's cameras are called) rendering its scene. The host
@@ -10,7 +11,9 @@ opens `rig.port` like any serial port. `new_episode(seed, task)` resets to that 
 Lockstep (as SimRig): give an injected clock the driver moves forward and call `step_now()` after each move; the
 controller then steps the physics up to that time in the server's thread, and an on-demand camera
 (camera_fps=None) shows the scene at exactly that time. vla_lite.evaluate.run_episodes drives it unchanged.
-`open_world` is what the port registry calls for `--port metaworld:TASK[,TASK...]` and `metaworld:mt10`.
+`open_world` is what the port registry calls for `--port metaworld:TASK[,TASK...]`, `metaworld:mt10`,
+`metaworld:mt50` and `metaworld:mt50-GROUP`; results are also reported by LeRobot's difficulty groups
+(`target_groups`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from ..served import ServedWorld, TaskEpisode
 from .camera import MetaWorldCamera, views_named
 from .controller import MetaWorldController, metaworld_arm
 from .scene import MAX_STEPS, check_seed
-from .tasks import MT10, episode_instruction, task_instructions, task_of_instruction
+from .tasks import MT10, MT50_GROUPS, episode_instruction, task_instructions, task_of_instruction, tasks_named
 
 
 MetaWorldEpisode = TaskEpisode  # seed, task (a Meta-World task name), instruction, split
@@ -46,6 +49,9 @@ class MetaWorldRig(ServedWorld):
             raise ValueError("tasks must name at least one Meta-World task, e.g. 'reach-v3'")
         for t in self.tasks:
             task_instructions(t, split)  # ValueError naming an unknown task or split
+        # LeRobot's difficulty groups of these tasks (easy, medium, hard, very_hard), as results are also reported
+        self.target_groups = {g: kept for g, ts in MT50_GROUPS.items() if (kept := tuple(t for t in ts
+                                                                                           if t in self.tasks))}
         views = views_named(camera_names)  # ValueError naming a bad view
         if max_episode_s is not None and not max_episode_s > 0:
             raise ValueError(f"max_episode_s must be > 0 s or None, got {max_episode_s!r}")
@@ -125,13 +131,13 @@ class MetaWorldRig(ServedWorld):
 
 
 def open_world(arg: str, options: WorldOptions) -> MetaWorldRig:
-    """`--port metaworld:TASK[,TASK...]` or `metaworld:mt10` (vla_lite.ports): the tasks, rendering the bundle's
-    cameras as the views of those names. Episodes end at Meta-World's own length (MAX_STEPS), not at
-    options.episode_timeout_s."""
-    tasks = MT10 if arg.lower() == "mt10" else tuple(t for t in arg.split(",") if t)
-    if not tasks:
-        raise ValueError(f"--port metaworld:{arg} names no task; expected metaworld:TASK[,TASK...] or "
-                         f"metaworld:mt10 (tasks: {', '.join(MT10)})")
+    """`--port metaworld:TASK[,TASK...]`, `metaworld:mt10`, `metaworld:mt50` or `metaworld:mt50-GROUP`
+    (vla_lite.ports): the tasks, rendering the bundle's cameras as the views of those names. Episodes end at
+    Meta-World's own length (MAX_STEPS), not at options.episode_timeout_s."""
+    try:
+        tasks = tasks_named(arg)
+    except ValueError as exc:
+        raise ValueError(f"--port metaworld:{arg}: {exc}") from None
     return MetaWorldRig(tasks=tasks, camera_names=options.camera_names, size_px=options.size_px,
                         camera_fps=options.camera_fps, max_frame_age_s=options.max_frame_age_s, split=options.split,
                         clock=options.clock)

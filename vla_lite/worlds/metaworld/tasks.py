@@ -1,4 +1,6 @@
-"""Meta-World MT10 tasks and their instructions, as plain data (no Meta-World import).
+"""Meta-World MT10 and MT50 tasks, LeRobot's difficulty groups and the tasks' instructions, as plain data (no
+Meta-World import). MT10's phrasings are below; the other 40 MT50 tasks' and the groups are in mt50.json beside
+this file (LeRobot's lerobot/envs/metaworld_config.json: TASK_DESCRIPTIONS and DIFFICULTY_TO_TASKS).
 
 Per task, three lists of phrasings:
 - "lerobot": the one-line description LeRobot publishes for the task (lerobot/envs/metaworld_config.json,
@@ -7,13 +9,18 @@ Per task, three lists of phrasings:
 - "heldout": paraphrases that appear in no training list, for language-generalisation checks. "paraphrase" is
   the same list: the tabletop separates rewordings ("paraphrase") from unseen colour synonyms ("heldout"), and
   Meta-World's task names have no synonym split, so both names select its rewordings.
-Every phrasing names one task only: an instruction identifies its task.
+Every phrasing names one task only: an instruction identifies its task. LeRobot gives two tasks one description
+(push-v3 and push-back-v3: "Push the puck to a goal"); it stays MT10's push-v3's, and push-back-v3 trains on its own
+phrasings only.
 
 Each Meta-World scene holds only its own task's objects, so the image alone tells the task: these instructions
 test that a model reads language robustly, not that it grounds it (the tabletop world does that).
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 
@@ -62,15 +69,64 @@ HELDOUT_PARAPHRASES: dict[str, tuple[str, ...]] = {
     "window-close-v3": ("slide the glass pane to the closed position", "seal the window"),
 }
 
+_MT50_DATA = json.loads(Path(__file__).with_name("mt50.json").read_text())
+MT50 = tuple(_MT50_DATA["order"])  # metaworld 3.1.1's MT50 order (metaworld.env_dict.MT50_V3)
+MT50_GROUPS: dict[str, tuple[str, ...]] = {name: tuple(tasks) for name, tasks in _MT50_DATA["groups"].items()}
+for _task, _entry in _MT50_DATA["tasks"].items():
+    LEROBOT_DESCRIPTIONS[_task] = _entry["lerobot"]
+    TRAIN_PARAPHRASES[_task] = tuple(_entry["train"])
+    HELDOUT_PARAPHRASES[_task] = tuple(_entry["heldout"])
+
+
+def _borrowed_descriptions() -> frozenset[str]:
+    seen, borrowed = set(), set()
+    for task in dict.fromkeys(MT10 + MT50):
+        if LEROBOT_DESCRIPTIONS[task] in seen:
+            borrowed.add(task)
+        seen.add(LEROBOT_DESCRIPTIONS[task])
+    return frozenset(borrowed)
+
+
+BORROWED_DESCRIPTION = _borrowed_descriptions()  # not trained on: the phrasing names the earlier task
 SPLITS = ("train", "paraphrase", "heldout")
 
 
+def tasks_named(spec: str) -> tuple[str, ...]:
+    """"mt10", "mt50", "mt50-GROUP" (LeRobot's easy, medium, hard, very-hard; "_" or "-") or a comma list of MT50
+    tasks -> the tasks. ValueError naming the bad group or task and the known ones."""
+    key = spec.strip().lower()
+    if key in ("mt10", "mt50"):
+        return MT10 if key == "mt10" else MT50
+    if key.startswith("mt50-"):
+        group = key[5:].replace("-", "_")
+        if group not in MT50_GROUPS:
+            raise ValueError(f"no MT50 group {key[5:]!r}; LeRobot's groups are "
+                             f"{[g.replace('_', '-') for g in MT50_GROUPS]}")
+        return MT50_GROUPS[group]
+    tasks = tuple(t.strip() for t in spec.split(",") if t.strip())
+    unknown = [t for t in tasks if t not in LEROBOT_DESCRIPTIONS]
+    if not tasks or unknown:
+        raise ValueError(f"unknown Meta-World task(s) {unknown or spec!r}; expected mt10, mt50, mt50-GROUP or a "
+                         f"comma list of MT50 tasks {list(MT50)}")
+    return tasks
+
+
+def task_group(task: str) -> str:
+    """LeRobot's difficulty group of an MT50 task (easy, medium, hard, very_hard)."""
+    for group, tasks in MT50_GROUPS.items():
+        if task in tasks:
+            return group
+    raise ValueError(f"{task!r} is in no MT50 difficulty group; MT50 tasks are {list(MT50)}")
+
+
 def task_instructions(task: str, split: str = "train") -> tuple[str, ...]:
-    """Every phrasing of `task` in the split; "train" starts with the LeRobot description."""
+    """Every phrasing of `task` in the split; "train" starts with the LeRobot description (unless it is another
+    task's: BORROWED_DESCRIPTION)."""
     if task not in LEROBOT_DESCRIPTIONS:
-        raise ValueError(f"no instructions for task {task!r}; MT10 tasks are {list(MT10)}")
+        raise ValueError(f"no instructions for task {task!r}; MT50 tasks are {list(MT50)}")
     if split == "train":
-        return (LEROBOT_DESCRIPTIONS[task],) + TRAIN_PARAPHRASES[task]
+        own = () if task in BORROWED_DESCRIPTION else (LEROBOT_DESCRIPTIONS[task],)
+        return own + TRAIN_PARAPHRASES[task]
     if split in ("paraphrase", "heldout"):
         return HELDOUT_PARAPHRASES[task]
     raise ValueError(f"instruction split must be one of {SPLITS}, got {split!r}")
@@ -88,9 +144,8 @@ def episode_instruction(task: str, seed: int, split: str = "train") -> str:
 
 
 def task_of_instruction(text: str) -> str | None:
-    """The MT10 task a known phrasing (any split, case and surrounding space ignored) names, else None."""
-    key = text.strip().lower()
-    for task in MT10:
-        if any(key == t.lower() for split in SPLITS for t in task_instructions(task, split)):
-            return task
-    return None
+    """The MT50 task a known phrasing (any split, case and surrounding space ignored) names, else None."""
+    return _TASK_OF.get(text.strip().lower())
+
+
+_TASK_OF = {t.lower(): task for task in MT50 for split in SPLITS for t in task_instructions(task, split)}

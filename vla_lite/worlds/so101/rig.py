@@ -49,6 +49,7 @@ class SO101Rig(ServedWorld):
     """Virtual servo bus on a pty, cameras, episode judge; `seed` given: the first episode starts at once."""
 
     reports_per_target = True  # success per task
+    target_groups: dict[str, tuple[str, ...]] = {}  # the 12 tasks form no difficulty groups
     bus_profile = "so101"
 
     def __init__(self, *, tasks: Sequence[str] = tuple(TASKS), seed: int | None = None, size_px: int = 96,

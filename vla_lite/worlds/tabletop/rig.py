@@ -34,6 +34,7 @@ class SimRig(ServedWorld):
     """The arm server, the camera and the episode judge; `seed` given: the first episode starts at once."""
 
     reports_per_target = False  # the target colour changes every episode: evaluation reports success overall
+    target_groups: dict[str, tuple[str, ...]] = {}
 
     def __init__(self, *, seed: int | None = None, n_blocks: int = 3, size_px: int = 96, camera_name: str = "front",
                  camera_fps: float | None = None, max_frame_age_s: float = 0.5, max_episode_s: float = 10.0,
