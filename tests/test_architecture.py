@@ -204,3 +204,27 @@ def test_no_function_is_longer_than_the_limit(folder):
                 if n > MAX_FUNCTION_LINES:
                     long.append(f"{m.rel}:{node.lineno} {node.name}: {n} lines")
     assert long == []
+
+
+def test_no_merge_leftovers_and_every_script_parses():
+    """A merge conflict marker committed by mistake (one sat in benchmarks/ unnoticed: nothing imports a benchmark)
+    and any Python file that does not parse, benchmarks and tests included."""
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    marked, broken = [], []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix not in (".py", ".md", ".cfg", ".toml", ".c", ".h", ".ino", ".json") or not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        if any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in text.splitlines()):
+            marked.append(name)
+        if path.suffix == ".py":
+            try:
+                ast.parse(text, name)
+            except SyntaxError as exc:
+                broken.append(f"{name}: {exc}")
+    assert not marked and not broken, (marked, broken)
