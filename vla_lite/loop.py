@@ -8,21 +8,27 @@ operations: `set_instruction`, `new_episode` / `end_episode`, `settle`, `restart
 
 On any doubt the arm holds: a stale camera frame, a missing or old controller state, a link fault, a controller
 fault, a non-finite action or an empty action queue each send the last safe command (or a HEARTBEAT when there is
-none yet, or nothing when the link is down) and are counted by reason.
+none yet, or nothing when the link is down). Holds and faults go to a `HoldLedger` (vla_lite.holds): counted by
+reason, said when a `say` is given (`loop.ledger.say`), summed up as the run's exit status.
+
+Between ticks, `run()` listens for the controller's reply (ArmLink.wait_reply up to the next deadline), so the
+link's reply latency is measured from send to receipt; a program calling `step()` on its own timing reads replies
+at its next tick, and the latency it sees is rounded up to its tick.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from .cameras.base import Camera, StaleFrame
+from .cameras.base import Camera, CameraStopped, StaleFrame
 from .firmware_bridge import protocol as p
 from .firmware_bridge.link import ArmLink
+from .holds import Hold, HoldLedger, HoldReason
 from .observation import Observation, state_vector
 from .pacing import MAX_SAMPLES, CycleStats, Pacer, percentiles_ms
 from .text.normalize import normalize_instruction
@@ -56,15 +62,15 @@ class TickResult:
     command: np.ndarray | None  # what was sent (robot units, action order); None when nothing could be sent
     predicted: np.ndarray | None  # the executor's action for this step before safety, robot units
     held: bool
-    reason: str | None  # why it held, or the safety fault
+    reason: str | None  # why it held (a HoldReason's key: "stale camera front", "controller fault WATCHDOG")
     inferred: bool  # an inference was run or requested on this tick's observation
     timing_ms: dict = field(default_factory=dict)
+    detail: str = ""  # what the reason's key leaves out (a frame's age, the safety filter's fault)
+    measured: np.ndarray | None = None  # (J,) the controller's positions this tick acted on, None when none fresh
 
 
 @dataclass
 class LoopCounters:
-    holds: Counter = field(default_factory=Counter)  # reason -> ticks held
-    faults: Counter = field(default_factory=Counter)  # fault -> occurrences
     inferences: int = 0
     inference_ms: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
     camera_to_command_ms: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
@@ -96,6 +102,9 @@ class ControlLoop:
         self.valid_ms = max(1, min(0xFFFF, int(1000 * config.command_valid_periods * config.period_s)))
         self.stats = CycleStats()
         self.counters = LoopCounters()
+        self.ledger = HoldLedger()  # silent until a driver gives it a `say` (vla-lite run: stderr)
+        self._link_up = True  # for saying when the link goes down and comes back
+        self._controller_faults = 0  # fault flags in the last fresh state, for counting each latch once
         self.step_index = 0
         self._episode_start_step = 0
         self._instruction: str | None = None
@@ -206,7 +215,7 @@ class ControlLoop:
         self.step_index += 1
         stats = self.stats
         with stats.section("observe"):
-            measured, obs, frames, why = self._observe(step, now)
+            measured, obs, frames, why = self._observe(step, now)  # why: a Hold, or None
         inferred = False
         with stats.section("infer"):
             if self.worker is not None:
@@ -221,25 +230,28 @@ class ControlLoop:
                     self._started = True
                 predicted = self.executor.next_action(step)
                 if predicted is None:
-                    why = "no action queued"
+                    why = Hold(HoldReason.NO_ACTION)
                 else:
                     result = self.safety.filter(predicted, measured)
             if result is None:
-                result = self.safety.hold(why, measured)
-            reason = why or result.fault
+                result = self.safety.hold(why.key, measured)
             if result.fault:
-                self.counters.faults[result.fault] += 1
-            if result.held:
-                self.counters.holds[reason or "held"] += 1
+                why = Hold(HoldReason.UNSAFE_TARGET, detail=result.fault)
+                self.ledger.fault(why.key, result.fault, now_s=now)
+            elif result.held and why is None:
+                why = Hold(HoldReason.UNSAFE_TARGET, detail=str(result.reason))
+            self.ledger.tick(now, step, why if result.held else None)
         with stats.section("send"):
             command = self._send(result, predicted)
         timing = stats.end_cycle()
-        tick = TickResult(step, command, predicted, result.held, reason, inferred, timing)
+        reason, detail = (None, "") if why is None else (why.key, why.detail)
+        tick = TickResult(step, command, predicted, result.held, reason, inferred, timing, detail, measured)
         if self.recorder is not None:
             self.recorder.record_tick(
                 step=step, t_s=now, frames=frames, state=None if obs is None else self._last_state,
-                measured=measured, predicted=predicted, commanded=command, held=result.held, reason=reason,
-                inferred=inferred, timing_ms=timing, faults=[result.fault] if result.fault else [])
+                measured=measured, predicted=predicted, commanded=command, held=result.held,
+                reason=reason if not detail else f"{reason}: {detail}", inferred=inferred, timing_ms=timing,
+                faults=[result.fault] if result.fault else [])
         return tick
 
     def _send(self, result, predicted) -> np.ndarray | None:
@@ -258,26 +270,34 @@ class ControlLoop:
         return command
 
     def _observe(self, step: int, now: float):
-        """(measured positions or None, Observation or None, raw frames or None, hold reason or None)."""
+        """(measured positions or None, Observation or None, raw frames or None, Hold or None)."""
         link = self.link
         link.poll()
-        if not link.connected:
-            return None, None, None, f"link fault: {link.fault}"
+        if not self._link_changed(now):
+            return None, None, None, Hold(HoldReason.LINK_DOWN, detail=str(link.fault))
         st, st_s = link.latest_state, link.latest_state_s
-        if st is None or st_s is None or now - st_s > max(self.config.max_state_age_s, 2 * self.config.period_s) \
-                or link.stats.states_received <= self._states_before_restart:
-            return None, None, None, "no fresh arm state"
+        if link.stats.states_received <= self._states_before_restart:
+            return None, None, None, Hold(HoldReason.RESTARTING)
+        if st is None or st_s is None or now - st_s > max(self.config.max_state_age_s, 2 * self.config.period_s):
+            age = "none yet" if st_s is None else f"newest {1e3 * (now - st_s):.0f} ms old"
+            return None, None, None, Hold(HoldReason.NO_STATE, detail=age)
         measured = np.asarray(st.position, dtype=np.float64)
         if not np.all(np.isfinite(measured)):
-            return None, None, None, "non-finite arm state"
-        if st.faults:
-            return measured, None, None, "controller fault " + "|".join(f.name for f in p.Fault if st.faults & f)
+            return None, None, None, Hold(HoldReason.BAD_STATE)
+        if self._controller_faults_changed(st.faults, now):
+            names = "|".join(f.name for f in p.Fault if st.faults & f)
+            return measured, None, None, Hold(HoldReason.CONTROLLER_FAULT, names)
         images, frames, oldest = {}, {}, now
         for name, cam in self.cameras.items():
             try:
                 frame = cam.read(self.config.max_frame_age_s)
+            except CameraStopped as exc:
+                hold = Hold(HoldReason.CAMERA_STOPPED, name, str(exc))
+                if hold.key not in self.ledger.faults:  # a stopped capture does not restart: one fault
+                    self.ledger.fault(hold.key, str(exc), now_s=now)
+                return measured, None, None, hold
             except StaleFrame as exc:
-                return measured, None, None, f"stale camera {name}: {exc}"
+                return measured, None, None, Hold(HoldReason.STALE_CAMERA, name, str(exc))
             frames[name] = frame
             images[f"image_{name}"] = self.preprocessors[name](frame.image)
             oldest = min(oldest, frame.t_capture_s)
@@ -285,6 +305,29 @@ class ControlLoop:
         self._last_state = state
         state_z = self.bundle.normalize_state(state).reshape(1, -1)
         return measured, Observation(images, state_z, self._embedding, step, oldest), frames, None
+
+    def _link_changed(self, now: float) -> bool:
+        """Whether the link is up; a loss and a return are each said once (the loss counted as a fault)."""
+        up = self.link.connected
+        if up != self._link_up:
+            if up:
+                self.ledger.note(f"link regained ({self.link.stats.reconnects} reconnects so far)")
+            else:
+                self.ledger.fault("link lost", str(self.link.fault), now_s=now)
+            self._link_up = up
+        return up
+
+    def _controller_faults_changed(self, flags: int, now: float) -> bool:
+        """Whether the controller reports faults; each newly latched flag is counted once, a clear is said."""
+        new = flags & ~self._controller_faults
+        for f in p.Fault:
+            if new & f:
+                self.ledger.fault(f"controller {f.name}", "latched on the controller: it holds until the fault is "
+                                  "cleared (vla-lite run --clear-faults clears it at start)", now_s=now)
+        if self._controller_faults and not flags:
+            self.ledger.note("controller faults cleared")
+        self._controller_faults = flags
+        return bool(flags)
 
     def _infer(self, obs: Observation) -> bool:
         self.executor.on_request(obs.step)
@@ -304,7 +347,7 @@ class ControlLoop:
         self.counters.inference_ms.append(1e3 * done.latency_s)
         if done.error is not None:
             # Nothing is queued; the request in flight expires after a chunk's worth of steps, then it retries.
-            self.counters.faults[f"inference error: {type(done.error).__name__}"] += 1
+            self.ledger.fault("inference error", f"{type(done.error).__name__}: {done.error}", now_s=self.clock())
             return
         self._submit(done.chunk, done.obs_step, done.observation.t_capture_s)
 
@@ -313,7 +356,7 @@ class ControlLoop:
         if not np.all(np.isfinite(chunk)):
             # Never queue NaN/Inf: the queue drains, the arm holds, and the request in flight expires after a
             # chunk's worth of steps before the policy is asked again.
-            self.counters.faults["non-finite policy output"] += 1
+            self.ledger.fault("non-finite policy output", now_s=self.clock())
             return
         self.counters.inferences += 1
         self._pending_capture_s = t_capture_s
@@ -328,13 +371,25 @@ class ControlLoop:
         pacer = pacer or Pacer(self.config.rate_hz)
         end = None if duration_s is None else self.clock() + duration_s
         ticks = 0
-        while not should_stop() and (max_ticks is None or ticks < max_ticks) and (end is None or self.clock() < end):
-            pacer.wait()
-            result = self.step()
-            if on_tick is not None:
-                on_tick(result)
-            ticks += 1
+        try:
+            while not should_stop() and (max_ticks is None or ticks < max_ticks) and \
+                    (end is None or self.clock() < end):
+                pacer.wait()
+                result = self.step()
+                if on_tick is not None:
+                    on_tick(result)
+                ticks += 1
+                self._listen(pacer)
+        finally:
+            self.ledger.finish(self.clock())
         return pacer
+
+    def _listen(self, pacer: Pacer) -> None:
+        """Until shortly before the next deadline, read the controller's reply as it arrives, so its latency is
+        measured from send to receipt (a reply read at the next tick would count the idle time too)."""
+        idle_s = pacer.until_next_s()
+        if idle_s > 0 and self.link.connected:
+            self.link.wait_reply(None, idle_s)
 
     def report(self) -> dict:
         """Loop-side figures for the run report (the pacer adds rate, jitter and overruns)."""
@@ -344,7 +399,7 @@ class ControlLoop:
             "camera_to_command_ms": percentiles_ms(np.asarray(c.camera_to_command_ms) / 1e3),
             "loop_ms": self.stats.report(),
             "inferences": c.inferences,
-            "holds": dict(c.holds), "faults": dict(c.faults), "clamped": dict(self.safety.clamp_counts),
+            **self.ledger.report(), "clamped": dict(self.safety.clamp_counts),
             "executor": vars(self.executor.counters) if hasattr(self.executor, "counters") else {},
             "link": self.link.stats.as_dict(),
         }

@@ -10,10 +10,12 @@ Ctrl-C / SIGTERM: the loop stops at the end of its tick, the arm is sent one hol
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
 
+from .holds import EXIT_STATUS_HELP
 from .ports import PortKind, known, parse_port
 from .report import build_report, format_report, write_json
 from .runtime import RunConfig, Runtime
@@ -22,6 +24,7 @@ from .text import grounding
 
 
 def add_arguments(parser) -> None:
+    _exit_status_help(parser)
     a = parser.add_argument
     a("--port", required=True, help="the arm controller: a serial device or pyserial URL (/dev/ttyUSB0, "
                                     "socket://host:port), or a simulated world (sim, metaworld:TASK[,TASK...], "
@@ -61,6 +64,11 @@ def add_arguments(parser) -> None:
     a("--seed", type=int, default=0, help="sim: first episode seed")
     grounding.add_arguments(parser)
     a("--quiet", action="store_true", help="no per-episode lines")
+
+
+def _exit_status_help(parser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the table's lines as written
+    parser.epilog = EXIT_STATUS_HELP
 
 
 def config_from_args(args) -> RunConfig:
@@ -114,8 +122,10 @@ def run(args) -> int:
         for note in rt.notes + notes:
             print(f"vla-lite run: {note}", file=sys.stderr)
         pacer = session.run(duration_s=args.duration, stop=stop, naive=args.pacing == "naive")
+        outcome = rt.loop.ledger.outcome()
         report = build_report(pacer.report(), rt.loop.report(), backend=rt.backend, pacing=args.pacing,
-                              notes=rt.notes + notes, **session.report())
+                              notes=rt.notes + notes, outcome=outcome.name.lower(), exit_status=int(outcome),
+                              **session.report())
     except (ValueError, OSError) as exc:
         print(f"vla-lite run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
@@ -123,7 +133,7 @@ def run(args) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
         rt.close()
-    print(format_report(report))
+    print(format_report(report, notes=False))  # the notes were printed at start
     if args.report:
         write_json(args.report, report)
-    return 0
+    return int(outcome)

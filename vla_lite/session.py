@@ -25,6 +25,7 @@ class Session:
         self.fixed_instruction = instruction
         self.verbose = verbose
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.loop.ledger.say = self.log  # every hold and fault said as it happens (rate-limited)
         self.inbox = InstructionInbox(self.loop.encoder)
         self.sources: list = []
         self.results: list[dict] = []  # sim episodes
