@@ -19,61 +19,21 @@ at its next tick, and the latency it sees is rounded up to its tick.
 from __future__ import annotations
 
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from .cameras.base import Camera, CameraStopped, StaleFrame
+from .cameras.base import Camera
 from .firmware_bridge import protocol as p
 from .firmware_bridge.link import ArmLink
 from .holds import Hold, HoldLedger, HoldReason
-from .observation import Observation, state_vector
-from .pacing import MAX_SAMPLES, CycleStats, Pacer, percentiles_ms
+from .observation import Observation, Observer
+from .pacing import CycleStats, Pacer, percentiles_ms
 from .text.normalize import normalize_instruction
+from .tick import LoopConfig, LoopCounters, TickResult
 
 MODES = {"joint_position": p.Mode.JOINT_POSITION, "joint_velocity": p.Mode.JOINT_VELOCITY,
          "ee_delta": p.Mode.EE_DELTA}
-
-
-@dataclass(frozen=True)
-class LoopConfig:
-    rate_hz: float
-    max_frame_age_s: float = 0.5  # older camera frames are stale (LeRobot's default)
-    max_state_age_s: float = 0.25  # an arm state older than this (or 2 periods) means the link is not answering
-    command_valid_periods: float = 3.0  # a COMMAND expires after this many periods: the controller then holds
-
-    def __post_init__(self):
-        if not 0 < self.rate_hz <= 1000:
-            raise ValueError(f"rate must be in (0, 1000] Hz, got {self.rate_hz!r}")
-        for name in ("max_frame_age_s", "max_state_age_s", "command_valid_periods"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-
-    @property
-    def period_s(self) -> float:
-        return 1.0 / self.rate_hz
-
-
-@dataclass
-class TickResult:
-    step: int
-    command: np.ndarray | None  # what was sent (robot units, action order); None when nothing could be sent
-    predicted: np.ndarray | None  # the executor's action for this step before safety, robot units
-    held: bool
-    reason: str | None  # why it held (a HoldReason's key: "stale camera front", "controller fault WATCHDOG")
-    inferred: bool  # an inference was run or requested on this tick's observation
-    timing_ms: dict = field(default_factory=dict)
-    detail: str = ""  # what the reason's key leaves out (a frame's age, the safety filter's fault)
-    measured: np.ndarray | None = None  # (J,) the controller's positions this tick acted on, None when none fresh
-
-
-@dataclass
-class LoopCounters:
-    inferences: int = 0
-    inference_ms: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
-    camera_to_command_ms: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
 
 
 class ControlLoop:
@@ -97,21 +57,17 @@ class ControlLoop:
         self.preprocessors, self.executor, self.safety = preprocessors, executor, safety
         self.config, self.encoder, self.recorder, self.worker, self.clock = config, encoder, recorder, worker, clock
         self.mode = MODES[m.action.mode]
-        self.state_names = tuple(m.state.names)
         self.action_dim = m.action.dim
         self.valid_ms = max(1, min(0xFFFF, int(1000 * config.command_valid_periods * config.period_s)))
         self.stats = CycleStats()
         self.counters = LoopCounters()
         self.ledger = HoldLedger()  # silent until a driver gives it a `say` (vla-lite run: stderr)
-        self._link_up = True  # for saying when the link goes down and comes back
-        self._controller_faults = 0  # fault flags in the last fresh state, for counting each latch once
+        self.observer = Observer(bundle, link, cameras, preprocessors, config, self.ledger)
         self.step_index = 0
         self._episode_start_step = 0
         self._instruction: str | None = None
         self._embedding: np.ndarray | None = None
         self._started = False
-        self._last_state: np.ndarray | None = None  # (S,) robot units of the newest observation
-        self._states_before_restart = -1  # states counted at the last restart(): only newer ones are observed
         self._pending_capture_s: float | None = None  # capture time behind the newest chunk, until it is sent
 
     # --- instruction and episodes: what the program driving the loop calls ----------------------------------
@@ -165,7 +121,7 @@ class ControlLoop:
         self._flush()
         self._started = False
         self.safety.forget()  # the last command was for the arm as it was; holding it would drag the arm back
-        self._states_before_restart = self.link.stats.states_received
+        self.observer.restart()
 
     def hold(self, reason: str = "stopping", wait_s: float = 0.05) -> np.ndarray | None:
         """Send the arm one hold (the safety filter's last safe command) and wait up to wait_s (real time) for
@@ -215,7 +171,7 @@ class ControlLoop:
         self.step_index += 1
         stats = self.stats
         with stats.section("observe"):
-            measured, obs, frames, why = self._observe(step, now)  # why: a Hold, or None
+            measured, obs, frames, why = self.observer.observe(step, now, self._embedding)  # why: a Hold or None
         inferred = False
         with stats.section("infer"):
             if self.worker is not None:
@@ -248,7 +204,7 @@ class ControlLoop:
         tick = TickResult(step, command, predicted, result.held, reason, inferred, timing, detail, measured)
         if self.recorder is not None:
             self.recorder.record_tick(
-                step=step, t_s=now, frames=frames, state=None if obs is None else self._last_state,
+                step=step, t_s=now, frames=frames, state=None if obs is None else self.observer.last_state,
                 measured=measured, predicted=predicted, commanded=command, held=result.held,
                 reason=reason if not detail else f"{reason}: {detail}", inferred=inferred, timing_ms=timing,
                 faults=[result.fault] if result.fault else [])
@@ -268,66 +224,6 @@ class ControlLoop:
             self.counters.camera_to_command_ms.append(1e3 * (self.clock() - self._pending_capture_s))
             self._pending_capture_s = None
         return command
-
-    def _observe(self, step: int, now: float):
-        """(measured positions or None, Observation or None, raw frames or None, Hold or None)."""
-        link = self.link
-        link.poll()
-        if not self._link_changed(now):
-            return None, None, None, Hold(HoldReason.LINK_DOWN, detail=str(link.fault))
-        st, st_s = link.latest_state, link.latest_state_s
-        if link.stats.states_received <= self._states_before_restart:
-            return None, None, None, Hold(HoldReason.RESTARTING)
-        if st is None or st_s is None or now - st_s > max(self.config.max_state_age_s, 2 * self.config.period_s):
-            age = "none yet" if st_s is None else f"newest {1e3 * (now - st_s):.0f} ms old"
-            return None, None, None, Hold(HoldReason.NO_STATE, detail=age)
-        measured = np.asarray(st.position, dtype=np.float64)
-        if not np.all(np.isfinite(measured)):
-            return None, None, None, Hold(HoldReason.BAD_STATE)
-        if self._controller_faults_changed(st.faults, now):
-            names = "|".join(f.name for f in p.Fault if st.faults & f)
-            return measured, None, None, Hold(HoldReason.CONTROLLER_FAULT, names)
-        images, frames, oldest = {}, {}, now
-        for name, cam in self.cameras.items():
-            try:
-                frame = cam.read(self.config.max_frame_age_s)
-            except CameraStopped as exc:
-                hold = Hold(HoldReason.CAMERA_STOPPED, name, str(exc))
-                if hold.key not in self.ledger.faults:  # a stopped capture does not restart: one fault
-                    self.ledger.fault(hold.key, str(exc), now_s=now)
-                return measured, None, None, hold
-            except StaleFrame as exc:
-                return measured, None, None, Hold(HoldReason.STALE_CAMERA, name, str(exc))
-            frames[name] = frame
-            images[f"image_{name}"] = self.preprocessors[name](frame.image)
-            oldest = min(oldest, frame.t_capture_s)
-        state = state_vector(st.position, self.state_names, link.info.joint_names)
-        self._last_state = state
-        state_z = self.bundle.normalize_state(state).reshape(1, -1)
-        return measured, Observation(images, state_z, self._embedding, step, oldest), frames, None
-
-    def _link_changed(self, now: float) -> bool:
-        """Whether the link is up; a loss and a return are each said once (the loss counted as a fault)."""
-        up = self.link.connected
-        if up != self._link_up:
-            if up:
-                self.ledger.note(f"link regained ({self.link.stats.reconnects} reconnects so far)")
-            else:
-                self.ledger.fault("link lost", str(self.link.fault), now_s=now)
-            self._link_up = up
-        return up
-
-    def _controller_faults_changed(self, flags: int, now: float) -> bool:
-        """Whether the controller reports faults; each newly latched flag is counted once, a clear is said."""
-        new = flags & ~self._controller_faults
-        for f in p.Fault:
-            if new & f:
-                self.ledger.fault(f"controller {f.name}", "latched on the controller: it holds until the fault is "
-                                  "cleared (vla-lite run --clear-faults clears it at start)", now_s=now)
-        if self._controller_faults and not flags:
-            self.ledger.note("controller faults cleared")
-        self._controller_faults = flags
-        return bool(flags)
 
     def _infer(self, obs: Observation) -> bool:
         self.executor.on_request(obs.step)
