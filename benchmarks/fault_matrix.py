@@ -58,9 +58,9 @@ def main(argv=None) -> int:
         wall_s = time.perf_counter() - t0
         if bar is not None:
             bar.close()
-        outcome = rt.loop.ledger.outcome()
+        status = rt.loop.ledger.exit_status()
         report = build_report(pacer.report(), rt.loop.report(), backend=rt.backend, notes=rt.notes + notes,
-                              outcome=outcome.name.lower(), exit_status=int(outcome), **session.report())
+                              outcome=status.name.lower(), exit_status=int(status), **session.report())
         host_decoder = vars(rt.link.decoder.stats)
     finally:
         rt.close()

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from vla_lite.firmware_bridge.arm_server import ArmServer
 from vla_lite.firmware_bridge.fault_injection import FaultInjection
 from vla_lite.firmware_bridge.virtual_arm import VirtualArm
-from vla_lite.holds import Hold, HoldLedger, HoldReason, Outcome
+from vla_lite.holds import Hold, HoldLedger, HoldReason, ExitStatus
 from vla_lite.models import DEMO_BUNDLE
 from vla_lite.worlds.tabletop.kinematics import ScaraKinematics, scara_arm
 from vla_lite.worlds.tabletop.world import TABLE
@@ -56,16 +57,16 @@ def test_expected_holds_are_said_only_when_slow_and_the_outcome_follows_the_fina
     ledger, said = _ledger()
     ledger.tick(0.0, 0, Hold(HoldReason.NO_ACTION))
     ledger.tick(0.02, 1, None)
-    assert said == [] and ledger.outcome() is Outcome.OK
+    assert said == [] and ledger.exit_status() is ExitStatus.OK
     ledger.fault("controller WATCHDOG", "latched", now_s=0.04)
     for k in range(2, 10):
         ledger.tick(0.02 * k, k, Hold(HoldReason.CONTROLLER_FAULT, "WATCHDOG"))
-    assert ledger.outcome() is Outcome.HELD_BY_FAULT and ledger.faults == {"controller WATCHDOG": 1}
+    assert ledger.exit_status() is ExitStatus.HELD_BY_FAULT and ledger.faults == {"controller WATCHDOG": 1}
     ledger.tick(0.3, 10, Hold(HoldReason.LINK_DOWN, detail="read failed"))
-    assert ledger.outcome() is Outcome.LINK_LOST
+    assert ledger.exit_status() is ExitStatus.LINK_LOST
     ledger.fault("camera stopped front", "the source raised CameraError")
     ledger.tick(0.32, 11, None)
-    assert ledger.outcome() is Outcome.CAMERA_DIED
+    assert ledger.exit_status() is ExitStatus.CAMERA_DIED
 
 
 # --- end to end through the CLI -------------------------------------------------------------------------------
@@ -129,7 +130,7 @@ def test_a_camera_whose_capture_dies_is_a_fault_with_its_error_and_exit_status_4
     server = tabletop_controller()
     out, r = _run(server.port, _folder(tmp_path / "cam", truncate_second=True), tmp_path / "r.json", "2")
     assert r is not None, out.stderr
-    assert out.returncode == Outcome.CAMERA_DIED == r["exit_status"], out.stderr
+    assert out.returncode == ExitStatus.CAMERA_DIED == r["exit_status"], out.stderr
     assert list(r["faults"]) == ["camera stopped front"], r["faults"]
     assert "001.png" in r["fault_details"]["camera stopped front"]  # the source's error names the bad file
     held = {k: v for k, v in r["holds"].items() if not k.startswith(("no action", "waiting"))}
@@ -138,12 +139,34 @@ def test_a_camera_whose_capture_dies_is_a_fault_with_its_error_and_exit_status_4
     assert r["inferences"] <= 2
 
 
+@needs_demo
+def test_a_link_lost_and_not_regained_is_a_fault_and_exit_status_5(tabletop_controller, tmp_path):
+    server = tabletop_controller()
+    report = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "vla_lite", "run", "--port", server.port, "--camera",
+                             str(_folder(tmp_path / "cam")), "--instruction", "touch the red block", "--duration",
+                             "4", "--report", str(report)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:  # the loop starts right after the start-up notes
+            if "gc frozen" in line:
+                break
+        time.sleep(1.0)
+        server.close()  # the cable is pulled for good
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    r = json.loads(report.read_text())
+    assert proc.returncode == ExitStatus.LINK_LOST == r["exit_status"], err
+    assert r["faults"].get("link lost") == 1 and r["held_at_end"] == "link down", r
+    assert "fault: link lost" in err and "holding at tick" in err, err
+
+
 def test_the_exit_statuses_are_documented_in_run_help():
     out = subprocess.run([sys.executable, "-m", "vla_lite", "run", "--help"], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0
-    for status in Outcome:
-        if status is not Outcome.OK:
+    for status in ExitStatus:
+        if status is not ExitStatus.OK:
             assert f"  {int(status)}  " in out.stdout, out.stdout
 
 

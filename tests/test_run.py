@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bundle_factory import CAMERAS, tiny_bundle  # noqa: F401  (tiny_bundle is a fixture)
-from vla_lite.holds import Outcome
+from vla_lite.holds import ExitStatus
 from vla_lite.models import DEMO_BUNDLE
 from vla_lite.recording import list_episodes, read_episode
 from vla_lite.runtime import RunConfig, Runtime
@@ -66,7 +66,7 @@ def test_cli_run_stops_cleanly_on_a_signal_and_writes_its_report(tmp_path, sig):
     r = json.loads(report.read_text())
     # 0, or 3 when a stall on a loaded machine let the controller's 100 ms watchdog latch (said, and in the report)
     assert proc.returncode == r["exit_status"], err
-    assert proc.returncode == 0 or (proc.returncode == Outcome.HELD_BY_FAULT
+    assert proc.returncode == 0 or (proc.returncode == ExitStatus.HELD_BY_FAULT
                                     and r["held_at_end"].startswith("controller fault")), err
     assert REPORT_FIELDS <= set(r) and r["ticks"] > 50 and r["rate_hz"] == 50.0
     assert r["link"]["commands_lost"] == 0 and r["jitter_ms"]["n"] > 0

@@ -38,7 +38,7 @@ class HoldReason(str, enum.Enum):
 EXPECTED = frozenset({HoldReason.RESTARTING, HoldReason.NO_ACTION})
 
 
-class Outcome(enum.IntEnum):
+class ExitStatus(enum.IntEnum):
     """`vla-lite run`'s exit status (2 is a refused start: bad arguments, a bundle or port that cannot be used)."""
 
     OK = 0  # ran as asked
@@ -160,16 +160,16 @@ class HoldLedger:
         self._quiet.clear()
         self._quiet_ticks.clear()
 
-    def outcome(self) -> Outcome:
+    def exit_status(self) -> ExitStatus:
         """The exit status this run's faults and final hold call for."""
         cur = self.current
         if cur is not None and cur.reason is HoldReason.LINK_DOWN:
-            return Outcome.LINK_LOST
+            return ExitStatus.LINK_LOST
         if any(k.startswith(HoldReason.CAMERA_STOPPED.value) for k in self.faults):
-            return Outcome.CAMERA_DIED
+            return ExitStatus.CAMERA_DIED
         if cur is not None and cur.reason not in EXPECTED:
-            return Outcome.HELD_BY_FAULT
-        return Outcome.OK
+            return ExitStatus.HELD_BY_FAULT
+        return ExitStatus.OK
 
     def report(self) -> dict:
         cur = self.current

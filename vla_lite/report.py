@@ -4,7 +4,7 @@ JSON fields (all times in ms): rate_hz, achieved_hz (over the ticks run), ticks,
 or more late), skipped, jitter_ms {p50, p99, max, n}, inference_ms {p50, p99, max, n}, loop_ms {section: {p50, p99,
 max, n}}, camera_to_command_ms, holds (reason -> ticks held) and hold_details (reason -> last detail), faults
 (fault -> occurrences) and fault_details, held_at_end, clamped ("kind joint" -> ticks), link (its rtt_ms is from
-sending a command to receiving the state that echoes it), outcome and exit_status (vla_lite.holds.Outcome), and
+sending a command to receiving the state that echoes it), outcome and exit_status (vla_lite.holds.ExitStatus), and
 in the simulated world episodes, successes, success_rate, per-episode results.
 """
 

@@ -122,9 +122,9 @@ def run(args) -> int:
         for note in rt.notes + notes:
             print(f"vla-lite run: {note}", file=sys.stderr)
         pacer = session.run(duration_s=args.duration, stop=stop, naive=args.pacing == "naive")
-        outcome = rt.loop.ledger.outcome()
+        status = rt.loop.ledger.exit_status()
         report = build_report(pacer.report(), rt.loop.report(), backend=rt.backend, pacing=args.pacing,
-                              notes=rt.notes + notes, outcome=outcome.name.lower(), exit_status=int(outcome),
+                              notes=rt.notes + notes, outcome=status.name.lower(), exit_status=int(status),
                               **session.report())
     except (ValueError, OSError) as exc:
         print(f"vla-lite run: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -136,4 +136,4 @@ def run(args) -> int:
     print(format_report(report, notes=False))  # the notes were printed at start
     if args.report:
         write_json(args.report, report)
-    return int(outcome)
+    return int(status)
