@@ -53,6 +53,17 @@ def test_flapping_holds_are_rate_limited_and_summed_up_at_the_end():
     assert "99 more short holds (99 ticks)" in said[2]
 
 
+def test_a_hold_that_changes_reason_says_the_new_reason_and_then_the_resume():
+    ledger, said = _ledger()
+    ledger.tick(0.0, 0, Hold(HoldReason.NO_STATE, detail="newest 260 ms old"))
+    ledger.tick(0.02, 1, Hold(HoldReason.CONTROLLER_FAULT, "WATCHDOG"))
+    ledger.tick(0.04, 2, Hold(HoldReason.NO_STATE, detail="newest 300 ms old"))  # said 40 ms ago, said again
+    ledger.tick(0.06, 3, None)
+    assert [line.split(":")[1].strip() for line in said] == [
+        "holding at tick 0", "still holding, now at tick 1", "still holding, now at tick 2",
+        "resumed at tick 3 after 1 ticks (0.02 s) held"]
+
+
 def test_expected_holds_are_said_only_when_slow_and_the_outcome_follows_the_final_hold():
     ledger, said = _ledger()
     ledger.tick(0.0, 0, Hold(HoldReason.NO_ACTION))

@@ -96,11 +96,12 @@ class HoldLedger:
         if hold.detail:
             self.hold_details[key] = hold.detail
         if cur is None or cur.key != key:
+            was_said = cur is not None and self._run_said  # the person was told the arm holds: say what now
             if cur is not None:
                 self._end_run(now_s, step, resumed=False)
             self.current, self._run_ticks, self._run_start_s, self._run_said = hold, 0, now_s, False
-            if hold.reason not in EXPECTED:
-                self._start_said(now_s, step, hold)
+            if hold.reason not in EXPECTED or was_said:
+                self._start_said(now_s, step, hold, force=was_said)
         self.current = hold
         self._run_ticks += 1
         if not self._run_said and hold.reason in EXPECTED and now_s - self._run_start_s >= self.slow_s:
@@ -109,13 +110,14 @@ class HoldLedger:
             self._say(f"still holding: {key}, {self._run_ticks} ticks ({now_s - self._run_start_s:.1f} s)")
             self._run_said_s = now_s
 
-    def _start_said(self, now_s: float, step: int, hold: Hold, late: bool = False) -> None:
+    def _start_said(self, now_s: float, step: int, hold: Hold, late: bool = False, force: bool = False) -> None:
         key = hold.key
-        if not late and now_s - self._last_said_s.get(key, -float("inf")) < self.repeat_s:
+        if not (late or force) and now_s - self._last_said_s.get(key, -float("inf")) < self.repeat_s:
             return  # counted quietly; summed up in the next line said for this key
         quiet = self._quiet_summary(key)
         since = f" for {now_s - self._run_start_s:.1f} s" if late else ""
-        self._say(f"holding at tick {step}{since}: {key}" + (f" ({hold.detail})" if hold.detail else "") + quiet)
+        verb = "still holding, now" if force else "holding"
+        self._say(f"{verb} at tick {step}{since}: {key}" + (f" ({hold.detail})" if hold.detail else "") + quiet)
         self._run_said, self._run_said_s, self._last_said_s[key] = True, now_s, now_s
 
     def _end_run(self, now_s: float, step: int, resumed: bool) -> None:
