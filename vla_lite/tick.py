@@ -3,12 +3,11 @@ counts beside the hold ledger (`LoopCounters`). `vla_lite.loop` re-exports them.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .pacing import MAX_SAMPLES
+from .pacing import SampleRing
 
 
 @dataclass(frozen=True)
@@ -46,5 +45,5 @@ class TickResult:
 @dataclass
 class LoopCounters:
     inferences: int = 0
-    inference_ms: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
-    camera_to_command_ms: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+    inference_ms: SampleRing = field(default_factory=SampleRing)
+    camera_to_command_ms: SampleRing = field(default_factory=SampleRing)
