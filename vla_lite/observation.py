@@ -59,7 +59,7 @@ class Observer:
         on, or why it must hold."""
         link = self.link
         link.poll()
-        if not self._link_changed(now):
+        if not self._link_up_now(now):
             return None, None, None, Hold(HoldReason.LINK_DOWN, detail=str(link.fault))
         st, st_s = link.latest_state, link.latest_state_s
         if link.stats.states_received <= self._states_before_restart:
@@ -70,7 +70,7 @@ class Observer:
         measured = np.asarray(st.position, dtype=np.float64)
         if not np.all(np.isfinite(measured)):
             return None, None, None, Hold(HoldReason.BAD_STATE)
-        if self._controller_faults_changed(st.faults, now):
+        if self._faulted(st.faults, now):
             names = "|".join(f.name for f in p.Fault if st.faults & f)
             return measured, None, None, Hold(HoldReason.CONTROLLER_FAULT, names)
         images, frames, oldest = {}, {}, now
@@ -92,8 +92,8 @@ class Observer:
         state_z = self.bundle.normalize_state(state).reshape(1, -1)
         return measured, Observation(images, state_z, embedding, step, oldest), frames, None
 
-    def _link_changed(self, now: float) -> bool:
-        """Whether the link is up; a loss and a return are each said once (the loss counted as a fault)."""
+    def _link_up_now(self, now: float) -> bool:
+        """Whether the link is up now; a loss and a return are each said once (the loss counted as a fault)."""
         up = self.link.connected
         if up != self._link_up:
             if up:
@@ -103,7 +103,7 @@ class Observer:
             self._link_up = up
         return up
 
-    def _controller_faults_changed(self, flags: int, now: float) -> bool:
+    def _faulted(self, flags: int, now: float) -> bool:
         """Whether the controller reports faults; each newly latched flag is counted once, a clear is said."""
         new = flags & ~self._controller_faults
         for f in p.Fault:
