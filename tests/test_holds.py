@@ -42,6 +42,14 @@ def test_a_persistent_hold_is_said_once_then_counted_and_the_resume_is_said():
     assert "resumed at tick 101 after 100 ticks" in said[1]
 
 
+def test_a_hold_longer_than_the_repeat_period_is_counted_in_a_still_holding_line():
+    ledger, said = _ledger()
+    for k in range(601):  # 12 s held on a latched controller fault
+        ledger.tick(0.02 * k, k, Hold(HoldReason.CONTROLLER_FAULT, "WATCHDOG"))
+    assert len(said) == 2 and "still holding: controller fault WATCHDOG, 501 ticks (10.0 s)" in said[1]
+    assert ledger.exit_status() is ExitStatus.HELD_BY_FAULT and ledger.report()["held_at_end"] == "controller fault WATCHDOG"
+
+
 def test_flapping_holds_are_rate_limited_and_summed_up_at_the_end():
     ledger, said = _ledger()
     hold = Hold(HoldReason.NO_STATE, detail="newest 300 ms old")
