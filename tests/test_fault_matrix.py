@@ -23,9 +23,9 @@ def sim():
     rt.close()
 
 
-def _tick(step, held, measured):
+def _tick(step, held, measured, t_s=None):
     return TickResult(step, None if held else np.asarray(measured), None, held, "x" if held else None, False,
-                      measured=np.asarray(measured))
+                      measured=np.asarray(measured), t_s=t_s)
 
 
 def test_commands_from_stale_frames_impossible_states_or_a_latched_fault_are_counted(sim):
@@ -37,17 +37,19 @@ def test_commands_from_stale_frames_impossible_states_or_a_latched_fault_are_cou
     matrix.watch(_tick(1, False, arm.positions() + 1.0))  # 1 rad/m off: no state the arm could have sent
     assert matrix.bad["corrupt_state"] == 1
     matrix.stall.stall(True)
-    time.sleep(0.6)  # past the 0.5 s frame age limit
+    t[0] += 0.6  # past the 0.5 s frame age limit
     matrix.watch(_tick(2, True, arm.positions()))  # a hold during the stall is right
     assert matrix.bad["stale_frame"] == 0
     matrix.watch(_tick(3, False, arm.positions()))
     assert matrix.bad["stale_frame"] == 1
     matrix.stall.stall(False)
+    matrix.watch(_tick(4, False, arm.positions(), t_s=t[0] - 0.6))  # observed before the stall began: right
+    assert matrix.bad["stale_frame"] == 1
     sim.link.heartbeat()  # arms the controller's 100 ms watchdog; then nothing for 300 ms: it latches
     time.sleep(0.3)
     assert sim.rig.arm.state().faults
-    matrix.watch(_tick(4, False, arm.positions()))  # first seen now: a fresh state may not show it yet
+    matrix.watch(_tick(5, False, arm.positions()))  # first seen now: a fresh state may not show it yet
     t[0] += 0.5
-    matrix.watch(_tick(5, False, arm.positions()))
+    matrix.watch(_tick(6, False, arm.positions()))
     assert matrix.bad["while_faulted"] == 1 and matrix.phase is Phase.CLEAN
     assert len(matrix.bad_examples) == 3

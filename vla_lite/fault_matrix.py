@@ -83,14 +83,14 @@ class ScheduledCable(FaultInjection):
 class StallingRenderer:
     """Wraps a camera's renderer: while `stalled`, render() blocks (a camera that stops delivering frames)."""
 
-    def __init__(self, renderer):
-        self.renderer = renderer
+    def __init__(self, renderer, clock=time.monotonic):
+        self.renderer, self.clock = renderer, clock
         self.stalled = threading.Event()
-        self.stall_started_s: float | None = None  # time.monotonic() when the stall began
+        self.stall_started_s: float | None = None  # clock() when the stall began: every frame since is older
 
     def stall(self, on: bool) -> None:
         if on and not self.stalled.is_set():
-            self.stall_started_s = time.monotonic()
+            self.stall_started_s = self.clock()
             self.stalled.set()
         elif not on:
             self.stalled.clear()
@@ -116,7 +116,7 @@ class FaultMatrix:
         self.cables = (ScheduledCable(levels, seed), ScheduledCable(levels, seed + 100))
         server.faults_in, server.faults_out = self.cables  # swapped in whole: the server reads the attribute
         camera = rt.rig.camera
-        self.stall = camera.renderer = StallingRenderer(camera.renderer)
+        self.stall = camera.renderer = StallingRenderer(camera.renderer, clock)
         arm = rt.rig.arm
         self.arm = arm
         self.max_move = np.array([j.vel_max for j in arm.config.joints]) * \
@@ -152,6 +152,7 @@ class FaultMatrix:
             self.rt.link.clear_fault()  # the operator clears a latched fault (the loop's thread owns the link)
             self.faults_cleared += 1
             self._cleared_s = now
+            self._fault_since_s = None  # a fault seen after this is a new latch, however soon
         if now - self.t0_s >= self._next_rss_s:
             self.rss_mb.append((round(now - self.t0_s, 2), rss_mb()))
             self._next_rss_s += 1.0
@@ -166,6 +167,7 @@ class FaultMatrix:
         self.stall.stall(phase is Phase.CAMERA_STALL)
 
     def _check(self, tick, now: float) -> None:
+        """`now` is after the tick; what the tick acted on was observed at its start (tick.t_s)."""
         faults = self.arm.state().faults
         if not faults:
             self._fault_since_s = None
@@ -174,16 +176,18 @@ class FaultMatrix:
         if tick.held or tick.command is None:
             return
         cfg = self.rt.loop.config
+        t_obs = now if tick.t_s is None else tick.t_s
         started = self.stall.stall_started_s
-        if started is not None and time.monotonic() - started > cfg.max_frame_age_s + cfg.period_s:
-            self._bad("stale_frame", tick, f"camera stalled {time.monotonic() - started:.3f} s")
+        if started is not None and t_obs - started > cfg.max_frame_age_s:
+            self._bad("stale_frame", tick, f"observed {t_obs - started:.3f} s into a camera stall")
         m = tick.measured
         off = None if m is None else np.abs(np.asarray(m) - self.arm.positions())
         if m is None or not np.all(np.isfinite(m)) or np.any(off > self.max_move):
             self._bad("corrupt_state", tick, f"measured {None if m is None else np.round(m, 4).tolist()}")
         since = self._fault_since_s
-        if since is not None and now - since > cfg.max_state_age_s + self.levels.max_delay_s:
-            self._bad("while_faulted", tick, f"controller faults 0x{faults:X} for {now - since:.3f} s")
+        if since is not None and t_obs - since > cfg.max_state_age_s + self.levels.max_delay_s:
+            self._bad("while_faulted", tick, f"controller faults 0x{faults:X} latched {t_obs - since:.3f} s before "
+                      "the tick's observation")
 
     def _bad(self, kind: str, tick, detail: str) -> None:
         self.bad[kind] += 1

@@ -201,7 +201,7 @@ class ControlLoop:
             command = self._send(result, predicted)
         timing = stats.end_cycle()
         reason, detail = (None, "") if why is None else (why.key, why.detail)
-        tick = TickResult(step, command, predicted, result.held, reason, inferred, timing, detail, measured)
+        tick = TickResult(step, command, predicted, result.held, reason, inferred, timing, detail, measured, now)
         if self.recorder is not None:
             self.recorder.record_tick(
                 step=step, t_s=now, frames=frames, state=None if obs is None else self.observer.last_state,

@@ -40,6 +40,7 @@ class TickResult:
     timing_ms: dict = field(default_factory=dict)
     detail: str = ""  # what the reason's key leaves out (a frame's age, the safety filter's fault)
     measured: np.ndarray | None = None  # (J,) the controller's positions this tick acted on, None when none fresh
+    t_s: float | None = None  # when the tick started (the loop's clock): its observation was taken then
 
 
 @dataclass
