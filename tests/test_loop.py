@@ -128,7 +128,7 @@ def test_non_finite_policy_output_is_never_sent_the_arm_holds_and_the_fault_is_c
     loop = rig["make_loop"](policy=NaNAfter(open_backend(bundle, "onnx", "fp32"), n=2))
     loop.set_instruction("touch the red block", _embedding(1))
     results = [rig["tick"](loop) for _ in range(30)]
-    assert loop.counters.faults["non-finite policy output"] >= 1
+    assert loop.ledger.faults["non-finite policy output"] >= 1
     assert any(r.held for r in results[6:])
     sent = [rec.command.target for rec in rig["arm"].command_log]
     assert sent and np.all(np.isfinite(sent))
@@ -172,7 +172,7 @@ def test_after_a_restart_the_loop_waits_for_a_state_taken_after_it(rig):
     rig["arm"].reset(moved)
     loop.restart()
     first = rig["tick"](loop)
-    assert first.held and first.reason == "no fresh arm state" and first.command is None
+    assert first.held and first.reason == "waiting for a state after restart" and first.command is None
     second = rig["tick"](loop)
     assert second.command is not None
     step = np.array([j.vel_max for j in ARM.joints]) / 20.0  # the ramp starts from the measured pose
@@ -192,7 +192,7 @@ def test_a_new_episode_replans_even_for_the_same_text_and_counts_its_own_steps(r
     loop.new_episode("touch the red block", _embedding(1))
     assert loop.episode_steps == 0
     held = rig["tick"](loop)
-    assert held.held and held.reason == "no fresh arm state"  # restarted: the old state is not used
+    assert held.held and held.reason == "waiting for a state after restart"  # restarted: the old state is not used
     fresh = rig["tick"](loop)
     assert fresh.inferred and not fresh.held and loop.episode_steps == 2
     with pytest.raises(ValueError, match="instruction is empty"):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bundle_factory import CAMERAS, tiny_bundle  # noqa: F401  (tiny_bundle is a fixture)
+from vla_lite.holds import ExitStatus
 from vla_lite.models import DEMO_BUNDLE
 from vla_lite.recording import list_episodes, read_episode
 from vla_lite.runtime import RunConfig, Runtime
@@ -32,9 +33,13 @@ def test_run_in_process_sends_only_commands_inside_the_arm_limits(tmp_path):
         log = list(arm.command_log)
         lo = np.array([j.pos_min for j in arm.config.joints])
         hi = np.array([j.pos_max for j in arm.config.joints])
+        latched = [k for k in rt.loop.ledger.faults if k.startswith("controller ")]
     finally:
         rt.close()
-    assert pacer.ticks >= 150 and arm.commands_rejected == 0
+    # A command can only be refused when it crossed a fault latching on the way (a stall on a loaded machine trips
+    # the 100 ms watchdog): then the loop saw the fault and sent heartbeats, not commands, until the end.
+    assert pacer.ticks >= 150 and (arm.commands_rejected == 0 or latched), (arm.commands_rejected, latched)
+    assert arm.commands_rejected <= 5 * len(latched), (arm.commands_rejected, latched)
     targets = np.array([rec.command.target for rec in log])
     assert len(targets) > 100 and np.all(targets >= lo - 1e-6) and np.all(targets <= hi + 1e-6)
     assert np.all(np.isfinite(targets))
@@ -61,9 +66,12 @@ def test_cli_run_stops_cleanly_on_a_signal_and_writes_its_report(tmp_path, sig):
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 0, err
-    assert "ticks at 50 Hz" in out
+    assert "ticks at 50 Hz" in out, err
     r = json.loads(report.read_text())
+    # 0, or 3 when a stall on a loaded machine let the controller's 100 ms watchdog latch (said, and in the report)
+    assert proc.returncode == r["exit_status"], err
+    assert proc.returncode == 0 or (proc.returncode == ExitStatus.HELD_BY_FAULT
+                                    and r["held_at_end"].startswith("controller fault")), err
     assert REPORT_FIELDS <= set(r) and r["ticks"] > 50 and r["rate_hz"] == 50.0
     assert r["link"]["commands_lost"] == 0 and r["jitter_ms"]["n"] > 0
 

@@ -8,66 +8,32 @@ operations: `set_instruction`, `new_episode` / `end_episode`, `settle`, `restart
 
 On any doubt the arm holds: a stale camera frame, a missing or old controller state, a link fault, a controller
 fault, a non-finite action or an empty action queue each send the last safe command (or a HEARTBEAT when there is
-none yet, or nothing when the link is down) and are counted by reason.
+none yet or the controller has a fault latched, or nothing when the link is down). Holds and faults go to a `HoldLedger` (vla_lite.holds): counted by
+reason, said when a `say` is given (`loop.ledger.say`), summed up as the run's exit status.
+
+Between ticks, `run()` listens for the controller's reply (ArmLink.wait_reply up to the next deadline), so the
+link's reply latency is measured from send to receipt; a program calling `step()` on its own timing reads replies
+at its next tick, and the latency it sees is rounded up to its tick.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from .cameras.base import Camera, StaleFrame
+from .cameras.base import Camera
 from .firmware_bridge import protocol as p
 from .firmware_bridge.link import ArmLink
-from .observation import Observation, state_vector
-from .pacing import MAX_SAMPLES, CycleStats, Pacer, percentiles_ms
+from .holds import Hold, HoldLedger, HoldReason
+from .observation import Observation, Observer
+from .pacing import CycleStats, Pacer, percentiles_ms
 from .text.normalize import normalize_instruction
+from .tick import LoopConfig, LoopCounters, TickResult
 
 MODES = {"joint_position": p.Mode.JOINT_POSITION, "joint_velocity": p.Mode.JOINT_VELOCITY,
          "ee_delta": p.Mode.EE_DELTA}
-
-
-@dataclass(frozen=True)
-class LoopConfig:
-    rate_hz: float
-    max_frame_age_s: float = 0.5  # older camera frames are stale (LeRobot's default)
-    max_state_age_s: float = 0.25  # an arm state older than this (or 2 periods) means the link is not answering
-    command_valid_periods: float = 3.0  # a COMMAND expires after this many periods: the controller then holds
-
-    def __post_init__(self):
-        if not 0 < self.rate_hz <= 1000:
-            raise ValueError(f"rate must be in (0, 1000] Hz, got {self.rate_hz!r}")
-        for name in ("max_frame_age_s", "max_state_age_s", "command_valid_periods"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-
-    @property
-    def period_s(self) -> float:
-        return 1.0 / self.rate_hz
-
-
-@dataclass
-class TickResult:
-    step: int
-    command: np.ndarray | None  # what was sent (robot units, action order); None when nothing could be sent
-    predicted: np.ndarray | None  # the executor's action for this step before safety, robot units
-    held: bool
-    reason: str | None  # why it held, or the safety fault
-    inferred: bool  # an inference was run or requested on this tick's observation
-    timing_ms: dict = field(default_factory=dict)
-
-
-@dataclass
-class LoopCounters:
-    holds: Counter = field(default_factory=Counter)  # reason -> ticks held
-    faults: Counter = field(default_factory=Counter)  # fault -> occurrences
-    inferences: int = 0
-    inference_ms: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
-    camera_to_command_ms: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
 
 
 class ControlLoop:
@@ -91,18 +57,17 @@ class ControlLoop:
         self.preprocessors, self.executor, self.safety = preprocessors, executor, safety
         self.config, self.encoder, self.recorder, self.worker, self.clock = config, encoder, recorder, worker, clock
         self.mode = MODES[m.action.mode]
-        self.state_names = tuple(m.state.names)
         self.action_dim = m.action.dim
         self.valid_ms = max(1, min(0xFFFF, int(1000 * config.command_valid_periods * config.period_s)))
         self.stats = CycleStats()
         self.counters = LoopCounters()
+        self.ledger = HoldLedger()  # silent until a driver gives it a `say` (vla-lite run: stderr)
+        self.observer = Observer(bundle, link, cameras, preprocessors, config, self.ledger)
         self.step_index = 0
         self._episode_start_step = 0
         self._instruction: str | None = None
         self._embedding: np.ndarray | None = None
         self._started = False
-        self._last_state: np.ndarray | None = None  # (S,) robot units of the newest observation
-        self._states_before_restart = -1  # states counted at the last restart(): only newer ones are observed
         self._pending_capture_s: float | None = None  # capture time behind the newest chunk, until it is sent
 
     # --- instruction and episodes: what the program driving the loop calls ----------------------------------
@@ -156,7 +121,7 @@ class ControlLoop:
         self._flush()
         self._started = False
         self.safety.forget()  # the last command was for the arm as it was; holding it would drag the arm back
-        self._states_before_restart = self.link.stats.states_received
+        self.observer.restart()
 
     def hold(self, reason: str = "stopping", wait_s: float = 0.05) -> np.ndarray | None:
         """Send the arm one hold (the safety filter's last safe command) and wait up to wait_s (real time) for
@@ -206,7 +171,7 @@ class ControlLoop:
         self.step_index += 1
         stats = self.stats
         with stats.section("observe"):
-            measured, obs, frames, why = self._observe(step, now)
+            measured, obs, frames, why = self.observer.observe(step, now, self._embedding)  # why: a Hold or None
         inferred = False
         with stats.section("infer"):
             if self.worker is not None:
@@ -221,33 +186,38 @@ class ControlLoop:
                     self._started = True
                 predicted = self.executor.next_action(step)
                 if predicted is None:
-                    why = "no action queued"
+                    why = Hold(HoldReason.NO_ACTION)
                 else:
                     result = self.safety.filter(predicted, measured)
             if result is None:
-                result = self.safety.hold(why, measured)
-            reason = why or result.fault
+                result = self.safety.hold(why.key, measured)
             if result.fault:
-                self.counters.faults[result.fault] += 1
-            if result.held:
-                self.counters.holds[reason or "held"] += 1
+                why = Hold(HoldReason.UNSAFE_TARGET, detail=result.fault)
+                self.ledger.fault(why.key, result.fault, now_s=now)
+            elif result.held and why is None:
+                why = Hold(HoldReason.UNSAFE_TARGET, detail=str(result.reason))
+            self.ledger.tick(now, step, why if result.held else None)
         with stats.section("send"):
-            command = self._send(result, predicted)
+            command = self._send(result, predicted, why)
         timing = stats.end_cycle()
-        tick = TickResult(step, command, predicted, result.held, reason, inferred, timing)
+        reason, detail = (None, "") if why is None else (why.key, why.detail)
+        tick = TickResult(step, command, predicted, result.held, reason, inferred, timing, detail, measured, now)
         if self.recorder is not None:
             self.recorder.record_tick(
-                step=step, t_s=now, frames=frames, state=None if obs is None else self._last_state,
-                measured=measured, predicted=predicted, commanded=command, held=result.held, reason=reason,
-                inferred=inferred, timing_ms=timing, faults=[result.fault] if result.fault else [])
+                step=step, t_s=now, frames=frames, state=None if obs is None else self.observer.last_state,
+                measured=measured, predicted=predicted, commanded=command, held=result.held,
+                reason=reason if not detail else f"{reason}: {detail}", inferred=inferred, timing_ms=timing,
+                faults=[result.fault] if result.fault else [])
         return tick
 
-    def _send(self, result, predicted) -> np.ndarray | None:
+    def _send(self, result, predicted, why: Hold | None) -> np.ndarray | None:
         link = self.link
         if not link.connected:
             return None
-        if result.command is None:
-            link.heartbeat()  # nothing safe to command yet: keep the watchdog fed and ask for a state
+        if result.command is None or (why is not None and why.reason is HoldReason.CONTROLLER_FAULT):
+            # Nothing safe to command yet, or a controller with a fault latched (it refuses commands and holds by
+            # itself): keep its watchdog fed and ask for a state, which says when the fault is cleared.
+            link.heartbeat()
             return None
         command = np.asarray(result.command, np.float64)
         if link.send_command(self.mode, command, self.valid_ms) is None:
@@ -256,35 +226,6 @@ class ControlLoop:
             self.counters.camera_to_command_ms.append(1e3 * (self.clock() - self._pending_capture_s))
             self._pending_capture_s = None
         return command
-
-    def _observe(self, step: int, now: float):
-        """(measured positions or None, Observation or None, raw frames or None, hold reason or None)."""
-        link = self.link
-        link.poll()
-        if not link.connected:
-            return None, None, None, f"link fault: {link.fault}"
-        st, st_s = link.latest_state, link.latest_state_s
-        if st is None or st_s is None or now - st_s > max(self.config.max_state_age_s, 2 * self.config.period_s) \
-                or link.stats.states_received <= self._states_before_restart:
-            return None, None, None, "no fresh arm state"
-        measured = np.asarray(st.position, dtype=np.float64)
-        if not np.all(np.isfinite(measured)):
-            return None, None, None, "non-finite arm state"
-        if st.faults:
-            return measured, None, None, "controller fault " + "|".join(f.name for f in p.Fault if st.faults & f)
-        images, frames, oldest = {}, {}, now
-        for name, cam in self.cameras.items():
-            try:
-                frame = cam.read(self.config.max_frame_age_s)
-            except StaleFrame as exc:
-                return measured, None, None, f"stale camera {name}: {exc}"
-            frames[name] = frame
-            images[f"image_{name}"] = self.preprocessors[name](frame.image)
-            oldest = min(oldest, frame.t_capture_s)
-        state = state_vector(st.position, self.state_names, link.info.joint_names)
-        self._last_state = state
-        state_z = self.bundle.normalize_state(state).reshape(1, -1)
-        return measured, Observation(images, state_z, self._embedding, step, oldest), frames, None
 
     def _infer(self, obs: Observation) -> bool:
         self.executor.on_request(obs.step)
@@ -304,7 +245,7 @@ class ControlLoop:
         self.counters.inference_ms.append(1e3 * done.latency_s)
         if done.error is not None:
             # Nothing is queued; the request in flight expires after a chunk's worth of steps, then it retries.
-            self.counters.faults[f"inference error: {type(done.error).__name__}"] += 1
+            self.ledger.fault("inference error", f"{type(done.error).__name__}: {done.error}", now_s=self.clock())
             return
         self._submit(done.chunk, done.obs_step, done.observation.t_capture_s)
 
@@ -313,7 +254,7 @@ class ControlLoop:
         if not np.all(np.isfinite(chunk)):
             # Never queue NaN/Inf: the queue drains, the arm holds, and the request in flight expires after a
             # chunk's worth of steps before the policy is asked again.
-            self.counters.faults["non-finite policy output"] += 1
+            self.ledger.fault("non-finite policy output", now_s=self.clock())
             return
         self.counters.inferences += 1
         self._pending_capture_s = t_capture_s
@@ -328,13 +269,25 @@ class ControlLoop:
         pacer = pacer or Pacer(self.config.rate_hz)
         end = None if duration_s is None else self.clock() + duration_s
         ticks = 0
-        while not should_stop() and (max_ticks is None or ticks < max_ticks) and (end is None or self.clock() < end):
-            pacer.wait()
-            result = self.step()
-            if on_tick is not None:
-                on_tick(result)
-            ticks += 1
+        try:
+            while not should_stop() and (max_ticks is None or ticks < max_ticks) and \
+                    (end is None or self.clock() < end):
+                pacer.wait()
+                result = self.step()
+                if on_tick is not None:
+                    on_tick(result)
+                ticks += 1
+                self._listen(pacer)
+        finally:
+            self.ledger.finish(self.clock())
         return pacer
+
+    def _listen(self, pacer: Pacer) -> None:
+        """Until shortly before the next deadline, read the controller's reply as it arrives, so its latency is
+        measured from send to receipt (a reply read at the next tick would count the idle time too)."""
+        idle_s = pacer.until_next_s()
+        if idle_s > 0 and self.link.connected:
+            self.link.wait_reply(None, idle_s)
 
     def report(self) -> dict:
         """Loop-side figures for the run report (the pacer adds rate, jitter and overruns)."""
@@ -344,7 +297,7 @@ class ControlLoop:
             "camera_to_command_ms": percentiles_ms(np.asarray(c.camera_to_command_ms) / 1e3),
             "loop_ms": self.stats.report(),
             "inferences": c.inferences,
-            "holds": dict(c.holds), "faults": dict(c.faults), "clamped": dict(self.safety.clamp_counts),
+            **self.ledger.report(), "clamped": dict(self.safety.clamp_counts),
             "executor": vars(self.executor.counters) if hasattr(self.executor, "counters") else {},
             "link": self.link.stats.as_dict(),
         }

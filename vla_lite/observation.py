@@ -1,10 +1,21 @@
-"""One observation in the shape the policy graph expects (docs/BUNDLE.md): images, normalised state, instruction."""
+"""One observation in the shape the policy graph expects (docs/BUNDLE.md): images, normalised state, instruction,
+and the `Observer` that takes it each tick from the link and the cameras, or says why the arm must hold instead.
+
+The Observer trusts a controller state only when it is fresh (newer than max_state_age_s or two periods), taken
+after the loop's last restart, finite and free of controller faults; and camera frames only when younger than
+max_frame_age_s. Each newly latched controller fault, a lost link and a camera whose capture stopped are counted
+once in the ledger (vla_lite.holds) with their detail.
+"""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
+
+from .cameras.base import CameraStopped, StaleFrame
+from .firmware_bridge import protocol as p
+from .holds import Hold, HoldReason
 
 
 class Observation(NamedTuple):
@@ -23,3 +34,83 @@ def state_vector(position, names_in_manifest, names_on_arm) -> np.ndarray:
         raise ValueError(f"the bundle's state needs joints {missing} that the controller does not report "
                          f"(controller joints: {list(names_on_arm)})")
     return np.asarray([position[index[n]] for n in names_in_manifest], dtype=np.float32)
+
+
+class Observer:
+    """Takes the loop's observation each tick. bundle: vla_lite.bundle.Bundle; link: ArmLink; cameras: name ->
+    Camera; preprocessors: name -> fn(uint8 frame) -> (1, H, W, 3) float32; config: LoopConfig; ledger:
+    HoldLedger."""
+
+    def __init__(self, bundle, link, cameras: dict, preprocessors: dict, config, ledger):
+        self.bundle, self.link, self.cameras, self.preprocessors = bundle, link, cameras, preprocessors
+        self.config, self.ledger = config, ledger
+        self.state_names = tuple(bundle.manifest.state.names)
+        self.last_state: np.ndarray | None = None  # (S,) robot units of the newest observation
+        self._states_before_restart = -1  # states counted at the last restart(): only newer ones are observed
+        self._link_up = True  # for saying when the link goes down and comes back
+        self._controller_faults = 0  # fault flags in the last fresh state, for counting each latch once
+
+    def restart(self) -> None:
+        """States that arrived before now describe the arm as it was: wait for a newer one."""
+        self._states_before_restart = self.link.stats.states_received
+
+    def observe(self, step: int, now: float, embedding: np.ndarray):
+        """(measured positions or None, Observation or None, raw frames or None, Hold or None): what one tick acts
+        on, or why it must hold."""
+        link = self.link
+        link.poll()
+        if not self._link_up_now(now):
+            return None, None, None, Hold(HoldReason.LINK_DOWN, detail=str(link.fault))
+        st, st_s = link.latest_state, link.latest_state_s
+        if link.stats.states_received <= self._states_before_restart:
+            return None, None, None, Hold(HoldReason.RESTARTING)
+        if st is None or st_s is None or now - st_s > max(self.config.max_state_age_s, 2 * self.config.period_s):
+            age = "none yet" if st_s is None else f"newest {1e3 * (now - st_s):.0f} ms old"
+            return None, None, None, Hold(HoldReason.NO_STATE, detail=age)
+        measured = np.asarray(st.position, dtype=np.float64)
+        if not np.all(np.isfinite(measured)):
+            return None, None, None, Hold(HoldReason.BAD_STATE)
+        if self._faulted(st.faults, now):
+            names = "|".join(f.name for f in p.Fault if st.faults & f)
+            return measured, None, None, Hold(HoldReason.CONTROLLER_FAULT, names)
+        images, frames, oldest = {}, {}, now
+        for name, cam in self.cameras.items():
+            try:
+                frame = cam.read(self.config.max_frame_age_s)
+            except CameraStopped as exc:
+                hold = Hold(HoldReason.CAMERA_STOPPED, name, str(exc))
+                if hold.key not in self.ledger.faults:  # a stopped capture does not restart: one fault
+                    self.ledger.fault(hold.key, str(exc), now_s=now)
+                return measured, None, None, hold
+            except StaleFrame as exc:
+                return measured, None, None, Hold(HoldReason.STALE_CAMERA, name, str(exc))
+            frames[name] = frame
+            images[f"image_{name}"] = self.preprocessors[name](frame.image)
+            oldest = min(oldest, frame.t_capture_s)
+        state = state_vector(st.position, self.state_names, link.info.joint_names)
+        self.last_state = state
+        state_z = self.bundle.normalize_state(state).reshape(1, -1)
+        return measured, Observation(images, state_z, embedding, step, oldest), frames, None
+
+    def _link_up_now(self, now: float) -> bool:
+        """Whether the link is up now; a loss and a return are each said once (the loss counted as a fault)."""
+        up = self.link.connected
+        if up != self._link_up:
+            if up:
+                self.ledger.note(f"link regained ({self.link.stats.reconnects} reconnects so far)")
+            else:
+                self.ledger.fault("link lost", str(self.link.fault), now_s=now)
+            self._link_up = up
+        return up
+
+    def _faulted(self, flags: int, now: float) -> bool:
+        """Whether the controller reports faults; each newly latched flag is counted once, a clear is said."""
+        new = flags & ~self._controller_faults
+        for f in p.Fault:
+            if new & f:
+                self.ledger.fault(f"controller {f.name}", "latched on the controller: it holds until the fault is "
+                                  "cleared (vla-lite run --clear-faults clears it at start)", now_s=now)
+        if self._controller_faults and not flags:
+            self.ledger.note("controller faults cleared")
+        self._controller_faults = flags
+        return bool(flags)

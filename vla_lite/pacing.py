@@ -1,9 +1,12 @@
 """Fixed-rate pacing against absolute monotonic deadlines, and per-section cycle timing.
 
 Tick k is due at t0 + k·period. `Pacer.wait()` sleeps until shortly before the deadline, then spins the last
-`spin_s` (sleep alone wakes up late by the scheduler's slack). A tick that starts a whole period late is an
-overrun: the missed deadlines are skipped (counted, never run back-to-back to catch up), so the loop never bursts
-commands at the arm. The first tick (warm-up) is excluded from the figures.
+`spin_s` (sleep alone wakes up late by the scheduler's slack). A tick that starts a whole period or more after its
+deadline is an overrun, whether the work before it ran long or the sleep woke late (a stall of the whole process):
+the missed deadlines are skipped (counted, never run back-to-back to catch up), so the loop never bursts commands
+at the arm. Jitter is each tick's start minus the deadline it was due at, overruns included. The first tick
+(warm-up) is excluded from the figures; `achieved_hz` is over the ticks run (first to last start), so time spent
+after the last tick (shutdown) does not count.
 
 `NaivePacer` is the baseline the field often ships: `sleep(period - elapsed)` after the work. It drifts and
 hides overruns; benchmarks run it beside `Pacer` in the same process.
@@ -12,13 +15,12 @@ hides overruns; benchmarks run it beside `Pacer` in the same process.
 from __future__ import annotations
 
 import time
-from collections import deque
 from contextlib import contextmanager
 from typing import Callable
 
 import numpy as np
 
-MAX_SAMPLES = 500_000  # per series: ~2.8 h at 50 Hz before the oldest samples roll off
+MAX_SAMPLES = 2**17  # per series: ~44 min at 50 Hz before the oldest samples roll off (512 KB each, float32)
 HIST_EDGES_MS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, float("inf"))
 
 
@@ -45,6 +47,33 @@ def histogram_ms(samples_s) -> dict:
     return {"edges_ms": [e if e != float("inf") else None for e in HIST_EDGES_MS], "counts": counts.tolist()}
 
 
+class SampleRing:
+    """The newest `capacity` samples of one series, float32, allocated and touched up front: a long run's memory
+    does not grow with its length (a deque of Python floats costs 32 B a sample, so ~0.7 MB a minute for the
+    loop's series at 50 Hz). Order is kept (`np.asarray(ring)` is oldest first); `len`, iteration and `max` work."""
+
+    def __init__(self, capacity: int = MAX_SAMPLES):
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1 sample, got {capacity!r}")
+        self._a = np.full(capacity, np.nan, np.float32)  # written now, so resident from the start
+        self._n = 0  # samples appended in all
+
+    def append(self, value: float) -> None:
+        self._a[self._n % self._a.size] = value
+        self._n += 1
+
+    def __len__(self) -> int:
+        return min(self._n, self._a.size)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        n, cap = self._n, self._a.size
+        a = self._a[:n] if n <= cap else np.roll(self._a, -(n % cap))
+        return a.astype(dtype or np.float64)
+
+    def __iter__(self):
+        return iter(np.asarray(self).tolist())
+
+
 class Pacer:
     """Absolute-deadline pacing. `clock` and `sleep` are injectable (tests use a fake clock)."""
 
@@ -61,33 +90,42 @@ class Pacer:
         self.ticks = 0  # ticks released (wait() returned)
         self.overruns = 0  # ticks that started a period or more late
         self.skipped = 0  # deadlines dropped to catch up
-        self.lateness_s: deque[float] = deque(maxlen=MAX_SAMPLES)  # wake time - deadline, warm-up excluded
+        self.lateness_s = SampleRing()  # wake time - deadline, s, warm-up excluded
+        self.last_start_s: float | None = None  # when the newest tick was released
 
     def wait(self) -> float:
         """Block until the next deadline; returns how late this tick starts (s). The first call starts the clock."""
         now = self.clock()
         if self.t0_s is None:
             self.t0_s, self.k = now, 1
-            self.ticks = 1
+            self.ticks, self.last_start_s = 1, now
             return 0.0
         deadline = self.t0_s + self.k * self.period_s
-        if now >= deadline + self.period_s:  # overrun: a whole period behind. Skip, never burst.
-            missed = int((now - deadline) / self.period_s)
-            self.overruns += 1
-            self.skipped += missed
-            self.k += missed
-            deadline = self.t0_s + self.k * self.period_s
         coarse = deadline - self.spin_s - now
         if coarse > 0:
             self.sleep(coarse)
         while (now := self.clock()) < deadline:
             pass  # spin the last spin_s: sleep() alone wakes up late by the scheduler's slack
-        late = now - deadline
+        return self._release(now, now - deadline)
+
+    def _release(self, now: float, late: float) -> float:
+        if late >= self.period_s:  # overrun: a whole period behind. Skip the missed deadlines, never burst.
+            missed = int(late / self.period_s)
+            self.overruns += 1
+            self.skipped += missed
+            self.k += missed
         self.k += 1
         self.ticks += 1
+        self.last_start_s = now
         if self.ticks > 2:  # the warm-up tick (and the first deadline after it) carry start-up costs
             self.lateness_s.append(late)
         return late
+
+    def until_next_s(self) -> float:
+        """Time left before the next wait() must start spinning (s; <= 0: none), for idle work between ticks."""
+        if self.t0_s is None:
+            return 0.0
+        return self.t0_s + self.k * self.period_s - self.spin_s - self.clock()
 
     def report(self) -> dict:
         return {"rate_hz": self.rate_hz, "ticks": self.ticks, "overruns": self.overruns, "skipped": self.skipped,
@@ -95,9 +133,9 @@ class Pacer:
                 "achieved_hz": self.achieved_hz()}
 
     def achieved_hz(self) -> float | None:
-        if self.t0_s is None or self.ticks < 2:
+        if self.t0_s is None or self.ticks < 2 or self.last_start_s <= self.t0_s:
             return None
-        return round((self.ticks - 1) / (self.clock() - self.t0_s), 3)
+        return round((self.ticks - 1) / (self.last_start_s - self.t0_s), 3)
 
 
 class NaivePacer(Pacer):
@@ -108,22 +146,24 @@ class NaivePacer(Pacer):
         now = self.clock()
         if self.t0_s is None:
             self.t0_s, self.k, self.ticks = now, 1, 1
-            self._last_start_s = now
+            self.last_start_s = now
             return 0.0
-        remaining = self.period_s - (now - self._last_start_s)
+        remaining = self.period_s - (now - self.last_start_s)
         if remaining > 0:
             self.sleep(remaining)
         now = self.clock()
-        self._last_start_s = now
-        deadline = self.t0_s + self.k * self.period_s
-        late = max(0.0, now - deadline)
-        if now >= deadline + self.period_s:
-            self.overruns += 1
+        self.last_start_s = now
+        late = max(0.0, now - (self.t0_s + self.k * self.period_s))
+        if late >= self.period_s:
+            self.overruns += 1  # counted, but the naive pacer keeps its drifting schedule: nothing is skipped
         self.k += 1
         self.ticks += 1
         if self.ticks > 2:
             self.lateness_s.append(late)
         return late
+
+    def until_next_s(self) -> float:
+        return 0.0 if self.t0_s is None else self.last_start_s + self.period_s - self.clock()
 
 
 class CycleStats:
@@ -131,7 +171,7 @@ class CycleStats:
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter):
         self.clock = clock
-        self.samples: dict[str, deque] = {}
+        self.samples: dict[str, SampleRing] = {}
         self._skip = 1  # the warm-up cycle is excluded
         self._cycle: dict[str, float] = {}
 
@@ -152,9 +192,11 @@ class CycleStats:
             for name, dt in cycle.items():
                 series = self.samples.get(name)
                 if series is None:
-                    series = self.samples[name] = deque(maxlen=MAX_SAMPLES)
+                    series = self.samples[name] = SampleRing()
                 series.append(dt)
-            series = self.samples.setdefault("total", deque(maxlen=MAX_SAMPLES))
+            series = self.samples.get("total")
+            if series is None:
+                series = self.samples["total"] = SampleRing()
             series.append(sum(cycle.values()))
         return {k: round(v * 1e3, 4) for k, v in cycle.items()}
 

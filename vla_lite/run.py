@@ -14,12 +14,14 @@ on stdin (`--instruction-stdin`), a loopback socket (`--instruction-socket PORT`
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
 
 from . import option_types
 from .instructions import check_fifo_path
+from .holds import EXIT_STATUS_HELP
 from .ports import PortKind, known, parse_port
 from .report import build_report, format_report, write_json
 from .runtime import RunConfig, Runtime
@@ -29,6 +31,7 @@ from .text.normalize import MAX_INSTRUCTION_BYTES
 
 
 def add_arguments(parser) -> None:
+    _exit_status_help(parser)
     a = parser.add_argument
     a("--port", required=True, help="the arm controller: a serial device or pyserial URL (/dev/ttyUSB0, "
                                     "socket://host:port), a servo bus with --arm (/dev/ttyACM0), or a simulated "
@@ -80,6 +83,11 @@ def add_arguments(parser) -> None:
     a("--seed", type=int, default=0, help="sim: first episode seed")
     grounding.add_arguments(parser)
     a("--quiet", action="store_true", help="no per-episode lines")
+
+
+def _exit_status_help(parser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the table's lines as written
+    parser.epilog = EXIT_STATUS_HELP
 
 
 def config_from_args(args) -> RunConfig:
@@ -139,8 +147,10 @@ def run(args) -> int:
             print(f"vla-lite run: {note}", file=sys.stderr)
         pacer = session.run(duration_s=args.duration, stop=stop, naive=args.pacing == "naive")
         link_notes = rt.link.run_notes() if hasattr(rt.link, "run_notes") else []  # a servo bus's own counts
+        status = rt.loop.ledger.exit_status()
         report = build_report(pacer.report(), rt.loop.report(), backend=rt.backend, pacing=args.pacing,
-                              notes=rt.notes + notes + link_notes, **session.report())
+                              notes=rt.notes + notes + link_notes, outcome=status.name.lower(),
+                              exit_status=int(status), **session.report())
     except (ValueError, OSError) as exc:
         print(f"vla-lite run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
@@ -148,7 +158,9 @@ def run(args) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
         rt.close()
-    print(format_report(report))
+    print(format_report(report, notes=False))  # the notes known at start were printed then
+    for note in link_notes:  # what the link counted while running (a servo bus's lost readings, torque at exit)
+        print(f"  note: {note}")
     if args.report:
         write_json(args.report, report)
-    return 0
+    return int(status)

@@ -188,6 +188,19 @@ class SafetyLimits:
         return cls(mode, names, lo, hi, np.minimum(step, user_step), vel, acc, **extra)
 
 
+# What each clamp kind in `clamp_counts` means, for the run report (a kind is counted per joint per tick).
+CLAMP_MEANINGS = {
+    "range": "target outside the limits the arm and the bundle allow, cut to the limit",
+    "step": "target further than the per-tick step limit, spread over more ticks",
+    "ramp": "slowed by the ramp-in after a start (expected during the first --ramp-s)",
+    "velocity": "target would move faster than the joint's velocity limit",
+    "acceleration": "change of speed limited by the acceleration limit (or braking toward the target)",
+    "braking": "slowed so the joint can stop before its position limit",
+}
+EXPECTED_CLAMPS = frozenset({"ramp"})  # clamps that are part of normal operation at any rate
+CONTRACT_CLAMP_SHARE = 0.2  # a joint clamped on more ticks than this share suggests a contract problem
+
+
 @dataclass(frozen=True)
 class SafetyResult:
     command: np.ndarray | None  # (D,) what to send, robot units; None: nothing safe is known (send nothing)

@@ -25,6 +25,7 @@ class Session:
         self.fixed_instruction = instruction
         self.verbose = verbose
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.loop.ledger.say = self.log  # every hold and fault said as it happens (rate-limited)
         self.inbox = InstructionInbox(self.loop.encoder)
         self.sources: list = []
         self.results: list[dict] = []  # sim episodes
@@ -58,12 +59,20 @@ class Session:
     # --- running -------------------------------------------------------------------------------------------
 
     def run(self, duration_s: float | None = None, stop: threading.Event | None = None,
-            naive: bool = False) -> Pacer:
+            naive: bool = False, watch=None) -> Pacer:
+        """Run until the duration, the episodes or `stop`. watch: optional fn(TickResult) called after each tick in
+        the loop's thread (a benchmark's checks), before the session's own handling (which may reset the world)."""
         stop = stop or threading.Event()
         pacer = (NaivePacer if naive else Pacer)(self.loop.config.rate_hz)
+
+        def on_tick(tick) -> None:
+            if watch is not None:
+                watch(tick)
+            self._on_tick(tick)
+
         try:
             self.loop.run(duration_s=duration_s, should_stop=lambda: stop.is_set() or self._stop_requested,
-                          on_tick=self._on_tick, pacer=pacer)
+                          on_tick=on_tick, pacer=pacer)
         finally:
             self._finish()
         return pacer

@@ -17,6 +17,11 @@ class StaleFrame(RuntimeError):
     """The newest frame is older than the allowed age (or none has arrived yet); the arm must hold."""
 
 
+class CameraStopped(StaleFrame):
+    """The capture has stopped for good (the source raised, reached its end, or the camera was closed): no newer
+    frame will come. A fault, not a passing stall; the message names the source's error."""
+
+
 class Frame(NamedTuple):
     image: np.ndarray  # (H, W, 3) uint8 RGB, as captured (before the bundle's resize/crop)
     t_capture_s: float  # time.monotonic() (or the injected clock) when the frame was captured

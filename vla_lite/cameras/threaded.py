@@ -2,8 +2,9 @@
 
 The control loop must never wait on a device: `read()` returns the newest frame the thread captured (or raises
 StaleFrame) in microseconds. A frame overwritten before anyone read it is counted as dropped. A source that ends
-(grab() -> None) or raises stops the capture; from then on every read raises StaleFrame naming the reason, so the
-arm holds at once instead of running on a picture that can no longer be refreshed.
+(grab() -> None) or raises stops the capture; from then on every read raises CameraStopped (a StaleFrame) naming
+the reason, so the arm holds at once and the loop reports a camera fault with the source's error, instead of
+running on a picture that can no longer be refreshed.
 
 close() may close the source while the thread is blocked in grab() (a stalled device): a source's close() must
 be safe to call then and should make grab() return or raise. The OpenCV sources take a lock for this.
@@ -19,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from .base import Frame, FrameSource, StaleFrame, TimedFrameSource
+from .base import CameraStopped, Frame, FrameSource, StaleFrame, TimedFrameSource
 
 log = logging.getLogger(__name__)
 
@@ -111,15 +112,17 @@ class ThreadedCamera:
         return None
 
     def read(self, max_age_s: float | None = None) -> Frame:
-        """Newest frame, without blocking on the device. Raises StaleFrame if none has arrived, the capture has
-        stopped, or the frame is older than max_age_s (None: the camera's own max_age_s)."""
+        """Newest frame, without blocking on the device. Raises CameraStopped once the capture has stopped (the
+        source's error in the message), StaleFrame if none has arrived or the frame is older than max_age_s (None:
+        the camera's own max_age_s)."""
         max_age_s = self.max_age_s if max_age_s is None else _check_age(max_age_s)
         with self._cond:
             frame, now = self._frame, self.clock()
             stopped = self._stopped_reason() if (self.error or self.ended or self._closed) else None
             if frame is None or stopped or self._thread is None or (
                     max_age_s is not None and now - frame.t_capture_s > max_age_s):
-                raise StaleFrame(self._stale_message(frame, now, max_age_s, stopped))
+                error = CameraStopped if stopped else StaleFrame
+                raise error(self._stale_message(frame, now, max_age_s, stopped))
             self._last_returned = max(self._last_returned, frame.index)
         return frame
 
