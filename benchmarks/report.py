@@ -544,9 +544,11 @@ def main() -> int:
         "on a pty, counts <-> rad through the world's calibration, two 64 px cameras (`front`, `wrist`).",
         chain("so101_chain_ci", "python benchmarks/so101_chain.py --size SIZE"),
         per_task("so101_chain_ci", "SO-101"),
+        "![chain](results/so101_chain_ci.png)" if load("so101_chain_ci") else "",
         "### At full size",
         chain("so101_chain_full", "python benchmarks/so101_chain.py --size full --out /work/runs/so101_full"),
         per_task("so101_chain_full", "SO-101"),
+        "![chain](results/so101_chain_full.png)" if load("so101_chain_full") else "",
     ]
     (HERE / "README.md").write_text("\n\n".join(part for part in parts if part) + "\n")
     print(f"wrote {HERE / 'README.md'}")
