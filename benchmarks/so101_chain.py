@@ -19,7 +19,6 @@ made it) and <out>/chain.png (success per variant and per task).
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -27,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from chain_steps import VLA, bench, evaluate, export_each_graph, reproducible, sh
+from chain_steps import VLA, bench, evaluate, export_each_graph, reproducible, sh, size_arguments
 
 SIZES = {  # "ci" must stay a few minutes on a shared 2-core machine: two tasks, one DAgger round, ONNX only
     "ci": dict(tasks="red-bowl,blue-left-pad", demos=40, calib=2, image=64, views="front,wrist", teacher="micro",
@@ -137,14 +136,9 @@ def export_student(student: Path, out: Path, s: dict, log: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", choices=sorted(SIZES), default="ci")
-    ap.add_argument("--out", default="runs/so101_chain")
-    ap.add_argument("--reuse", action="store_true", help="read finished exports, evaluations and baselines back "
-                    "from <out>/steps/ instead of running them again")
-    ap.add_argument("--eval-episodes", type=int, help="evaluation episodes per task (default: the size's)")
-    args = ap.parse_args(argv)
-    s = SIZES[args.size] | ({"eval_episodes": args.eval_episodes} if args.eval_episodes else {})
+    args, s = size_arguments(argv, __doc__, SIZES, "runs/so101_chain", "read finished exports, evaluations and "
+                             "baselines back from <out>/steps/ instead of running them again",
+                             "evaluation episodes per task (default: the size's)")
     tasks = task_list(s)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
