@@ -64,7 +64,8 @@ def card(r: dict, data: bytes) -> str:
         f"Made by `{r['command']}`, exported by `vla-lite {export['_command'].split(' -m vla_lite ', 1)[-1]}`.",
         "## Success on held-out placements, through the Feetech bus",
         "| task | successes | rate |\n|---|---|---|\n" + "\n".join(rows) +
-        f"\n| **all** | {e['successes']}/{e['episodes']} | {100 * e['success_rate']:.1f} % ({100 * lo:.0f}–{100 * hi:.0f}) |",
+        f"\n| **all** | {e['successes']}/{e['episodes']} | {100 * e['success_rate']:.1f} % "
+        f"({100 * lo:.0f}–{100 * hi:.0f}) |",
         f"Seeds {e['seeds'][0]}–{e['seeds'][1]} (placements never used in training), lockstep through the runtime: "
         "bundle, onnxruntime, chunk execution, safety filter, the ServoArm sync-reading and sync-writing six virtual "
         "STS3215 servos on a pty with the world's calibration. On the same seeds: " + "; ".join(figures) +
