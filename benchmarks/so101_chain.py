@@ -34,7 +34,7 @@ SIZES = {  # "ci" must stay a few minutes on a shared 2-core machine: two tasks,
                batch=32, chunk=8, replan=4, eval_episodes=8, formats="onnx", precisions="fp32,int8", bench=False),
     # all 12 tasks: teacher base (8.7 M) -> student micro (0.66 M, 13x fewer); DAgger rounds spread by the tasks'
     # failure rates, as Meta-World's full run (benchmarks/metaworld_chain.py) taught
-    "full": dict(tasks="all", demos=80, calib=2, image=64, views="front,wrist", teacher="base", teacher_steps=12000,
+    "full": dict(tasks="all", demos=80, calib=2, image=64, views="front,wrist", teacher="base", teacher_steps=8000,
                  student="micro", student_steps=20000, round_steps=4000, rounds=4, dagger_episodes=120, batch=32,
                  chunk=8, replan=4, eval_episodes=10, formats="onnx,tflite", precisions="fp32,int8", alpha=0.25,
                  allocation="failures", bench=True),

@@ -28,7 +28,11 @@ def test_small_so101_chain_beats_a_zero_action_policy_through_the_feetech_bus(tm
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "so101_chain.py"), "--size", size,
                           "--out", str(tmp_path / "so101")], capture_output=True, text=True, timeout=6 * 3600)
     assert out.returncode == 0, (out.stdout[-2000:], out.stderr[-4000:])
-    run = tmp_path / "so101"
+    check_chain(tmp_path / "so101")
+
+
+def check_chain(run: Path) -> None:
+    """What a finished chain in `run` must show (also runnable on a chain run by hand)."""
     r = json.loads((run / "chain.json").read_text())
     assert (run / "chain.png").stat().st_size > 10_000
     tasks = r["tasks"]
