@@ -32,8 +32,8 @@ SIZES = {  # "ci" must stay a few minutes on a shared 2-core machine: two tasks,
     "ci": dict(tasks="red-bowl,blue-left-pad", demos=40, calib=2, image=64, views="front,wrist", teacher="micro",
                teacher_steps=800, student="nano", student_steps=600, round_steps=300, rounds=1, dagger_episodes=6,
                batch=32, chunk=8, replan=4, eval_episodes=8, formats="onnx", precisions="fp32,int8", bench=False),
-    # all 12 tasks: teacher base (8.7 M) -> student micro (0.66 M, 13x fewer); DAgger rounds spread by the tasks'
-    # failure rates, as Meta-World's full run (benchmarks/metaworld_chain.py) taught
+    # all 12 tasks: teacher base (9.92 M with two cameras) -> student micro (0.94 M, 10.5x fewer); DAgger rounds
+    # spread by the tasks' failure rates, as Meta-World's full run (benchmarks/metaworld_chain.py) taught
     "full": dict(tasks="all", demos=80, calib=2, image=64, views="front,wrist", teacher="base", teacher_steps=8000,
                  student="micro", student_steps=20000, round_steps=4000, rounds=4, dagger_episodes=120, batch=32,
                  chunk=8, replan=4, eval_episodes=10, formats="onnx,tflite", precisions="fp32,int8", alpha=0.25,
