@@ -64,3 +64,18 @@ def check_chain(run: Path) -> None:
     if "student onnx int8" in r["eval"]:
         para = r["eval"]["student onnx int8, paraphrases"]
         assert para["instructions"] == "paraphrase" and para["instruction_grounding"] is True, para
+
+
+def test_a_manifest_from_so101_recordings_names_units_a_bundle_accepts():
+    """The SO-101 recorder's units, and the "fraction" it wrote before, become units a bundle manifest accepts (an
+    export of an SO-101 student failed on state.units[5] 'fraction')."""
+    from vla_lite.bundle.manifest import MODE_UNITS, STATE_UNITS
+    from vla_lite.export.bundle_manifest import bundle_units
+    from vla_lite.worlds.so101.demos import UNITS
+
+    for units in (list(UNITS), ["rad"] * 5 + ["fraction"]):
+        converted = bundle_units(units, 6)
+        assert converted == ["rad"] * 5 + ["1"], converted
+        assert set(converted) <= set(STATE_UNITS) and set(converted) <= set(MODE_UNITS["joint_position"])
+    assert bundle_units(None, 3) == ["1"] * 3  # data that declared no units
+
