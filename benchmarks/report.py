@@ -542,11 +542,13 @@ def main() -> int:
         "The chain on the SO-101 world (`vla_lite/worlds/so101`): every evaluation is `vla-lite eval --suite so101` "
         "(or `so101-sim:TASK,...`), the runtime's ServoArm sync-reading and sync-writing six virtual STS3215 servos "
         "on a pty, counts <-> rad through the world's calibration, two 64 px cameras (`front`, `wrist`).",
-        chain("so101_chain_ci", "python benchmarks/so101_chain.py --size SIZE"),
+        chain("so101_chain_ci", "python benchmarks/so101_chain.py --size ci --out runs/so101_ci; python "
+              "benchmarks/so101_publish.py runs/so101_ci --results so101_chain_ci"),
         per_task("so101_chain_ci", "SO-101"),
         "![chain](results/so101_chain_ci.png)" if load("so101_chain_ci") else "",
         "### At full size",
-        chain("so101_chain_full", "python benchmarks/so101_chain.py --size full --out /work/runs/so101_full"),
+        chain("so101_chain_full", "python benchmarks/so101_chain.py --size full --out runs/so101_full --reuse; python "
+              "benchmarks/so101_publish.py runs/so101_full --results so101_chain_full --bundle"),
         per_task("so101_chain_full", "SO-101"),
         "![chain](results/so101_chain_full.png)" if load("so101_chain_full") else "",
     ]
