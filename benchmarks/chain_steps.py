@@ -30,6 +30,20 @@ def reproducible(enabled: bool) -> list[str]:
     return list(REPRODUCIBLE_THREADS)
 
 
+def size_arguments(argv, doc: str, sizes: dict, out: str, reuse_help: str, episodes_help: str):
+    """The chains' common flags (--size, --out, --reuse, --eval-episodes). Returns (args, the size's settings with
+    --eval-episodes applied)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--size", choices=sorted(sizes), default="ci")
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--reuse", action="store_true", help=reuse_help)
+    ap.add_argument("--eval-episodes", type=int, help=episodes_help)
+    args = ap.parse_args(argv)
+    return args, sizes[args.size] | ({"eval_episodes": args.eval_episodes} if args.eval_episodes else {})
+
+
 def sh(cmd: list[str], log: Path, refusals: tuple[int, ...] = ()) -> dict:
     """Run a vla-lite command; returns its JSON output (when it prints one). A failure stops the chain, except an
     exit code in `refusals`, returned as {"refused": last stderr line}."""

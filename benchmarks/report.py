@@ -225,17 +225,22 @@ def chain_command(name: str) -> str:
     return f"python benchmarks/metaworld_chain.py --size {size}"
 
 
-def per_task(name: str) -> str:
-    """Success per task for every variant of a Meta-World chain beside the scripted expert and a zero-action
-    policy, as a table and a grouped bar chart (results/<name>_tasks.png)."""
+def per_task(name: str, world: str = "Meta-World") -> str:
+    """Success per task for every variant of a chain beside the scripted expert and a zero-action policy, as a
+    table and a grouped bar chart (results/<name>_tasks.png). The expert: the chain's own baseline on the same
+    seeds (SO-101), else Meta-World's on 50 placements per task (bench_metaworld_sim)."""
     d = load(name)
     if d is None:
         return ""  # (chain() says how to measure it)
+    base = {label: {t: r["success_rate"] for t, r in b.get("per_target", {}).items()}
+            for label, b in (d.get("baselines") or {}).items()}
     expert = ((load("metaworld_sim") or {}).get("expert") or {}).get("tasks", {})
-    columns = {"expert": {t: expert[t]["successes"] / expert[t]["episodes"] for t in d["tasks"] if t in expert}}
+    columns = {"expert": base.get("expert") or {t: expert[t]["successes"] / expert[t]["episodes"]
+                                                for t in d["tasks"] if t in expert}}
     columns.update({label: {t: r["success_rate"] for t, r in e.get("per_target", {}).items()}
                     for label, e in d["eval"].items()})
-    columns["zero action"] = {t: z["success_rate"] for t, z in (d.get("zero_action") or {}).items()}
+    columns["zero action"] = base.get("zero action") or {t: z["success_rate"]
+                                                         for t, z in (d.get("zero_action") or {}).items()}
     rows = [[t, *(pct(col.get(t)) for col in columns.values())] for t in d["tasks"]]
     rows.append(["**average**", *(pct(sum(col.values()) / len(col)) if len(col) == len(d["tasks"]) else "–"
                                   for col in columns.values())])
@@ -255,15 +260,16 @@ def per_task(name: str) -> str:
     ax.set_xlim(0, 100)
     ax.set_xlabel("success on held-out placements, %")
     ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(f"Meta-World, size {d['size']}: success per task")
+    ax.set_title(f"{world}, size {d['size']}: success per task")
     fig.tight_layout()
     fig.savefig(RESULTS / f"{name}_tasks.png", dpi=110)
     plt.close(fig)
     per = d["settings"]["eval_episodes"]
+    where = "the scripted expert and the zero-action policy on the same seeds" if "expert" in base else \
+        "the expert column is the scripted policy on 50 placements (`python benchmarks/bench_metaworld_sim.py`)"
     return (table(["task", *columns], rows) +
             f"\n\nEach task: {per} placements (seeds {d['eval'][next(iter(d['eval']))]['seeds'][0]} on, never used "
-            f"in training); the expert column is the scripted policy on 50 placements "
-            f"(`python benchmarks/bench_metaworld_sim.py`).\n\n![per task](results/{name}_tasks.png)")
+            f"in training); {where}.\n\n![per task](results/{name}_tasks.png)")
 
 
 def misses() -> str:
@@ -617,6 +623,19 @@ def main() -> int:
         f"policy trained from scratch on {published_demos()} scripted demonstrations per task and DAgger rollouts "
         "labelled by the scripted experts (no pretrained vision or language backbone beyond MiniLM). MT10 is ten of MT50's fifty tasks, so our MT10 figure and "
         "their MT50 figures are context, not a ranking.",
+        "## SO-101 through the Feetech bus",
+        "The chain on the SO-101 world (`vla_lite/worlds/so101`): every evaluation is `vla-lite eval --suite so101` "
+        "(or `so101-sim:TASK,...`), the runtime's ServoArm sync-reading and sync-writing six virtual STS3215 servos "
+        "on a pty, counts <-> rad through the world's calibration, two 64 px cameras (`front`, `wrist`).",
+        chain("so101_chain_ci", "python benchmarks/so101_chain.py --size ci --out runs/so101_ci; python "
+              "benchmarks/so101_publish.py runs/so101_ci --results so101_chain_ci"),
+        per_task("so101_chain_ci", "SO-101"),
+        "![chain](results/so101_chain_ci.png)" if load("so101_chain_ci") else "",
+        "### At full size",
+        chain("so101_chain_full", "python benchmarks/so101_chain.py --size full --out runs/so101_full --reuse; python "
+              "benchmarks/so101_publish.py runs/so101_full --results so101_chain_full --bundle"),
+        per_task("so101_chain_full", "SO-101"),
+        "![chain](results/so101_chain_full.png)" if load("so101_chain_full") else "",
     ]
     (HERE / "README.md").write_text("\n\n".join(part for part in parts if part) + "\n")
     print(f"wrote {HERE / 'README.md'}")

@@ -14,13 +14,12 @@ exercises exactly what a user runs. Baselines measured in the same run: the scri
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-from chain_steps import VLA, bench, evaluate, export_each_graph, reproducible, sh
+from chain_steps import VLA, bench, evaluate, export_each_graph, reproducible, sh, size_arguments
 
 SIZES = {  # knob -> settings; "ci" must stay a few minutes on a shared 2-core machine (64 px: 2x faster training)
     "ci": dict(demos=400, calib=24, image=64, teacher="micro", teacher_steps=2000, student="nano",
@@ -57,14 +56,9 @@ def baselines(episodes: int) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", choices=sorted(SIZES), default="ci")
-    ap.add_argument("--out", default="runs/tabletop_chain")
-    ap.add_argument("--reuse", action="store_true", help="reuse the teacher and student checkpoints already in "
-                    "<out> (their training summaries are read from the .json beside them)")
-    ap.add_argument("--eval-episodes", type=int, help="evaluation episodes per variant (default: the size's)")
-    args = ap.parse_args(argv)
-    s = SIZES[args.size] | ({"eval_episodes": args.eval_episodes} if args.eval_episodes else {})
+    args, s = size_arguments(argv, __doc__, SIZES, "runs/tabletop_chain", "reuse the teacher and student "
+                             "checkpoints already in <out> (their training summaries are read from the .json beside "
+                             "them)", "evaluation episodes per variant (default: the size's)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "chain.log"

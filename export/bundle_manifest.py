@@ -12,6 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+# A recording's unit -> the bundle's (docs/BUNDLE.md): a 0..1 fraction (a calibrated servo arm's gripper, as the
+# SO-101 recorder wrote it before it wrote "1") is the dimensionless "1".
+BUNDLE_UNIT = {"fraction": "1"}
+
+
+def bundle_units(units, n: int) -> list[str]:
+    """A recording's units in the bundle's words; "1" for each of n values when the data declared none."""
+    return [BUNDLE_UNIT.get(u, u) for u in units] if units else ["1"] * n
+
 
 def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
     """The manifest from what the checkpoint says of its training data (names, units, limits, rate), falling back
@@ -21,7 +30,7 @@ def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
     info = data.get("info") or {}
     state_names = data.get("state_names") or [f"state_{i}" for i in range(cfg.state_dim)]
     action_names = data.get("action_names") or [f"action_{i}" for i in range(cfg.action_dim)]
-    action_units = data.get("action_units") or ["1"] * cfg.action_dim
+    action_units = bundle_units(data.get("action_units"), cfg.action_dim)
     low, high = info.get("action_low"), info.get("action_high")
     if low is None or high is None:  # no declared limits: what the demonstrations did, widened by 5 %
         q01, q99 = np.array(ckpt.normalization["action"]["q01"]), np.array(ckpt.normalization["action"]["q99"])
@@ -33,7 +42,7 @@ def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
         "cameras": [{"name": c["name"], "height": c["height"], "width": c["width"],
                      "channel_order": c["channel_order"], "pixel_range": list(c["pixel_range"]),
                      "resize": c["resize"], "crop": c["crop"]} for c in train["cameras"]],
-        "state": {"names": state_names, "units": data.get("state_units") or ["1"] * cfg.state_dim},
+        "state": {"names": state_names, "units": bundle_units(data.get("state_units"), cfg.state_dim)},
         # The phrasings trained on, for grounding unseen ones at run time (vla_lite.text.grounding); checkpoints
         # from before this was recorded have none, and their bundles pass instructions through.
         "instruction": {**text.manifest_entry(),

@@ -149,7 +149,9 @@ def test_offline_path_reads_the_demos_and_finds_the_expert_for_dagger(tmp_path):
     ds = open_dataset(tmp_path / "demos")
     ep = ds.episode(0)
     assert ep.state.shape[1] == 6 and ep.actions.shape == ep.state.shape and ep.fps == 30.0 and ep.success
-    assert ep.meta["action_units"] == ["rad"] * 5 + ["fraction"] and ep.meta["info"]["action_mode"] == "joint_position"
+    # the bundle's units (docs/BUNDLE.md): the gripper's 0..1 fraction is the dimensionless "1"
+    assert ep.meta["action_units"] == ep.meta["state_units"] == ["rad"] * 5 + ["1"]
+    assert ep.meta["info"]["action_mode"] == "joint_position"
     assert len(paraphrase_groups("auto", [tmp_path / "demos"])) == 12
     world = ExpertWorld.from_data([tmp_path / "demos"])
     assert world == ExpertWorld("so101", ("green-right-pad",))

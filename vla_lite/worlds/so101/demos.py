@@ -29,7 +29,7 @@ from .world import MAX_STEPS
 
 NOISE_STD_RAD = 0.01  # per arm joint and step at noise 1 (about a fifth of the expert's typical step); gripper never
 ACC_MARGIN = 2.0  # as SafetyLimits.from_bundle_and_arm: commands may change speed at 2x the servos' acceleration
-UNITS = ("rad",) * 5 + ("fraction",)
+UNITS = ("rad",) * 5 + ("1",)  # the gripper a dimensionless 0..1 fraction: "1", as bundles name it
 SOURCE = "vla-lite so101 demos"  # recording info.source: the offline path knows the world by it
 DEMO_SEED_BASE = 0
 
