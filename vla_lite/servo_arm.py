@@ -37,7 +37,7 @@ import numpy as np
 
 from .calib.arm_calibration import ArmCalibration
 from .calib.arm_profiles import register_arm_profile
-from .calib.errors import CalibrationMismatch
+from .calib.errors import ArmReadError, CalibrationMismatch
 from .calib.guided import offset_mismatches, read_positions
 from .calib.user_files import find_calibration
 from .firmware_bridge import protocol as p
@@ -49,6 +49,9 @@ LINK_LOSS_S = 1.0  # incomplete reads in a row for this long (and LINK_LOSS_READ
 LINK_LOSS_READS = 10  # (time between reads alone, as while the runtime starts up, is not a loss)
 OPEN_BUDGET_S = 0.1  # per setup transaction at open (not in a tick: a busy host or slow adapter may take its time)
 OPEN_ATTEMPTS = 3
+# The first reading at open is retried for this long: an adapter's first replies (an FTDI chip's 16 ms latency
+# timer) or a busy host can miss read windows sized for the loop; a servo still silent after it is named.
+OPEN_READ_S = 1.0
 RECONNECT_S = (0.05, 2.0)  # back-off between attempts to reopen a failed port (doubling)
 
 
@@ -275,7 +278,7 @@ def _take_over(bus: ServoBus, cal: ArmCalibration) -> None:
                 if attempt == OPEN_ATTEMPTS - 1:
                     raise
 
-    present = read_positions(bus)  # ArmReadError naming a silent servo
+    present = _first_reading(bus)  # ArmReadError naming a silent servo
     mismatch = attempts(lambda: offset_mismatches(bus, cal, budget_s=OPEN_BUDGET_S))
     if mismatch:
         differ = ", ".join(f"{n} servo {a} file {b}" for n, (a, b) in mismatch.items())
@@ -285,6 +288,18 @@ def _take_over(bus: ServoBus, cal: ArmCalibration) -> None:
     if not bus.write_goals(present.tolist(), budget_s=OPEN_BUDGET_S):
         raise ServoLinkError(f"{bus.url}: the line never came clean to set the goals before torque on")
     attempts(lambda: bus.torque(True, budget_s=OPEN_BUDGET_S))
+
+
+def _first_reading(bus: ServoBus) -> np.ndarray:
+    """Present_Position counts of every joint, read_positions retried for OPEN_READ_S (real time: at open)."""
+    deadline_s = time.monotonic() + OPEN_READ_S
+    while True:
+        try:
+            return read_positions(bus)
+        except ArmReadError:
+            if time.monotonic() >= deadline_s:
+                raise
+            time.sleep(0.02)
 
 
 def connect(device: str, profile: ArmProfile | str, calibration: ArmCalibration | str | None = None, *,
