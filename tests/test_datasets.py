@@ -191,9 +191,9 @@ def make_aloha(folder, compress=False, lengths=LENGTHS[:2]):
     return folder
 
 
-def make_recordings(root, failed_episode=None):
-    """Three episodes through the real recorder (PNG frames, so they come back exact); the second one switches
-    instruction at row 3; a camera that runs at half the control rate (a frame every other tick)."""
+def make_recordings(root, failed_episode=None, lengths=LENGTHS):
+    """Episodes of `lengths` ticks through the real recorder (PNG frames, so they come back exact); the second one
+    switches instruction at row 3; a camera that runs at half the control rate (a frame every other tick)."""
     from vla_lite.cameras.base import Frame
     from vla_lite.recording import EpisodeRecorder
 
@@ -203,7 +203,7 @@ def make_recordings(root, failed_episode=None):
                           rate_hz=FPS, clock=lambda: clock[0], image_format="png", wall_time=None,
                           block_when_full=True)
     with rec:
-        for e, n in enumerate(LENGTHS):
+        for e, n in enumerate(lengths):
             rec.start_episode(TASKS[0])
             for k in range(n):
                 if e == 1 and k == 3:
@@ -240,6 +240,16 @@ def test_recordings_round_trip(tmp_path):
     assert eps[1].instruction == TASKS[0] and eps[1].instruction_at(2) == TASKS[0]
     assert eps[1].instruction_at(3) == TASKS[1] and eps[1].instruction_at(6) == TASKS[1]
     assert all(check_episode(ep) == [] for ep in eps)
+
+
+def test_an_episode_that_ended_before_its_first_tick_reads_as_empty(tmp_path):
+    # a run stopped right after an episode reset leaves a finished episode with no tick (its instruction has no
+    # first step); reading it crashed `vla-lite train` on such a recording (CI, test_flywheel)
+    ds = open_dataset(make_recordings(tmp_path / "rec", lengths=[LENGTHS[0], 0]))
+    assert ds.lengths() == [LENGTHS[0], 0]
+    empty = ds.episode(1)
+    assert len(empty) == 0 and empty.state.shape == (0, 4) and empty.instruction == TASKS[0]
+    check_numbers(ds.episode(0), 0, LENGTHS[0])
 
 
 def test_recordings_measured_state_and_predicted_actions_by_key(tmp_path):

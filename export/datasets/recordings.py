@@ -88,11 +88,12 @@ class RecordingDataset(DatasetReader):
         step_s = (ticks["step"][skip:] - ticks["step"][skip]) / rate_hz if len(t_s) else t_s  # (N,) deadlines
         frames = {camera: _tick_frames(rec, key, skip, f"{path} camera {key!r}") for camera, key in cameras.items()}
         # Row of the first tick of each instruction (instruction_steps are control steps, rows count ticks); an
-        # instruction that began in the skipped ticks applies from row 0.
+        # instruction that began in the skipped ticks applies from row 0, and so does one with no step at all (an
+        # episode that ended before its first tick, as when a run stops right after an episode reset).
         steps = list(ticks["step"][skip:])
         first_step = steps[0] if steps else 0
         changes = [[t, steps.index(s) if s in steps else 0] for t, s in zip(rec.instructions, rec.instruction_steps)
-                   if s in steps or s <= first_step]
+                   if s is None or s in steps or s <= first_step]
         changes = [c for j, c in enumerate(changes) if j + 1 == len(changes) or changes[j + 1][1] > c[1]]
         parts = [_names(m, k, ticks[k].shape[1]) for k in self.state_key]
         state_names = None if None in parts else [n for p in parts for n in p]
