@@ -81,12 +81,12 @@ def main(argv=None) -> int:
     else:
         steps["teacher"] = sh(vla + ["train", "--data", str(out / "demos"), "--out", str(teacher), "--size",
                                      s["teacher"], "--steps", str(s["teacher_steps"]), "--batch", str(s["batch"]),
-                                     *threads, "--json"], log)
+                                     "--resume", *threads, "--json"], log)  # a rerun goes on from its checkpoint
         steps["student"] = sh(vla + ["distill", "--teacher", str(teacher), "--data", str(out / "demos"), "--out",
                                      str(student), "--size", s["student"], "--steps", str(s["student_steps"]),
                                      "--round-steps", str(s["round_steps"]), "--dagger-rounds", str(s["rounds"]),
                                      "--dagger-episodes", str(s["dagger_episodes"]), "--batch", str(s["batch"]),
-                                     "--dagger-dir", str(out / "dagger"), *threads, "--json"], log)
+                                     "--dagger-dir", str(out / "dagger"), "--resume", *threads, "--json"], log)
     bundles = {"teacher": out / "teacher.vla"}
     steps["export_teacher"] = sh(vla + ["export", str(teacher), "--calib", str(out / "calib"), "--format", "onnx",
                                         "--precision", "fp32", "-o", str(bundles["teacher"]), "--json"], log)
