@@ -368,11 +368,12 @@ class ArmLink:
     def torque(self, enable: bool) -> int | None:
         return self.send(p.Torque(enable))
 
-    def release(self, timeout_s: float = 0.5) -> bool:
+    def sign_off(self, timeout_s: float = 0.5) -> bool:
         """End the session with the controller's watchdog disarmed (PROTOCOL.md §3: a HELLO disarms it until the
-        next COMMAND or HEARTBEAT), so that closing the port afterwards latches nothing: HELLO is sent until a
-        HELLO_ACK answers it, a HEARTBEAT before each retry keeping the watchdog fed meanwhile. True when
-        acknowledged; the caller should then close without sending anything else."""
+        next COMMAND or HEARTBEAT), so that closing the port afterwards latches nothing and the next host finds
+        the controller unfaulted: HELLO is sent until a HELLO_ACK answers it, a HEARTBEAT before each retry
+        keeping the watchdog fed meanwhile. True when acknowledged; the caller should then close without sending
+        anything else. `vla-lite doctor` and a cleanly ending `vla-lite run` both end this way."""
         if not self.connected:
             return False
         retry_s = self.info.watchdog_ms / 4000  # a feed at least every quarter watchdog while no answer comes

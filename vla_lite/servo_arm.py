@@ -8,9 +8,9 @@
 It offers what the loop uses of `ArmLink` (vla_lite.loop), so bundles, the safety filter, recording and reports
 work unchanged: `info` (an ArmConfig: the joints as LeRobot names them, units, limits from the calibrated ranges,
 speeds from the servo model, the rate), `poll`, `latest_state` / `latest_state_s`, `send_command`, `heartbeat`,
-`settle`, `wait_reply`, `request`, `connected` / `fault`, `stats`. A tick is one SYNC_READ (in poll, the loop's
-observe section) and one SYNC_WRITE (send_command, its send section) in the loop's own thread: no extra thread and
-no second serial hop.
+`settle`, `wait_reply`, `request`, `sign_off`, `run_notes`, `connected` / `fault`, `stats`. A tick is one
+SYNC_READ (in poll, the loop's observe section) and one SYNC_WRITE (send_command, its send section) in the loop's
+own thread: no extra thread and no second serial hop.
 
 - Fresh or nothing: `latest_state` is the newest sync read only when every joint was read fresh in it; after a
   read with a missing or corrupt reply it is None until the next complete one, so the loop holds that tick ("no
@@ -183,6 +183,11 @@ class ServoArm:
 
     def settle(self, timeout_s: float = 0.5) -> bool:
         """A sync write gets no reply, so nothing is on its way once it is sent: True while connected."""
+        return self._up
+
+    def sign_off(self, timeout_s: float = 0.5) -> bool:
+        """The end of a clean run (ArmLink's disarms the controller's watchdog): servos have no watchdog to
+        disarm, and the torque at exit is close()'s, per the exit policy. True while connected."""
         return self._up
 
     def wait_reply(self, after_count: int | None = None, timeout_s: float = 0.5) -> bool:
