@@ -106,8 +106,8 @@ class Session:
 
     def _new_episode(self) -> None:
         rig = self.rt.rig
-        # Replies to commands sent before the reset describe the old pose: let them arrive first, so the loop's
-        # restart in new_episode() counts them as old.
+        # Commands sent for the old pose: let the controller take them before the reset, not after it (replies
+        # describing the old pose are told apart by when they were taken: the loop's restart in new_episode()).
         self.loop.settle()
         episode = rig.new_episode(self._episode_seed, self.fixed_instruction)
         self._episode_seed += 1
