@@ -417,6 +417,10 @@ class ArmLink:
             self._link_down(str(exc))
             return False
 
+    def run_notes(self) -> list[str]:
+        """What a run report adds about the link beyond `stats` (a servo bus has its own): nothing here."""
+        return []
+
     def close(self, torque_off: bool = False) -> None:
         """Disconnect; with torque_off, ask the controller to go limp first. Safe to call twice."""
         if torque_off and self.connected:

@@ -146,7 +146,7 @@ def run(args) -> int:
         for note in rt.notes + notes:
             print(f"vla-lite run: {note}", file=sys.stderr)
         pacer = session.run(duration_s=args.duration, stop=stop, naive=args.pacing == "naive")
-        link_notes = rt.link.run_notes() if hasattr(rt.link, "run_notes") else []  # a servo bus's own counts
+        link_notes = rt.link.run_notes()  # a servo bus's own counts (lost readings, torque at exit)
         status = rt.loop.ledger.exit_status()
         report = build_report(pacer.report(), rt.loop.report(), backend=rt.backend, pacing=args.pacing,
                               notes=rt.notes + notes + link_notes, outcome=status.name.lower(),
