@@ -49,7 +49,7 @@ def check(url: str, count: int = 200, timeout_s: float = 1.0, commands: bool = F
         try:
             report = _examine(link, url, count, timeout_s, commands, clear_faults)
         finally:
-            released = link.release(timeout_s)  # HELLO last: the watchdog disarmed, closing latches nothing
+            released = link.sign_off(timeout_s)  # HELLO last: the watchdog disarmed, closing latches nothing
         report["released"] = released
         report["ok"], report["verdict"] = verdict(report)
         return report

@@ -2,14 +2,16 @@
 `loop://`.
 
 One `ArmLink` is used from one thread (the control loop). Reads never block: `poll()` takes whatever bytes have
-arrived and keeps the newest STATE. A pulled cable is a reported fault (`link.fault`), never an exception out of
-`poll()` or `send_command()`; the link reopens the port with back-off and re-handshakes on its own, and refuses a
-controller that came back different.
+arrived and keeps the newest STATE, with the earliest time the controller can have taken it (its `time_us` mapped
+to the host's clock through answered messages, clock_bounds.py), however late it arrived. A pulled cable is a
+reported fault (`link.fault`), never an exception out of `poll()` or `send_command()`; the link reopens the port
+with back-off and re-handshakes on its own, and refuses a controller that came back different.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import select
 import time
 from collections import deque
@@ -20,6 +22,7 @@ import serial
 
 from . import protocol as p
 from .arm_config import ArmConfig
+from .clock_bounds import ClockBounds
 from .errors import BridgeTimeout, HandshakeError, LinkError, ProtocolError
 from .urls import url_problem
 
@@ -88,6 +91,8 @@ class ArmLink:
         self.fault: str | None = None  # why the link is down, for the loop's report
         self.latest_state: p.State | None = None
         self.latest_state_s: float | None = None  # clock() when it arrived
+        self.latest_state_taken_s = -math.inf  # clock() no later than when the controller took it; -inf: unknown
+        self.clock_bounds = ClockBounds()  # controller time_us -> host clock, from answered messages
         self.logs: deque[p.Log] = deque(maxlen=256)
         self._ser: serial.SerialBase | None = None
         self._seq = 0
@@ -98,6 +103,8 @@ class ArmLink:
         self._next_attempt_s = 0.0
         self._hello_deadline_s = 0.0
         self._next_hello_s = 0.0
+        self._hello_sent_s = 0.0  # clock() before the newest HELLO went out
+        self._anchor_due = False  # the next STATE follows the HELLO_ACK just accepted: it answers a HELLO
 
     # --- opening -------------------------------------------------------------------------------------------
 
@@ -131,14 +138,18 @@ class ArmLink:
             self._wait_readable(min(deadline, self._next_hello_s) - now)
             self._read_and_dispatch(raise_errors=True)
             if self.state is LinkState.HANDSHAKING and self.clock() >= self._next_hello_s:
-                self._send(p.Hello(p.SCHEMA_HASH, self.client))
-                self._next_hello_s = self.clock() + HELLO_RETRY_S
+                self._send_hello()
 
     def _start_handshake(self, deadline_s: float) -> None:
         self.state = LinkState.HANDSHAKING
         self._hello_deadline_s = deadline_s
         self.decoder = p.Decoder()
+        self.clock_bounds.reset()  # the controller may have restarted: its clock too
         self._write(b"\x00")  # flush a half-received frame in the controller's parser
+        self._send_hello()
+
+    def _send_hello(self) -> None:
+        self._hello_sent_s = self.clock()
         self._send(p.Hello(p.SCHEMA_HASH, self.client))
         self._next_hello_s = self.clock() + HELLO_RETRY_S
 
@@ -200,6 +211,7 @@ class ArmLink:
             if self.state is LinkState.HANDSHAKING:
                 try:
                     self._accept(msg, pkt.minor)
+                    self._anchor_due = True
                 except HandshakeError as exc:
                     if raise_errors:
                         raise
@@ -218,16 +230,26 @@ class ArmLink:
     def _on_state(self, st: p.State) -> p.State:
         now = self.clock()
         self.stats.states_received += 1
-        self.latest_state, self.latest_state_s = st, now
+        bounds = self.clock_bounds
+        bounds.received(st.time_us, now)
         ack = st.ack_seq
+        if self._anchor_due:
+            # The STATE after HELLO_ACK was taken after a HELLO of this handshake: the newest, or one retried before
+            # it (so provisional, until an echoed COMMAND dates the controller's clock for sure).
+            bounds.answered(self._hello_sent_s, st.time_us, provisional=True)
+            self._anchor_due = False
         if ack and ack != self._last_acked and ack in self._pending:
-            self.stats.rtt_s.append(now - self._pending.pop(ack))
+            sent_s = self._pending.pop(ack)
+            bounds.answered(sent_s, st.time_us)
+            self.stats.rtt_s.append(now - sent_s)
             self.stats.commands_acked += 1
             # Commands older than the one echoed were never echoed: lost on the way or refused unseen.
             for seq in [s for s in self._pending if s < ack]:
                 del self._pending[seq]
                 self.stats.commands_lost += 1
             self._last_acked = ack
+        self.latest_state, self.latest_state_s = st, now
+        self.latest_state_taken_s = bounds.taken_after_s(st.time_us)
         return st
 
     # --- faults and reconnection ---------------------------------------------------------------------------
@@ -283,8 +305,7 @@ class ArmLink:
                 if now >= self._hello_deadline_s:
                     self._link_down(f"no HELLO_ACK from {self.url} after reconnecting", new_fault=False)
                 elif now >= self._next_hello_s:
-                    self._send(p.Hello(p.SCHEMA_HASH, self.client))
-                    self._next_hello_s = now + HELLO_RETRY_S
+                    self._send_hello()
             return newest
         except LinkError as exc:
             self._link_down(str(exc))
@@ -294,13 +315,14 @@ class ArmLink:
         """Send one message; returns its seq, or None when the link is down (the fault is recorded)."""
         if self.state is not LinkState.CONNECTED:
             return None
+        sent_s = self.clock()  # before writing: the controller cannot have answered before this
         try:
             seq = self._send(msg)
         except LinkError as exc:
             self._link_down(str(exc))
             return None
         if isinstance(msg, p.Command):
-            self._pending[seq] = self.clock()
+            self._pending[seq] = sent_s
             self.stats.commands_sent += 1
         return seq
 
@@ -368,11 +390,12 @@ class ArmLink:
     def torque(self, enable: bool) -> int | None:
         return self.send(p.Torque(enable))
 
-    def release(self, timeout_s: float = 0.5) -> bool:
+    def sign_off(self, timeout_s: float = 0.5) -> bool:
         """End the session with the controller's watchdog disarmed (PROTOCOL.md §3: a HELLO disarms it until the
-        next COMMAND or HEARTBEAT), so that closing the port afterwards latches nothing: HELLO is sent until a
-        HELLO_ACK answers it, a HEARTBEAT before each retry keeping the watchdog fed meanwhile. True when
-        acknowledged; the caller should then close without sending anything else."""
+        next COMMAND or HEARTBEAT), so that closing the port afterwards latches nothing and the next host finds
+        the controller unfaulted: HELLO is sent until a HELLO_ACK answers it, a HEARTBEAT before each retry
+        keeping the watchdog fed meanwhile. True when acknowledged; the caller should then close without sending
+        anything else. `vla-lite doctor` and a cleanly ending `vla-lite run` both end this way."""
         if not self.connected:
             return False
         retry_s = self.info.watchdog_ms / 4000  # a feed at least every quarter watchdog while no answer comes
@@ -393,6 +416,10 @@ class ArmLink:
         except LinkError as exc:
             self._link_down(str(exc))
             return False
+
+    def run_notes(self) -> list[str]:
+        """What a run report adds about the link beyond `stats` (a servo bus has its own): nothing here."""
+        return []
 
     def close(self, torque_off: bool = False) -> None:
         """Disconnect; with torque_off, ask the controller to go limp first. Safe to call twice."""

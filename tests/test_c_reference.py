@@ -572,6 +572,28 @@ def test_watchdog_torque_off_latching_and_clear_with_fake_time(bins):
     assert log.code == LC.WATCHDOG_TRIPPED and replies[14].hooks == ["hold", "hold"]
 
 
+def test_a_hello_disarms_the_watchdog_until_the_next_feed_in_c_as_in_python(bins):
+    """How a host signs off (ArmLink.sign_off, at the end of doctor and of a clean run): after a HELLO the silence
+    of a closed port trips nothing; the next HEARTBEAT arms the watchdog again. Both controllers, same bytes."""
+    host = Host()
+    good = tuple(_f32(x) for x in (0.5, -0.25, 0.0, 1.0, 0.0, 0.0, 0.02))
+    steps = [
+        Step(0, host.frame(p.Hello())),
+        Step(1_000, host.frame(p.Command(p.Mode.JOINT_POSITION, good, 0))),  # armed: due at 101_000
+        Step(50_000, host.frame(p.Hello(client="signing off"))),
+        Step(5_000_000),  # far past the watchdog and torque-off deadlines: nothing trips
+        Step(5_001_000, host.frame(p.Heartbeat())),  # armed again: due at 5_101_000
+        Step(5_101_000),
+    ]
+    replies, _ = _run_c(bins["harness"], steps)
+    py = _run_python(VirtualArm(CFG, now_s=0.0), steps)
+    assert [[_comparable(m) for m in r.msgs] for r in replies] == py
+    assert replies[3].msgs == [] and replies[3].hooks == []
+    assert all(st.faults == 0 for r in replies[:5] for st in _msgs_of(r, p.State))
+    log, st = replies[5].msgs
+    assert log.code == LC.WATCHDOG_TRIPPED and st.faults == F.WATCHDOG
+
+
 def test_velocity_expiry_estop_torque_and_a_firmware_fault(bins):
     host = Host()
     vel = tuple(_f32(x) for x in (1.0, -0.5, 0.0, 0.0, 0.0, 0.0, 0.1))

@@ -17,6 +17,7 @@ import pytest
 from vla_lite.firmware_bridge import protocol as p
 from vla_lite.firmware_bridge.arm_config import default_arm
 from vla_lite.firmware_bridge.arm_server import ArmServer
+from vla_lite.firmware_bridge.fault_injection import FaultInjection
 from vla_lite.firmware_bridge.errors import BridgeTimeout, HandshakeError, LinkError, ProtocolError
 from vla_lite.firmware_bridge.link import ArmLink, LinkState
 from vla_lite.firmware_bridge.virtual_arm import VirtualArm
@@ -179,3 +180,23 @@ def test_a_controller_that_comes_back_different_is_refused(tmp_path):
             assert link.send_command(p.Mode.JOINT_POSITION, (0.0,) * len(CFG.joints), 200) is None
     finally:
         link.close()
+
+
+def test_a_late_reply_is_dated_by_when_the_controller_took_it_not_by_its_arrival():
+    """Every reply 0.2 s on its way to the host (fault injection on the controller's bytes): the link reports each
+    STATE as taken at least 0.2 s before it arrived, from its time stamp and the echoed commands' round trips,
+    and no earlier than the round trips allow."""
+    delay_s = 0.2
+    with ArmServer.on_pty(VirtualArm(QUIET)).start() as srv, ArmLink.open(srv.port, timeout_s=LIVENESS_S) as link:
+        hold = link.request(p.Heartbeat()).position
+        srv.faults_out = FaultInjection(delay_ms=1e3 * delay_s)
+        sent_s = link.clock()
+        link.request(p.Command(p.Mode.JOINT_POSITION, hold, 0), timeout_s=LIVENESS_S)
+        command_rtt_s = link.latest_state_s - sent_s
+        assert link.latest_state_taken_s >= sent_s  # it echoes the command: taken after it was sent
+        assert link.latest_state_s - link.latest_state_taken_s >= delay_s
+        sent_s = link.clock()
+        link.request(p.Heartbeat(), timeout_s=LIVENESS_S)  # no echo: dated through the command's round trip
+        assert link.latest_state_s - link.latest_state_taken_s >= delay_s
+        assert link.latest_state_taken_s >= sent_s - (command_rtt_s - delay_s)
+

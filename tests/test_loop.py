@@ -3,6 +3,7 @@ simulated time (an injected clock): chunk consumption, instruction changes flush
 frames and non-finite actions, and an arm that only ever receives commands inside its limits."""
 
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from vla_lite.cameras.base import Frame, StaleFrame
 from vla_lite.evaluate import SimClock
 from vla_lite.execution import make_executor
 from vla_lite.firmware_bridge.arm_server import ArmServer
+from vla_lite.firmware_bridge.fault_injection import FaultInjection
 from vla_lite.firmware_bridge.link import ArmLink
 from vla_lite.firmware_bridge.virtual_arm import VirtualArm
 from vla_lite.loop import ControlLoop, LoopConfig
@@ -82,7 +84,8 @@ def rig(tiny_bundle):
         assert link.wait_reply(before, 2.0), "the controller did not answer the tick"
         return result
 
-    yield dict(make_loop=make_loop, tick=tick, arm=arm, cams=cams, link=link, clock=clock)
+    yield dict(make_loop=make_loop, tick=tick, arm=arm, cams=cams, link=link, clock=clock, server=server,
+               period_s=period_s)
     link.close()
     server.close()
 
@@ -177,6 +180,90 @@ def test_after_a_restart_the_loop_waits_for_a_state_taken_after_it(rig):
     assert second.command is not None
     step = np.array([j.vel_max for j in ARM.joints]) / 20.0  # the ramp starts from the measured pose
     assert np.all(np.abs(second.command - moved) <= step + 1e-6)
+
+
+class SlowReplies:
+    """Every reply of the rig's controller delayed by delay_s of simulated time (fault_injection on the bytes to
+    the host), and `tick` as the rig's, except that it waits for the replies that are due, not for the tick's."""
+
+    def __init__(self, rig, delay_s: float):
+        self.rig, self.cable = rig, FaultInjection(delay_ms=1e3 * delay_s)
+        self.base_bytes = rig["link"].decoder.stats.bytes  # the rig's ticks have read every undelayed reply
+        rig["server"].faults_out = self.cable
+
+    def deliver(self) -> None:
+        """Let the server write every reply now due and the host read it (real time, bounded)."""
+        link, clock, cable = self.rig["link"], self.rig["clock"], self.cable
+        deadline = time.monotonic() + 5.0
+        while not ((cable.next_due_s() is None or cable.next_due_s() > clock())
+                   and link.decoder.stats.bytes - self.base_bytes == cable.stats.bytes_out):
+            assert time.monotonic() < deadline, "the delayed replies were not delivered"
+            link.poll()
+            time.sleep(0.001)
+
+    def tick(self, loop, advance: bool = True):
+        if advance:
+            self.rig["clock"].advance(self.rig["period_s"])
+        self.rig["server"].step_now()
+        self.deliver()
+        return loop.step()
+
+    def answered(self, count: int) -> None:
+        """Wait (real time) until the controller has sent `count` replies since the delay began (each on its way)."""
+        deadline = time.monotonic() + 5.0
+        while self.cable.stats.chunks < count:
+            assert time.monotonic() < deadline, "the controller did not answer"
+            time.sleep(0.001)
+
+
+def test_a_state_taken_before_a_restart_is_not_used_after_it_even_when_it_arrives_later(rig):
+    """A reply on its way while the arm is moved under the loop (a world's reset, a hand guide) arrives after
+    restart() but shows the old pose: the loop waits for a state the controller took after the restart, however
+    the replies are delayed (issue 16's fault matrix: commands computed from a pre-reset state in its delay
+    phase). Counting the states that arrived since the restart took the old one."""
+    loop, arm, link, clock = rig["make_loop"](), rig["arm"], rig["link"], rig["clock"]
+    loop.set_instruction("touch the red block", _embedding(1))
+    for _ in range(5):
+        rig["tick"](loop)
+    old, new = np.array([1.0, -1.0, 0.5, 0.04]), np.array([-1.0, 1.0, -0.5, 0.02])
+    arm.reset(old)
+    loop.restart()  # moved by hand: the loop holds, sending HEARTBEATs, until a state taken after this
+    slow = SlowReplies(rig, delay_s=0.1)
+    first = slow.tick(loop)
+    assert first.reason == "waiting for a state after restart" and first.command is None
+    slow.answered(1)  # the controller took its answer (the arm at `old`): 100 ms on its way to the host
+    clock.advance(0.01)
+    arm.reset(new)
+    loop.restart()  # moved again while that answer is on its way
+    clock.advance(0.1)
+    slow.deliver()
+    np.testing.assert_allclose(link.latest_state.position, old, atol=1e-6)  # it arrived after the restart
+    results = [slow.tick(loop, advance=False)] + [slow.tick(loop) for _ in range(8)]
+    assert results[0].command is None and results[0].reason == "waiting for a state after restart"
+    acted = [r for r in results if r.measured is not None]
+    assert acted and all(np.abs(r.measured - new).max() < 1e-6 for r in acted)
+    first_command = next(r.command for r in results if r.command is not None)
+    step = np.array([j.vel_max for j in ARM.joints]) / 20.0  # the ramp starts from the pose after the restart
+    assert np.all(np.abs(first_command - new) <= step + 1e-6)
+
+
+def test_replies_that_arrive_later_than_the_state_age_limit_are_never_acted_on(rig):
+    """Freshness is when the controller took a state, not when it arrived: with every reply 0.4 s on its way (a
+    stalled host reading a full buffer, a queue in an adapter), no policy action is computed from one, however
+    new it looks on arrival (issue 16's fault matrix: a command computed from a state older than a fault latched
+    on the controller). The arm holds its last command, saying why."""
+    loop, link = rig["make_loop"](), rig["link"]
+    loop.set_instruction("touch the red block", _embedding(1))
+    for _ in range(5):
+        assert not rig["tick"](loop).held
+    slow = SlowReplies(rig, delay_s=0.4)
+    before = link.stats.states_received
+    results = [slow.tick(loop) for _ in range(20)]  # 1 s at 20 Hz
+    assert link.stats.states_received - before >= 5  # the late replies did arrive and were read
+    late = results[5:]  # from 0.3 s on, the newest state was taken more than max_state_age_s (0.25 s) ago
+    assert all(r.held and r.reason == "no fresh arm state" and r.predicted is None for r in late), \
+        [(r.step, r.reason) for r in late]
+    assert all(r.command is not None for r in late)  # the hold is the last safe command, re-sent
 
 
 def test_a_new_episode_replans_even_for_the_same_text_and_counts_its_own_steps(rig):

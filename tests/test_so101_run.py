@@ -84,6 +84,10 @@ def test_sim_arm_world_serves_the_so101_for_any_host_and_doctor_reads_it_in_radi
 
 def test_sim_arm_world_flags_are_refused_where_they_do_not_apply():
     for args, word in ((["--arm", "koch", "--world"], "--arm so101"), (["--task", "blue-bowl"], "for --world"),
-                       (["--arm", "so101", "--world", "--tcp", "0"], "not for it")):
+                       (["--task", "red-bowl"], "for --world"),  # the default task, named: still not without --world
+                       (["--layout-seed", "0"], "for --world"),
+                       (["--arm", "so101", "--world", "--tcp", "0"], "--tcp is not for --world"),
+                       (["--arm", "so101", "--world", "--watchdog-ms", "500"], "--watchdog-ms is not for --world"),
+                       (["--arm", "so101", "--world", "--torque-off-ms", "0"], "--torque-off-ms is not for --world")):
         out = vla("sim-arm", *args, timeout=60)
         assert out.returncode == 2 and word in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -116,12 +116,13 @@ class ControlLoop:
         return self.link.settle(timeout_s)
 
     def restart(self) -> None:
-        """Start over from the measured position (new episode, or after the arm was moved by hand). States that
-        arrived before the restart describe the arm as it was: the next observation waits for a newer one."""
+        """Start over from the measured position (new episode, or after the arm was moved by hand). States taken
+        before the restart describe the arm as it was, even one arriving after it: the next observation waits for
+        a state the controller took after now."""
         self._flush()
         self._started = False
         self.safety.forget()  # the last command was for the arm as it was; holding it would drag the arm back
-        self.observer.restart()
+        self.observer.restart(self.clock())
 
     def hold(self, reason: str = "stopping", wait_s: float = 0.05) -> np.ndarray | None:
         """Send the arm one hold (the safety filter's last safe command) and wait up to wait_s (real time) for

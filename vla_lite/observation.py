@@ -1,14 +1,17 @@
 """One observation in the shape the policy graph expects (docs/BUNDLE.md): images, normalised state, instruction,
 and the `Observer` that takes it each tick from the link and the cameras, or says why the arm must hold instead.
 
-The Observer trusts a controller state only when it is fresh (newer than max_state_age_s or two periods), taken
-after the loop's last restart, finite and free of controller faults; and camera frames only when younger than
+The Observer trusts a controller state only when it is fresh and taken after the loop's last restart, both judged
+by when the controller took it (the link's `latest_state_taken_s`: a reply that sat in a buffer, or was on its
+way while the world was reset, arrives looking new), fresh meaning taken less than max_state_age_s (or two
+periods) ago; and only when finite and free of controller faults; and camera frames only when younger than
 max_frame_age_s. Each newly latched controller fault, a lost link and a camera whose capture stopped are counted
 once in the ledger (vla_lite.holds) with their detail.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -46,13 +49,14 @@ class Observer:
         self.config, self.ledger = config, ledger
         self.state_names = tuple(bundle.manifest.state.names)
         self.last_state: np.ndarray | None = None  # (S,) robot units of the newest observation
-        self._states_before_restart = -1  # states counted at the last restart(): only newer ones are observed
+        self._restart_s: float | None = None  # clock() of the last restart(): only states taken after it count
         self._link_up = True  # for saying when the link goes down and comes back
         self._controller_faults = 0  # fault flags in the last fresh state, for counting each latch once
 
-    def restart(self) -> None:
-        """States that arrived before now describe the arm as it was: wait for a newer one."""
-        self._states_before_restart = self.link.stats.states_received
+    def restart(self, now_s: float) -> None:
+        """The arm was moved under the loop at or before now_s (clock()): states taken until then describe it as
+        it was, wherever they are on their way; wait for one taken after."""
+        self._restart_s = now_s
 
     def observe(self, step: int, now: float, embedding: np.ndarray):
         """(measured positions or None, Observation or None, raw frames or None, Hold or None): what one tick acts
@@ -61,11 +65,12 @@ class Observer:
         link.poll()
         if not self._link_up_now(now):
             return None, None, None, Hold(HoldReason.LINK_DOWN, detail=str(link.fault))
-        st, st_s = link.latest_state, link.latest_state_s
-        if link.stats.states_received <= self._states_before_restart:
+        st, taken_s = link.latest_state, link.latest_state_taken_s
+        if st is not None and self._restart_s is not None and taken_s <= self._restart_s:
             return None, None, None, Hold(HoldReason.RESTARTING)
-        if st is None or st_s is None or now - st_s > max(self.config.max_state_age_s, 2 * self.config.period_s):
-            age = "none yet" if st_s is None else f"newest {1e3 * (now - st_s):.0f} ms old"
+        if st is None or now - taken_s > max(self.config.max_state_age_s, 2 * self.config.period_s):
+            age = "none yet" if st is None else "newest of unknown age" if taken_s == -math.inf else \
+                f"newest taken {1e3 * (now - taken_s):.0f} ms ago"
             return None, None, None, Hold(HoldReason.NO_STATE, detail=age)
         measured = np.asarray(st.position, dtype=np.float64)
         if not np.all(np.isfinite(measured)):

@@ -5,8 +5,8 @@
     vla-lite run --port /dev/ttyACM0 --arm so101 --calibration cal.json --model pick.vla --camera 0 \
         --instruction "pick up the red cube"                 # a servo bus: SO-100/SO-101 (Feetech), Koch (Dynamixel)
 
-Ctrl-C / SIGTERM: the loop stops at the end of its tick, the arm is sent one hold command, then the link closes
-(the controller's watchdog takes over). On a servo bus (--arm) the exit policy (--on-exit, default hold) decides
+Ctrl-C / SIGTERM: the loop stops at the end of its tick, the arm is sent one hold command, then the run signs off
+(a HELLO disarms the controller's watchdog, so the next run finds it unfaulted) and the link closes. On a servo bus (--arm) the exit policy (--on-exit, default hold) decides
 the torque after that hold; run never writes the servos' EEPROM. The instruction can change while running: a line
 on stdin (`--instruction-stdin`), a loopback socket (`--instruction-socket PORT`) or a FIFO
 (`--instruction-fifo PATH`).
@@ -146,7 +146,7 @@ def run(args) -> int:
         for note in rt.notes + notes:
             print(f"vla-lite run: {note}", file=sys.stderr)
         pacer = session.run(duration_s=args.duration, stop=stop, naive=args.pacing == "naive")
-        link_notes = rt.link.run_notes() if hasattr(rt.link, "run_notes") else []  # a servo bus's own counts
+        link_notes = rt.link.run_notes()  # a servo bus's own counts (lost readings, torque at exit)
         status = rt.loop.ledger.exit_status()
         report = build_report(pacer.report(), rt.loop.report(), backend=rt.backend, pacing=args.pacing,
                               notes=rt.notes + notes + link_notes, outcome=status.name.lower(),

@@ -7,10 +7,10 @@
 
 It offers what the loop uses of `ArmLink` (vla_lite.loop), so bundles, the safety filter, recording and reports
 work unchanged: `info` (an ArmConfig: the joints as LeRobot names them, units, limits from the calibrated ranges,
-speeds from the servo model, the rate), `poll`, `latest_state` / `latest_state_s`, `send_command`, `heartbeat`,
-`settle`, `wait_reply`, `request`, `connected` / `fault`, `stats`. A tick is one SYNC_READ (in poll, the loop's
-observe section) and one SYNC_WRITE (send_command, its send section) in the loop's own thread: no extra thread and
-no second serial hop.
+speeds from the servo model, the rate), `poll`, `latest_state` / `latest_state_s` / `latest_state_taken_s`,
+`send_command`, `heartbeat`, `settle`, `wait_reply`, `request`, `sign_off`, `run_notes`, `connected` / `fault`,
+`stats`. A tick is one SYNC_READ (in poll, the loop's observe section) and one SYNC_WRITE (send_command, its send
+section) in the loop's own thread: no extra thread and no second serial hop.
 
 - Fresh or nothing: `latest_state` is the newest sync read only when every joint was read fresh in it; after a
   read with a missing or corrupt reply it is None until the next complete one, so the loop holds that tick ("no
@@ -30,6 +30,7 @@ no second serial hop.
 from __future__ import annotations
 
 import enum
+import math
 import time
 from typing import Callable
 
@@ -72,6 +73,7 @@ class ServoArm:
         self.fault: str | None = None  # why the link is down
         self.latest_state: p.State | None = None
         self.latest_state_s: float | None = None
+        self.latest_state_taken_s = -math.inf  # clock() when the sync read behind latest_state began
         self._up, self._released, self._port_failed, self._seq = True, False, False, 0
         self._incomplete_since_s: float | None = None  # the first of the incomplete reads in a row
         self._incomplete_reads = 0  # ... and how many
@@ -123,7 +125,7 @@ class ServoArm:
             return None
 
     def _read(self) -> p.State | None:
-        t0 = time.perf_counter()
+        t0, taken_s = time.perf_counter(), self.clock()
         reading = self.bus.read_positions()
         now = self.clock()
         self.stats.on_read(reading, time.perf_counter() - t0)
@@ -152,7 +154,7 @@ class ServoArm:
         zeros = (0.0,) * len(reading.values)
         st = p.State(self._seq, int(now * 1e6) & 0xFFFFFFFFFFFFFFFF, int(status), int(faults),
                      tuple(float(x) for x in self.calibration.to_units(reading.values)), zeros, zeros)
-        self.latest_state, self.latest_state_s = st, now
+        self.latest_state, self.latest_state_s, self.latest_state_taken_s = st, now, taken_s
         self.stats.states_received += 1
         return st
 
@@ -183,6 +185,11 @@ class ServoArm:
 
     def settle(self, timeout_s: float = 0.5) -> bool:
         """A sync write gets no reply, so nothing is on its way once it is sent: True while connected."""
+        return self._up
+
+    def sign_off(self, timeout_s: float = 0.5) -> bool:
+        """The end of a clean run (ArmLink's disarms the controller's watchdog): servos have no watchdog to
+        disarm, and the torque at exit is close()'s, per the exit policy. True while connected."""
         return self._up
 
     def wait_reply(self, after_count: int | None = None, timeout_s: float = 0.5) -> bool:

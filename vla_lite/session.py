@@ -4,7 +4,8 @@ The loop itself knows nothing of worlds; this is the host program around it, usi
 only (new_episode, set_instruction, settle, hold, ...). With a simulated world (`--port sim`, `metaworld:...`) an
 episode ends when the world says so (the target touched, another block touched, the timeout); the next one starts
 from a new layout with the arm back at its start. On a real arm the whole run is one episode. On stop, one hold
-command is sent before the link closes.
+command is sent before the link closes, and a clean stop ends by signing off (ArmLink.sign_off: the controller's
+watchdog disarmed, so closing the port latches nothing).
 """
 
 from __future__ import annotations
@@ -70,11 +71,13 @@ class Session:
                 watch(tick)
             self._on_tick(tick)
 
+        clean = False
         try:
             self.loop.run(duration_s=duration_s, should_stop=lambda: stop.is_set() or self._stop_requested,
                           on_tick=on_tick, pacer=pacer)
+            clean = True
         finally:
-            self._finish()
+            self._finish(clean)
         return pacer
 
     def _on_tick(self, tick) -> None:
@@ -103,8 +106,8 @@ class Session:
 
     def _new_episode(self) -> None:
         rig = self.rt.rig
-        # Replies to commands sent before the reset describe the old pose: let them arrive first, so the loop's
-        # restart in new_episode() counts them as old.
+        # Commands sent for the old pose: let the controller take them before the reset, not after it (replies
+        # describing the old pose are told apart by when they were taken: the loop's restart in new_episode()).
         self.loop.settle()
         episode = rig.new_episode(self._episode_seed, self.fixed_instruction)
         self._episode_seed += 1
@@ -122,9 +125,13 @@ class Session:
             self.log(f"episode {len(self.results)}: {outcome} in {result['duration_s']:.1f} s "
                      f"({self.loop.instruction!r}); {n_ok}/{len(self.results)} so far")
 
-    def _finish(self) -> None:
-        """Hold, then stop the sources; the caller closes the runtime (and with it the link)."""
+    def _finish(self, clean: bool) -> None:
+        """Hold; after a clean stop (duration, episodes, Ctrl-C / SIGTERM) also sign off, so the controller's
+        watchdog is disarmed and the silence after the port closes latches nothing: the next run starts
+        unfaulted. Then stop the sources; the caller closes the runtime (and with it the link)."""
         self.loop.hold("stopping")
+        if clean:
+            self.rt.link.sign_off()
         for src in self.sources:
             src.close()
 
