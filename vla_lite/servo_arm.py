@@ -43,6 +43,7 @@ from .calib.user_files import find_calibration
 from .firmware_bridge import protocol as p
 from .firmware_bridge.servo import (ArmProfile, BusConfig, ServoBus, ServoBusError, ServoLinkError, ServoTimeout,
                                     load_arm)
+from .firmware_bridge.servo.lockstep import LockstepPeer
 from .servo_arm_info import ServoArmStats, arm_config
 
 LINK_LOSS_S = 1.0  # incomplete reads in a row for this long (and LINK_LOSS_READS of them): the link is down
@@ -80,19 +81,21 @@ class ServoArm:
     @classmethod
     def open(cls, device: str, profile: ArmProfile | str, calibration: ArmCalibration | str | None = None, *,
              config: BusConfig = BusConfig(), baudrate: int | None = None, on_exit: TorquePolicy | str = "hold",
-             clock: Callable[[], float] = time.monotonic) -> "ServoArm":
+             clock: Callable[[], float] = time.monotonic, lockstep: LockstepPeer | None = None) -> "ServoArm":
         """Open the bus, check every servo answers and holds the calibration's homing offsets, set each goal to
         its present position and turn torque on (nothing moves). profile: a name (so100, so101, koch) or a JSON
-        file; calibration: an ArmCalibration, a file, or None for the arm's default file
-        (calib.user_files). Raises ServoBusError (the port, a refused write) or CalibrationError (no file,
-        another arm's, a silent servo, offsets the servos do not hold); nothing stays open then."""
+        file; calibration: an ArmCalibration, a file, or None for the arm's default file (calib.user_files);
+        lockstep: the far end of a simulated bus stepped in simulated time, whose pace the bus keeps
+        (firmware_bridge/servo/lockstep.py), None on a real bus. Raises ServoBusError (the port, a refused write)
+        or CalibrationError (no file, another arm's, a silent servo, offsets the servos do not hold); nothing
+        stays open then."""
         profile = load_arm(profile) if isinstance(profile, str) else profile
         register_arm_profile(profile)  # a user's --arm FILE: its calibration files load by its name
         cal = calibration if isinstance(calibration, ArmCalibration) else \
             find_calibration(profile.name, calibration, device)[0]
         if cal.arm != profile.name:
             raise CalibrationMismatch(f"the calibration is a {cal.arm!r} arm's; the bus is a {profile.name!r}")
-        bus = ServoBus.open(device, profile, config, baudrate)
+        bus = ServoBus.open(device, profile, config, baudrate, lockstep)
         try:
             _take_over(bus, cal)
             arm = cls(bus, cal, on_exit=on_exit, clock=clock)

@@ -13,6 +13,11 @@ What it promises a control loop:
 - health (voltage, temperature, load, error bits) is read one servo at a time at a low rate, spread over sync
   reads, and surfaced as latched named conditions (`health.faults()`);
 - EEPROM is written only by write_eeprom (Feetech: Lock cleared then restored; Dynamixel: torque must be off).
+
+Lockstep (`lockstep=` a LockstepPeer: a simulated arm served in-process and stepped in simulated time): the bus
+keeps the far end's pace instead of the wire's (lockstep.py): budgets become the liveness timeout, each window
+closes when the far end's answer is all read, and health polls follow the simulation's clock, so what the host
+reads does not depend on how busy the machine is.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from .arms import ArmProfile
 from .errors import ServoConfigError, ServoProtocolError, ServoTimeout
 from .exchange import Exchange
 from .health import HealthMonitor, Telemetry
+from .lockstep import LockstepPeer
 from .port import SerialPort
 from .readings import ServoStats, SyncReading
 from .tables import Area, Register
@@ -44,9 +50,10 @@ class BusConfig:
     max_retries: int = 2  # extra attempts per call, budget permitting
     health_period_s: float = 0.5  # each servo's health is read about this often
     return_delay_us: int | None = None  # the servos' Return_Delay_Time; None: the profile's
+    lockstep_timeout_s: float = 2.0  # lockstep only: real seconds a simulated far end may take to answer
 
     def __post_init__(self):
-        for name in ("latency_s", "budget_s", "health_period_s"):
+        for name in ("latency_s", "budget_s", "health_period_s", "lockstep_timeout_s"):
             if not getattr(self, name) > 0:
                 raise ServoConfigError(f"BusConfig.{name} must be > 0 s, got {getattr(self, name)!r}")
         if self.max_retries < 0:
@@ -54,8 +61,9 @@ class BusConfig:
 
 
 class ServoBus:
-    def __init__(self, port: SerialPort, profile: ArmProfile, config: BusConfig = BusConfig()):
-        self.profile, self.config, self._port = profile, config, port
+    def __init__(self, port: SerialPort, profile: ArmProfile, config: BusConfig = BusConfig(),
+                 lockstep: LockstepPeer | None = None):
+        self.profile, self.config, self._port, self.lockstep = profile, config, port, lockstep
         self.url = port.url  # what the bus was opened on, for messages
         self.table = profile.table
         self.dynamixel = profile.family.is_dynamixel
@@ -63,18 +71,20 @@ class ServoBus:
         delay_us = profile.return_delay_us if config.return_delay_us is None else config.return_delay_us
         self._stats: dict[int, ServoStats] = {i: ServoStats() for i in profile.ids}
         self._exchange = Exchange(port, self.codec, port.baudrate, delay_us * 1e-6, config.latency_s, self._stats,
-                                  profile.ids)
+                                  profile.ids, lockstep, config.lockstep_timeout_s)
+        self._clock = time.monotonic if lockstep is None else lockstep.clock  # health schedule and stamps
         self.health = HealthMonitor(profile)
         self._last: dict[tuple[str, int], tuple[int, float]] = {}  # (register, id) -> (value, stamp_s)
         self._packets: dict[tuple, bytes] = {}  # built sync-read packets
-        self._next_health_s = time.monotonic() + config.health_period_s / len(profile.ids)
+        self._next_health_s = self._clock() + config.health_period_s / len(profile.ids)
         self._health_turn = 0
         self._alerts: set[int] = set()  # Dynamixel servos whose alert bit asks for Hardware_Error_Status
 
     @classmethod
-    def open(cls, url: str, profile: ArmProfile, config: BusConfig = BusConfig(), baudrate: int | None = None):
+    def open(cls, url: str, profile: ArmProfile, config: BusConfig = BusConfig(), baudrate: int | None = None,
+             lockstep: LockstepPeer | None = None):
         """Open any pyserial URL (/dev/ttyACM0, a pty path, socket://...) at the profile's baud."""
-        return cls(SerialPort(url, baudrate or profile.baudrate), profile, config)
+        return cls(SerialPort(url, baudrate or profile.baudrate), profile, config, lockstep)
 
     def close(self) -> None:
         self._port.close()
@@ -97,7 +107,7 @@ class ServoBus:
         """`register` of every servo (default: the profile's, in joint order) in one call; see SyncReading."""
         reg = self.table[register]
         ids = self.profile.ids if ids is None else tuple(ids)
-        deadline = time.monotonic() + (budget_s or self.config.budget_s)
+        deadline = self._deadline(budget_s)
         self._exchange.begin_call()
         got: dict[int, tuple] = {}
         pending, attempt = ids, 0
@@ -131,10 +141,10 @@ class ServoBus:
         except (ValueError, OverflowError, TypeError) as exc:
             raise ServoConfigError(f"sync_write {register}: bad value in {list(values)}: {exc}") from None
         self._exchange.begin_call()
-        if not self._exchange.clear_line(time.monotonic() + (budget_s or self.config.budget_s)):
+        if not self._exchange.clear_line(self._deadline(budget_s)):
             self._exchange.link.withheld_writes += 1
             return False
-        self._port.write(self.codec.sync_write(reg.address, size, items))  # no reply: nothing to flush for
+        self._exchange.send(self.codec.sync_write(reg.address, size, items))  # no reply: nothing to flush for
         return True
 
     def read_positions(self, budget_s: float | None = None) -> SyncReading:
@@ -230,7 +240,7 @@ class ServoBus:
             values[names[3]] = bits.data[0]
             self._alerts.discard(servo_id)
         load, volts, temp, error_bits = (values[n] for n in names)
-        t = Telemetry(temp, volts / 10, load, error_bits, time.monotonic())
+        t = Telemetry(temp, volts / 10, load, error_bits, self._clock())
         self.health.on_telemetry(servo_id, t)
         return t
 
@@ -245,6 +255,12 @@ class ServoBus:
 
     def _stat(self, servo_id: int) -> ServoStats:
         return self._exchange.stat(servo_id)
+
+    def _deadline(self, budget_s: float | None) -> float:
+        """Monotonic end of a call; lockstep: the liveness timeout (the far end's answers decide, not the wire)."""
+        if self.lockstep is not None:
+            return time.monotonic() + self.config.lockstep_timeout_s
+        return time.monotonic() + (budget_s or self.config.budget_s)
 
     def _joint(self, servo_id: int) -> str:
         name = next((s.name for s in self.profile.servos if s.id == servo_id), None)
@@ -268,7 +284,7 @@ class ServoBus:
 
     def _transact_one(self, servo_id: int, packet: bytes, data_len: int, budget_s: float | None):
         """One instruction to one servo, retried within the budget; the status packet or None."""
-        deadline = time.monotonic() + (budget_s or self.config.budget_s)
+        deadline = self._deadline(budget_s)
         self._exchange.begin_call()
         for attempt in range(self.config.max_retries + 1):
             if attempt:
@@ -320,13 +336,14 @@ class ServoBus:
         return SyncReading(register, ids, values, fresh, stamps, errors)
 
     def _maybe_poll_health(self, deadline_s: float) -> None:
-        now = time.monotonic()
-        if now < self._next_health_s:
+        t_s = self._clock()
+        if t_s < self._next_health_s:
             return
         ids = self.profile.ids
         servo_id = min(self._alerts) if self._alerts else ids[self._health_turn % len(ids)]
+        now = time.monotonic()
         if now + self._exchange.resync_s() + 2 * self._exchange.window_s(8, 1, 21) > deadline_s:
             return  # not this call: the budget is spent; the next call tries
         self._health_turn += 1
-        self._next_health_s = now + self.config.health_period_s / len(ids)
+        self._next_health_s = t_s + self.config.health_period_s / len(ids)
         self.poll_health(servo_id, max(deadline_s - now, 1e-4))
