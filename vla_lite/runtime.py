@@ -250,16 +250,22 @@ class _ReportedPositions:
 
 
 def _faults_at_start(link: ArmLink, clear: bool) -> list[str]:
-    """Notes on faults the controller reports in the STATE that follows HELLO_ACK; cleared when asked to."""
+    """Notes on faults the controller reports in the STATE that follows HELLO_ACK (a servo arm names each servo and
+    condition); cleared when asked to."""
+    from .observation import NamesFaults
+
     st = link.latest_state
     if st is None or not st.faults:
         return []
-    names = "|".join(f.name for f in p.Fault if st.faults & f)
+    named = link.named_faults() if isinstance(link, NamesFaults) else []
+    if named:
+        what = "servo faults " + "; ".join(f"{subject} ({detail})" for subject, detail in named)
+    else:
+        what = "controller faults " + "|".join(f.name for f in p.Fault if st.faults & f)
     if not clear:
-        return [f"controller reports faults {names}: the arm holds until they are cleared "
-                "(--clear-faults clears them at start)"]
+        return [f"{what} latched: the arm holds until they are cleared (--clear-faults clears them at start)"]
     link.request(p.ClearFault())
-    return [f"controller faults {names} cleared at start (--clear-faults)"]
+    return [f"{what} cleared at start (--clear-faults)"]
 
 
 def _executor(cfg: RunConfig, m, factor: int):

@@ -19,7 +19,8 @@ no second serial hop.
 - Goals are clipped to each joint's calibrated range (calib.ArmCalibration.to_counts); the bus withholds a sync
   write while a reply may still be on the half-duplex line (the servos keep their previous goal), counted.
 - Health: the bus's latched conditions (over-temperature, under-voltage, overload, ...) are State.faults HARDWARE,
-  so the loop holds; `clear_fault()` (run --clear-faults) clears them.
+  so the loop holds, naming each servo and condition (`named_faults`); `clear_fault()` (run --clear-faults) clears
+  them.
 - Link loss (the port fails, or LINK_LOSS_READS incomplete reads in a row over LINK_LOSS_S): the link is down
   and the loop holds ("link fault"). HOLD retries and carries on when the arm answers again; RELEASE turns torque
   off as soon as the bus lets it and stays down. On close (end of run, Ctrl-C, SIGTERM): HOLD leaves torque on,
@@ -216,6 +217,11 @@ class ServoArm:
 
     def health_faults(self) -> list[str]:
         return [f.reason for f in self.bus.health.faults()]
+
+    def named_faults(self) -> list[tuple[str, str]]:
+        """(subject, detail) of each latched servo condition, e.g. ("elbow_flex (ID 3) over-temperature",
+        "temperature 71 °C >= limit 70 °C"): what the loop's holds and faults name (observation.NamesFaults)."""
+        return [(f.subject, f.detail) for f in self.bus.health.faults()]
 
     def run_notes(self) -> list[str]:
         """What the run report adds about the bus: lost readings, withheld goals, latched servo conditions."""
