@@ -69,6 +69,7 @@ class ServoBus:
         self.dynamixel = profile.family.is_dynamixel
         self.codec = dxl if self.dynamixel else ft
         delay_us = profile.return_delay_us if config.return_delay_us is None else config.return_delay_us
+        self._ids = profile.ids  # joint order (the profile computes it on each call)
         self._stats: dict[int, ServoStats] = {i: ServoStats() for i in profile.ids}
         self._exchange = Exchange(port, self.codec, port.baudrate, delay_us * 1e-6, config.latency_s, self._stats,
                                   profile.ids, lockstep, config.lockstep_timeout_s)
@@ -106,7 +107,7 @@ class ServoBus:
     def sync_read(self, register: str, ids=None, budget_s: float | None = None) -> SyncReading:
         """`register` of every servo (default: the profile's, in joint order) in one call; see SyncReading."""
         reg = self.table[register]
-        ids = self.profile.ids if ids is None else tuple(ids)
+        ids = self._ids if ids is None else tuple(ids)
         deadline = self._deadline(budget_s)
         self._exchange.begin_call()
         got: dict[int, tuple] = {}
@@ -121,7 +122,8 @@ class ServoBus:
                 got.update(self._exchange.run_fast(reg, pending, deadline))
             else:
                 got.update(self._exchange.run(packet, pending, reg.size, deadline, attempt))
-            pending, attempt = tuple(i for i in ids if i not in got), attempt + 1
+            pending = () if len(got) == len(ids) else tuple(i for i in ids if i not in got)
+            attempt += 1
         reading = self._reading(register, reg, ids, got)
         self._maybe_poll_health(deadline)
         return reading
@@ -132,7 +134,7 @@ class ServoBus:
         budget) and, when it cannot be proved clean, nothing is sent and False returned (counted as
         withheld_writes; the servos keep their previous goal)."""
         reg = self._writable(register, Area.RAM)
-        ids = self.profile.ids if ids is None else tuple(ids)
+        ids = self._ids if ids is None else tuple(ids)
         if len(values) != len(ids):
             raise ServoConfigError(f"sync_write {register}: {len(values)} values for {len(ids)} servos {list(ids)}")
         size, order = reg.size, self.table.byteorder
@@ -318,28 +320,30 @@ class ServoBus:
                 self._alerts.add(servo_id)
 
     def _reading(self, register: str, reg: Register, ids: tuple, got: dict) -> SyncReading:
-        n, order = len(ids), self.table.byteorder
-        values, fresh = np.zeros(n, np.int64), np.zeros(n, bool)
-        stamps, errors = np.full(n, -np.inf), np.zeros(n, np.int64)
-        last = self._last
-        for k, servo_id in enumerate(ids):
-            hit = got.get(servo_id)
-            if hit is not None:
-                pkt, stamp = hit
-                value = reg.from_raw(int.from_bytes(pkt.data, order))
-                last[(register, servo_id)] = (value, stamp)
-                fresh[k], errors[k] = True, pkt.error
-                self._on_status(servo_id, pkt.error, stamp)
-            else:
+        order, from_raw, last = self.table.byteorder, reg.from_raw, self._last
+        rows = []  # (value, fresh, stamp, error) per servo, made arrays once at the end (cheaper than item by item)
+        for servo_id in ids:
+            hit, key = got.get(servo_id), (register, servo_id)
+            if hit is None:
                 self._stat(servo_id).stale_readings += 1
-            values[k], stamps[k] = last.get((register, servo_id), (0, -np.inf))
-        return SyncReading(register, ids, values, fresh, stamps, errors)
+                value, stamp = last.get(key, (0, -np.inf))
+                rows.append((value, False, stamp, 0))
+                continue
+            pkt, stamp = hit
+            value, error = from_raw(int.from_bytes(pkt.data, order)), pkt.error
+            last[key] = (value, stamp)
+            if error:
+                self._on_status(servo_id, error, stamp)
+            rows.append((value, True, stamp, error))
+        values, fresh, stamps, errors = zip(*rows)
+        return SyncReading(register, ids, np.array(values, np.int64), np.array(fresh, bool),
+                           np.array(stamps, np.float64), np.array(errors, np.int64))
 
     def _maybe_poll_health(self, deadline_s: float) -> None:
         t_s = self._clock()
         if t_s < self._next_health_s:
             return
-        ids = self.profile.ids
+        ids = self._ids
         servo_id = min(self._alerts) if self._alerts else ids[self._health_turn % len(ids)]
         now = time.monotonic()
         if now + self._exchange.resync_s() + 2 * self._exchange.window_s(8, 1, 21) > deadline_s:

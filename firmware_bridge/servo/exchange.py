@@ -62,6 +62,7 @@ class Exchange:
         self._stats = stats
         self.link = LinkStats()
         self._lengths: dict[int, frozenset[int]] = {}
+        self._windows: dict[tuple, float] = {}  # window_s by its arguments (a loop asks the same few each tick)
         self._pending: _Pending | None = None  # its replies may still be on their way
         self._call = 0  # begin_call() count: replies within one call belong to it
         self._rx_s = -float("inf")  # monotonic time bytes last came in
@@ -89,8 +90,13 @@ class Exchange:
 
     def window_s(self, tx_bytes: int, n_replies: int, data_len: int, attempt: int = 0) -> float:
         """Reply window; the latency allowance doubles with each retry (a host late once is given longer)."""
-        wire = tx_bytes + n_replies * self.codec.status_size(data_len)
-        return wire * self._byte_s + n_replies * self._delay_s + self._latency_s * (1 << min(attempt, 6))
+        key = (tx_bytes, n_replies, data_len, attempt)
+        window = self._windows.get(key)
+        if window is None:
+            wire = tx_bytes + n_replies * self.codec.status_size(data_len)
+            window = self._windows[key] = \
+                wire * self._byte_s + n_replies * self._delay_s + self._latency_s * (1 << min(attempt, 6))
+        return window
 
     def resync_s(self) -> float:
         """The most the next transaction spends first on resynchronising (0 when the line is clean): the rest of
@@ -203,15 +209,20 @@ class Exchange:
         return ready
 
     def _take(self, packets: list, expect: tuple, data_len: int, got: dict, stamp_s: float) -> None:
+        dynamixel = self.dynamixel
         for pkt in packets:
-            if pkt.id in expect and pkt.id not in got and self._is_reply(pkt, data_len):
-                got[pkt.id] = (pkt, stamp_s)
-                self.stat(pkt.id).replies += 1
+            i = pkt.id
+            if i in expect and i not in got and len(pkt.data) == data_len and \
+                    (not dynamixel or pkt.instruction == dxl.Instruction.STATUS):  # as _is_reply, inlined
+                got[i] = (pkt, stamp_s)
+                self.stat(i).replies += 1
 
     def _is_reply(self, pkt, data_len: int) -> bool:
         return len(pkt.data) == data_len and (not self.dynamixel or pkt.instruction == dxl.Instruction.STATUS)
 
     def _count_losses(self, expect: tuple, got: dict, bad_ids) -> None:
+        if len(got) == len(expect):
+            return
         for i in expect:
             if i not in got:
                 if i in bad_ids:
@@ -222,8 +233,11 @@ class Exchange:
     def _settle(self, expect: tuple, data_len: int, got: dict, bad_ids) -> None:
         """Keep as pending the expected replies after the last one seen (whole or corrupt): they may still come.
         Lockstep: none can (the window read all the far end wrote)."""
-        seen = [k for k, i in enumerate(expect) if i in got or i in bad_ids]
-        rest = () if self.peer is not None else expect[seen[-1] + 1:] if seen else expect
+        if self.peer is not None or expect[-1] in got or expect[-1] in bad_ids:
+            rest = ()
+        else:
+            seen = [k for k, i in enumerate(expect) if i in got or i in bad_ids]
+            rest = expect[seen[-1] + 1:] if seen else expect
         self._pending = _Pending(rest, data_len, self._call) if rest else None
         if rest:
             self._closed_s = time.monotonic()

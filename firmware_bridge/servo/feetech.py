@@ -169,3 +169,15 @@ class Decoder(StreamDecoder):
 
     def _packet(self, buf: bytearray, end: int) -> Packet:
         return Packet(buf[2], buf[4], bytes(buf[5:end - 1]))
+
+    def _frames(self, data: bytes, stride: int) -> list | None:
+        length, out = stride - 4, []
+        if not 2 <= length <= MAX_LEN:
+            return None
+        for at in range(0, len(data), stride):
+            end = at + stride
+            if data[at] != 0xFF or data[at + 1] != 0xFF or data[at + 2] == 0xFF or data[at + 3] != length or \
+                    (~sum(data[at + 2:end - 1])) & 0xFF != data[end - 1]:
+                return None
+            out.append(Packet(data[at + 2], data[at + 4], bytes(data[at + 5:end - 1])))
+        return out
