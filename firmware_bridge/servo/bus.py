@@ -75,7 +75,7 @@ class ServoBus:
                                   profile.ids, lockstep, config.lockstep_timeout_s)
         self._clock = time.monotonic if lockstep is None else lockstep.clock  # health schedule and stamps
         self.health = HealthMonitor(profile)
-        self._last: dict[tuple[str, int], tuple[int, float]] = {}  # (register, id) -> (value, stamp_s)
+        self._last: dict[str, dict[int, tuple[int, float]]] = {}  # register -> {id: (value, stamp_s)} last read
         self._packets: dict[tuple, bytes] = {}  # built sync-read packets
         self._next_health_s = self._clock() + config.health_period_s / len(profile.ids)
         self._health_turn = 0
@@ -320,18 +320,21 @@ class ServoBus:
                 self._alerts.add(servo_id)
 
     def _reading(self, register: str, reg: Register, ids: tuple, got: dict) -> SyncReading:
-        order, from_raw, last = self.table.byteorder, reg.from_raw, self._last
+        order, from_raw = self.table.byteorder, reg.from_raw
+        last = self._last.get(register)
+        if last is None:
+            last = self._last[register] = {}
         rows = []  # (value, fresh, stamp, error) per servo, made arrays once at the end (cheaper than item by item)
         for servo_id in ids:
-            hit, key = got.get(servo_id), (register, servo_id)
+            hit = got.get(servo_id)
             if hit is None:
                 self._stat(servo_id).stale_readings += 1
-                value, stamp = last.get(key, (0, -np.inf))
+                value, stamp = last.get(servo_id, (0, -np.inf))
                 rows.append((value, False, stamp, 0))
                 continue
             pkt, stamp = hit
             value, error = from_raw(int.from_bytes(pkt.data, order)), pkt.error
-            last[key] = (value, stamp)
+            last[servo_id] = (value, stamp)
             if error:
                 self._on_status(servo_id, error, stamp)
             rows.append((value, True, stamp, error))
