@@ -15,6 +15,11 @@ Runs, each against a fresh `python -m vla_lite.firmware_bridge.servo.serve --arm
   stale or corrupt reading: the virtual servos report the largest |goal - present| they were ever sent (a corrupt
   value would be off by up to 4095 counts; the policy's step plus motion during a cycle is tens). The vendor SDK runs
   the same faults: a cycle where GroupSyncRead fails is one LeRobot would abort.
+- replay: a diagnostic floor. The virtual bus's answer to each distinct instruction is computed once and replayed
+  from then on (`--serve-replay`: the servos' simulation leaves the cycle; the goals alternate between two values,
+  so sync writes repeat too): the cycle is then the host driver, the pty and a frame split, which is what the
+  drivers themselves cost. In the other runs the virtual bus's own Python (timed in-process, `virtual_bus_us`)
+  is most of the cycle for both drivers.
 On the wire-timed bus a sync read that returns data sooner than its own wire time (0.62 ms) cannot be fresh: those
 are counted as reads_faster_than_wire (stale input that the vendor SDK's clearPort, a flush(), leaves behind, or a
 late reply to an earlier request). vla-lite's own counts: late_replies (replies to given-up requests it read and
@@ -57,8 +62,9 @@ def wire_floor_ms() -> float:
 
 class Server:
     def __init__(self, *flags: str):
-        self.proc = subprocess.Popen([sys.executable, "-m", "vla_lite.firmware_bridge.servo.serve", "--arm", "so101",
-                                      *flags], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        argv = [__file__, "--serve-replay"] if flags == ("--serve-replay",) else \
+            ["-m", "vla_lite.firmware_bridge.servo.serve", "--arm", "so101", *flags]
+        self.proc = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.port = self.proc.stdout.readline().strip()
         if not self.port:
             raise RuntimeError(f"the virtual bus did not start: {self.proc.stderr.read()}")
@@ -68,6 +74,49 @@ class Server:
         _, err = self.proc.communicate(timeout=10)
         lines = [line for line in err.splitlines() if line.startswith("report ")]
         return json.loads(lines[-1][len("report "):]) if lines else {}
+
+
+def serve_replay() -> int:
+    """`--serve-replay`: a new pty (its path the first stdout line) answering each distinct instruction with what the
+    virtual bus answered to it the first time, until SIGTERM."""
+    import pty
+    import select
+    import signal
+    import tty
+
+    from vla_lite.firmware_bridge.servo.virtual_bus import VirtualBus
+
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    print(os.ttyname(slave), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    bus, answers, buf = VirtualBus(ARM, now_s=time.monotonic()), {}, b""
+    while True:
+        select.select([master], [], [])
+        buf, out = buf + os.read(master, 4096), b""
+        while (at := buf.find(ft.HEADER)) >= 0 and len(buf) >= at + 4 and len(buf) >= at + 4 + buf[at + 3]:
+            frame, buf = buf[at:at + 4 + buf[at + 3]], buf[at + 4 + buf[at + 3]:]  # split only: the bus checks
+            if frame not in answers:
+                answers[frame] = bus.handle(frame, time.monotonic())
+            out += answers[frame]
+        if out:
+            os.write(master, out)
+
+
+def virtual_bus_us() -> dict:
+    """In-process cost of the virtual bus answering this cycle's two instructions (what a pty run adds)."""
+    import timeit
+
+    from vla_lite.firmware_bridge.servo.virtual_bus import VirtualBus
+
+    bus = VirtualBus(ARM, now_s=time.monotonic())
+    read = ft.sync_read(56, 2, IDS)
+    write = ft.sync_write(42, 2, [(i, (2048).to_bytes(2, "little")) for i in IDS])
+    out = {}
+    for name, frame in (("sync_read", read), ("sync_write", write)):
+        best = min(timeit.repeat(lambda: bus.handle(frame, time.monotonic()), number=500, repeat=5)) / 500
+        out[name] = round(best * 1e6, 1)
+    return out
 
 
 def progress(n: int, label: str):
@@ -164,7 +213,7 @@ def plot(results: dict, floor_ms: float, path: pathlib.Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4))
     for ax, (name, (ours_s, vendor_s)) in zip(axes, results.items()):
         hi = float(np.percentile(np.concatenate([ours_s, vendor_s]), 99.5)) * 1e3
         bins = np.linspace(0, hi, 80)
@@ -182,11 +231,15 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default="benchmarks/results/servo_bus.json")
+    parser.add_argument("--serve-replay", action="store_true", help=argparse.SUPPRESS)  # the replay run's server
     args = parser.parse_args()
+    if args.serve_replay:
+        return serve_replay()
     floor_ms = wire_floor_ms()
     load_before = os.getloadavg()  # the machine is shared: other work inflates both drivers' tails
+    bus_us = virtual_bus_us()
     runs = {"pty": (), "wire": ("--wire",),
-            "faults": ("--drop", "0.01", "--corrupt", "0.01", "--seed", str(args.seed))}
+            "faults": ("--drop", "0.01", "--corrupt", "0.01", "--seed", str(args.seed)), "replay": ("--serve-replay",)}
     out, hists = {}, {}
     for name, flags in runs.items():
         mine, theirs, report = run_pair(args.cycles, name, flags)
@@ -212,6 +265,7 @@ def main() -> int:
     result = {"benchmark": "servo_bus", "cycles": args.cycles, "arm": "so101", "baudrate": ARM.baudrate,
               "wire_floor_ms": round(floor_ms, 4), "host": platform.platform(), "python": platform.python_version(),
               "load_average_before_after": [load_before, os.getloadavg()],
+              "virtual_bus_us": bus_us,  # the simulator's own time per instruction, in every run but replay
               "runs": out,
               "faults_check": {"aborts": faults["vla_lite"]["aborts"],
                                "replies_lost_injected": bus.get("dropped", 0) + bus.get("corrupted", 0),

@@ -195,3 +195,18 @@ def test_the_exit_statuses_are_documented_in_run_help():
 def test_hold_keys_name_the_reason_and_the_subject_only():
     assert Hold(HoldReason.STALE_CAMERA, "front", "523 ms").key == "stale camera front"
     assert dataclasses.replace(Hold(HoldReason.NO_ACTION), detail="x").key == "no action queued"
+
+
+def test_the_exit_reason_is_the_key_that_decided_the_exit_status():
+    ledger, _ = _ledger()
+    assert ledger.exit_status() is ExitStatus.OK and ledger.exit_reason() is None
+    servo = Hold(HoldReason.SERVO_FAULT, "elbow_flex (ID 3) over-temperature", "temperature 71 °C >= limit 70 °C")
+    for k, temp_c in enumerate((71, 72, 73)):  # the value changes; the key does not
+        ledger.tick(0.02 * k, k, dataclasses.replace(servo, detail=f"temperature {temp_c} °C >= limit 70 °C"))
+    r = ledger.report()
+    assert r["holds"] == {"servo fault elbow_flex (ID 3) over-temperature": 3}
+    assert r["hold_details"]["servo fault elbow_flex (ID 3) over-temperature"].startswith("temperature 73 °C")
+    assert ledger.exit_status() is ExitStatus.HELD_BY_FAULT
+    assert r["exit_reason"] == ledger.exit_reason() == "servo fault elbow_flex (ID 3) over-temperature"
+    ledger.fault("camera stopped front", "device gone")
+    assert ledger.exit_status() is ExitStatus.CAMERA_DIED and ledger.exit_reason() == "camera stopped front"

@@ -165,15 +165,16 @@ def test_sim_arm_serves_a_virtual_dynamixel_bus_for_koch():
     assert out.returncode == 2 and "--tcp" in out.stderr
 
 
-def test_a_latched_servo_condition_is_a_controller_fault_until_cleared(quick_thread_switches):
+def test_a_latched_servo_condition_is_a_named_fault_until_cleared(quick_thread_switches):
     with serve_pty("so101") as server, ServoArm.open(server.port, "so101", virtual_calibration()) as arm:
         with server.lock:
             server.bus.set_overload(3)
         deadline = time.monotonic() + 5
         while arm.poll() is None or not arm.latest_state.faults:
             assert time.monotonic() < deadline
-        assert arm.latest_state.faults == p.Fault.HARDWARE  # the loop holds: "controller fault HARDWARE"
+        assert arm.latest_state.faults == p.Fault.HARDWARE  # the loop holds, by the names below
         assert any("elbow_flex (ID 3)" in r and "overload" in r for r in arm.health_faults())
+        assert arm.named_faults() == [("elbow_flex (ID 3) overload", "status error bit overload (0x20)")]
         assert arm.stats.as_dict()["health_faults"] == arm.health_faults()
         with server.lock:
             server.bus.set_overload(3, False)

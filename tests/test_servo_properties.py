@@ -77,3 +77,26 @@ def test_sign_magnitude_round_trips(value, bit):
     else:
         with pytest.raises(ServoConfigError, match=f"magnitude {abs(value)} exceeds {(1 << bit) - 1}"):
             ft.encode_sign_magnitude(value, bit)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_whole_replies_in_one_read_decode_as_byte_by_byte(data):
+    """A sync read's replies read in one go take the decoder's fixed-stride path (expected LEN, empty buffer); the
+    same bytes fed one at a time take the general search: the packets, checksum failures and IDs blamed agree,
+    whatever is wrong in them (a flipped bit, a byte lost, garbage)."""
+    n_data = data.draw(st.integers(0, 4))
+    ids = data.draw(st.lists(st.integers(0, 0xFD), min_size=1, max_size=6))
+    stream = bytearray(b"".join(ft.status(i, data.draw(st.integers(0, 0x7F)), data.draw(st.binary(
+        min_size=n_data, max_size=n_data))) for i in ids))
+    for pos in data.draw(st.lists(st.integers(0, len(stream) * 8 - 1), max_size=2)):
+        stream[pos // 8] ^= 1 << pos % 8
+    if data.draw(st.booleans()):
+        del stream[data.draw(st.integers(0, len(stream) - 1))]
+    outcomes = []
+    for chunk in (len(stream), 1):
+        dec = ft.Decoder()
+        dec.expect((n_data + 2,))
+        out = [p for at in range(0, len(stream), chunk) for p in dec.feed(bytes(stream[at:at + chunk]))]
+        outcomes.append((out + dec.finish(), list(dec.bad_ids), dec.stats.packets))
+    assert outcomes[0] == outcomes[1]

@@ -249,3 +249,38 @@ def test_an_arm_profile_file_of_ones_own_runs_like_a_built_in(tmp_path, parts, q
         so101_cal = subprocess.run(args + ["--calibration", str(parts[1])], capture_output=True, text=True,
                                    timeout=120, env=env_with_config(tmp_path))
     assert so101_cal.returncode == 2 and "calibrates a 'so101' arm, but --arm is 'my_arm'" in so101_cal.stderr
+
+
+def test_servo_faults_are_held_counted_and_exit_by_joint_and_condition(tmp_path, parts, quick_thread_switches):
+    """A servo over its temperature limit from the start, then another overloaded mid-run: the hold line, the
+    report's holds and faults and the exit status name each servo and condition, keyed without their values."""
+    heat = "servo fault elbow_flex (ID 3) over-temperature"
+    both = f"{heat}, wrist_roll (ID 5) overload"
+    with serve_pty("so101") as server:
+        with server.lock:
+            server.bus.set_temperature(3, 71)  # limit 70 °C: its status replies carry the overheat bit
+        proc = subprocess.Popen(run_args(server.port, parts, "--duration", "4", "--report", str(tmp_path / "r.json")),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_with_config(tmp_path))
+        try:
+            said = []
+            for line in proc.stderr:
+                said.append(line)
+                if "holding at tick" in line:
+                    break
+            with server.lock:
+                server.bus.set_overload(5)  # after torque on (which clears a Feetech servo's overload)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    said = "".join(said) + err
+    assert proc.returncode == 3, said  # held by a fault at the end
+    assert "servo faults elbow_flex (ID 3) over-temperature (" in said  # named at start
+    assert f": {heat} (" in said and "latched" in said, said  # the hold line
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert set(r["holds"]) <= {heat, both, "waiting for a state after restart", "no fresh arm state"}, r["holds"]
+    assert r["holds"][heat] > 0 and r["holds"][both] > 0, r["holds"]
+    assert r["faults"] == {heat: 1, "servo fault wrist_roll (ID 5) overload": 1}, r["faults"]
+    assert "overheat" in r["fault_details"][heat]  # latched by the status bit, then read: the value is in the hold
+    assert "temperature 71 °C >= limit 70 °C" in r["hold_details"][both] and "overload" in r["hold_details"][both]
+    assert r["held_at_end"] == r["exit_reason"] == both and r["exit_status"] == 3
+    assert f"outcome: held_by_fault (exit status 3: {both})" in out

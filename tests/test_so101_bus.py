@@ -26,7 +26,9 @@ SLACK = BusConfig(latency_s=0.02, budget_s=0.2, max_retries=3)
 
 
 def open_bus(rig, config: BusConfig = SLACK) -> ServoBus:
-    return ServoBus.open(rig.port, load_arm("so101"), config)
+    """The rigs here are stepped in lockstep (advance()): the bus keeps the servos' pace, as evaluation's does,
+    so a busy machine changes nothing it reads (the vendor SDK's test is a host on real-time windows)."""
+    return ServoBus.open(rig.port, load_arm("so101"), config, lockstep=rig.lockstep_peer)
 
 
 @pytest.fixture

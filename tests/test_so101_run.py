@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
+import numpy as np
 import pytest
 
 from servo_run_fixtures import servo_bundle
@@ -91,3 +93,53 @@ def test_sim_arm_world_flags_are_refused_where_they_do_not_apply():
                        (["--arm", "so101", "--world", "--torque-off-ms", "0"], "--torque-off-ms is not for --world")):
         out = vla("sim-arm", *args, timeout=60)
         assert out.returncode == 2 and word in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def spin(stop: threading.Event) -> None:
+    while not stop.is_set():
+        sum(range(500))
+
+
+def lockstep_episodes(bundle, port: str, loaded: bool, ticks: int = 20) -> dict:
+    """Two lockstep episodes (cut to `ticks`) through the runtime in this process, as `vla-lite eval` runs them.
+    loaded: meanwhile a thread spins, taking the interpreter from the servo server's thread for whole switch
+    intervals (5 ms: twice a loop's reply window), as a busy host starves it."""
+    from vla_lite.evaluate import SimClock, run_episodes
+    from vla_lite.runtime import RunConfig, Runtime
+
+    clock = SimClock()
+    rt = Runtime.open(RunConfig(port=port, model=str(bundle), sim_camera_fps=None), clock=clock)
+    stop = threading.Event()
+    spinner = threading.Thread(target=spin, args=(stop,))
+    try:
+        rt.rig.world.max_steps = ticks
+        if loaded:
+            spinner.start()
+        results = run_episodes(rt, clock, [5, 6])
+        link = rt.link.stats.as_dict()
+        return {"results": [(r.seed, r.outcome, r.steps) for r in results], "holds": rt.loop.report()["holds"],
+                "joints_rad": rt.rig.world.present_joint_rad().copy(), "link": link,
+                "losses": {n: (s["timeouts"], s["bad_checksums"]) for n, s in link["servos"].items()}}
+    finally:
+        stop.set()
+        if spinner.is_alive():
+            spinner.join()
+        rt.close()
+
+
+@pytest.mark.parametrize("port", ["so101-sim:red-bowl,blue-left-pad",
+                                  "so101-sim:red-bowl,blue-left-pad,drop=0.03,corrupt=0.03,seed=4"])
+def test_lockstep_results_do_not_depend_on_the_machines_load(bundle, port):
+    """In lockstep the bus waits for the simulated servos' answers (liveness timeout only), so a loaded machine
+    (the servo server's thread starved) gives the very same episodes: no tick held for want of a state, the same
+    joints at the end, the same replies lost to the injected faults and nothing else."""
+    idle, loaded = (lockstep_episodes(bundle, port, load) for load in (False, True))
+    assert idle["results"] == loaded["results"] == [(5, "timeout", 20), (6, "timeout", 20)]
+    np.testing.assert_array_equal(idle["joints_rad"], loaded["joints_rad"])
+    assert idle["holds"] == loaded["holds"] and idle["losses"] == loaded["losses"], (idle, loaded)
+    for run in (idle, loaded):
+        assert run["link"]["bus"]["late_replies"] == run["link"]["bus"]["withheld_writes"] == 0, run["link"]
+    if "drop" in port:
+        assert sum(t + c for t, c in idle["losses"].values()) > 0  # the faults were injected, and counted
+    else:
+        assert "no fresh arm state" not in idle["holds"] and idle["link"]["readings_lost"] == 0, idle

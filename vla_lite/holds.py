@@ -26,6 +26,7 @@ class HoldReason(str, enum.Enum):
     RESTARTING = "waiting for a state after restart"  # expected: the loop started over (new episode)
     BAD_STATE = "non-finite arm state"
     CONTROLLER_FAULT = "controller fault"
+    SERVO_FAULT = "servo fault"  # a servo arm's latched condition: the subject names the joint and the condition
     STALE_CAMERA = "stale camera"
     CAMERA_STOPPED = "camera stopped"
     NO_ACTION = "no action queued"  # expected while the first chunk of a plan is computed
@@ -36,13 +37,15 @@ class HoldReason(str, enum.Enum):
 
 
 EXPECTED = frozenset({HoldReason.RESTARTING, HoldReason.NO_ACTION})
+LATCHED = frozenset({HoldReason.CONTROLLER_FAULT, HoldReason.SERVO_FAULT})  # the arm refuses commands until cleared
 
 
 class ExitStatus(enum.IntEnum):
     """`vla-lite run`'s exit status (2 is a refused start: bad arguments, a bundle or port that cannot be used)."""
 
     OK = 0  # ran as asked
-    HELD_BY_FAULT = 3  # the run ended with the arm held by a fault (a controller fault latched, no fresh state, ...)
+    HELD_BY_FAULT = 3  # the run ended with the arm held by a fault (a controller or servo fault latched, no fresh
+    # state, ...)
     CAMERA_DIED = 4  # a camera's capture stopped for good during the run
     LINK_LOST = 5  # the link to the controller was lost and not regained by the end
 
@@ -50,7 +53,9 @@ class ExitStatus(enum.IntEnum):
 EXIT_STATUS_HELP = """exit status:
   0  ran as asked
   2  refused to start: a bad argument, a bundle, port or camera that cannot be used
-  3  the run ended with the arm held by a fault (a controller fault latched, no fresh arm state, a stale camera)
+  3  the run ended with the arm held by a fault (a controller or servo fault latched, no fresh arm state, a stale
+     camera): the report's outcome line and exit_reason name it, e.g. "servo fault elbow_flex (ID 3)
+     over-temperature"
   4  a camera's capture stopped for good during the run (its error is in the report's fault_details)
   5  the link to the controller was lost and not regained by the end
   130 interrupted before the loop started (Ctrl-C); a Ctrl-C or SIGTERM during the run stops it cleanly and the
@@ -60,7 +65,8 @@ EXIT_STATUS_HELP = """exit status:
 @dataclass(frozen=True)
 class Hold:
     reason: HoldReason
-    subject: str = ""  # what it is about when there can be several: the camera's name, the controller's fault flags
+    subject: str = ""  # what it is about when there can be several: the camera's name, the controller's fault
+    # flags, the servos and conditions latched ("elbow_flex (ID 3) over-temperature")
     detail: str = ""  # what changes from tick to tick (a frame's age, an error's text): kept beside the count
 
     @property
@@ -173,10 +179,18 @@ class HoldLedger:
             return ExitStatus.HELD_BY_FAULT
         return ExitStatus.OK
 
+    def exit_reason(self) -> str | None:
+        """What decided exit_status(): the final hold's key, or the camera that stopped; None when OK."""
+        status, cur = self.exit_status(), self.current
+        if status is ExitStatus.CAMERA_DIED:
+            return next(k for k in self.faults if k.startswith(HoldReason.CAMERA_STOPPED.value))
+        return None if status is ExitStatus.OK else cur.key
+
     def report(self) -> dict:
         cur = self.current
         return {"holds": dict(self.holds), "hold_details": dict(self.hold_details), "faults": dict(self.faults),
-                "fault_details": dict(self.fault_details), "held_at_end": None if cur is None else cur.key}
+                "fault_details": dict(self.fault_details), "held_at_end": None if cur is None else cur.key,
+                "exit_reason": self.exit_reason()}
 
     def _say(self, text: str) -> None:
         if self.say is not None:

@@ -26,7 +26,7 @@ import numpy as np
 from .cameras.base import Camera
 from .firmware_bridge import protocol as p
 from .firmware_bridge.link import ArmLink
-from .holds import Hold, HoldLedger, HoldReason
+from .holds import LATCHED, Hold, HoldLedger, HoldReason
 from .observation import Observation, Observer
 from .pacing import CycleStats, Pacer, percentiles_ms
 from .text.normalize import normalize_instruction
@@ -215,7 +215,7 @@ class ControlLoop:
         link = self.link
         if not link.connected:
             return None
-        if result.command is None or (why is not None and why.reason is HoldReason.CONTROLLER_FAULT):
+        if result.command is None or (why is not None and why.reason in LATCHED):
             # Nothing safe to command yet, or a controller with a fault latched (it refuses commands and holds by
             # itself): keep its watchdog fed and ask for a state, which says when the fault is cleared.
             link.heartbeat()

@@ -6,19 +6,29 @@ by when the controller took it (the link's `latest_state_taken_s`: a reply that 
 way while the world was reset, arrives looking new), fresh meaning taken less than max_state_age_s (or two
 periods) ago; and only when finite and free of controller faults; and camera frames only when younger than
 max_frame_age_s. Each newly latched controller fault, a lost link and a camera whose capture stopped are counted
-once in the ledger (vla_lite.holds) with their detail.
+once in the ledger (vla_lite.holds) with their detail. A link that can say more than the protocol's fault flags
+(`NamesFaults`: a servo arm names the servo and the condition) has its faults held and counted by those names.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 from .cameras.base import CameraStopped, StaleFrame
 from .firmware_bridge import protocol as p
 from .holds import Hold, HoldReason
+
+CLEAR_HINT = "latched: the arm holds until it is cleared (vla-lite run --clear-faults clears it at start)"
+
+
+@runtime_checkable
+class NamesFaults(Protocol):
+    def named_faults(self) -> list[tuple[str, str]]:
+        """(subject, detail) of each fault latched now: the subject names where and what with no value in it
+        ("elbow_flex (ID 3) over-temperature": it keys counts), the detail the values."""
 
 
 class Observation(NamedTuple):
@@ -51,7 +61,7 @@ class Observer:
         self.last_state: np.ndarray | None = None  # (S,) robot units of the newest observation
         self._restart_s: float | None = None  # clock() of the last restart(): only states taken after it count
         self._link_up = True  # for saying when the link goes down and comes back
-        self._controller_faults = 0  # fault flags in the last fresh state, for counting each latch once
+        self._latched: set[str] = set()  # fault keys latched in the last fresh state, for counting each latch once
 
     def restart(self, now_s: float) -> None:
         """The arm was moved under the loop at or before now_s (clock()): states taken until then describe it as
@@ -75,9 +85,9 @@ class Observer:
         measured = np.asarray(st.position, dtype=np.float64)
         if not np.all(np.isfinite(measured)):
             return None, None, None, Hold(HoldReason.BAD_STATE)
-        if self._faulted(st.faults, now):
-            names = "|".join(f.name for f in p.Fault if st.faults & f)
-            return measured, None, None, Hold(HoldReason.CONTROLLER_FAULT, names)
+        fault = self._fault_hold(st.faults, now)
+        if fault is not None:
+            return measured, None, None, fault
         images, frames, oldest = {}, {}, now
         for name, cam in self.cameras.items():
             try:
@@ -108,14 +118,23 @@ class Observer:
             self._link_up = up
         return up
 
-    def _faulted(self, flags: int, now: float) -> bool:
-        """Whether the controller reports faults; each newly latched flag is counted once, a clear is said."""
-        new = flags & ~self._controller_faults
-        for f in p.Fault:
-            if new & f:
-                self.ledger.fault(f"controller {f.name}", "latched on the controller: it holds until the fault is "
-                                  "cleared (vla-lite run --clear-faults clears it at start)", now_s=now)
-        if self._controller_faults and not flags:
+    def _fault_hold(self, flags: int, now: float) -> Hold | None:
+        """The hold the controller's latched faults call for (None: none). Named by the link when it can (each
+        servo and condition), else by the protocol's flags; each newly latched one is counted once, a clear said."""
+        named = dict(self.link.named_faults()) if flags and isinstance(self.link, NamesFaults) else {}
+        if named:
+            latched = {f"{HoldReason.SERVO_FAULT.value} {subject}": f"{detail}; {CLEAR_HINT}"
+                       for subject, detail in named.items()}
+        else:
+            latched = {f"controller {f.name}": f"{CLEAR_HINT} on the controller" for f in p.Fault if flags & f}
+        for key, detail in latched.items():
+            if key not in self._latched:
+                self.ledger.fault(key, detail, now_s=now)
+        if self._latched and not latched:
             self.ledger.note("controller faults cleared")
-        self._controller_faults = flags
-        return bool(flags)
+        self._latched = set(latched)
+        if named:
+            return Hold(HoldReason.SERVO_FAULT, ", ".join(named), "; ".join(named.values()) + "; latched")
+        if flags:
+            return Hold(HoldReason.CONTROLLER_FAULT, "|".join(f.name for f in p.Fault if flags & f))
+        return None

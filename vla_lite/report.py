@@ -4,7 +4,8 @@ JSON fields (all times in ms): rate_hz, achieved_hz (over the ticks run), ticks,
 or more late), skipped, jitter_ms {p50, p99, max, n}, inference_ms {p50, p99, max, n}, loop_ms {section: {p50, p99,
 max, n}}, camera_to_command_ms, holds (reason -> ticks held) and hold_details (reason -> last detail), faults
 (fault -> occurrences) and fault_details, held_at_end, clamped ("kind joint" -> ticks), link (its rtt_ms is from
-sending a command to receiving the state that echoes it), outcome and exit_status (vla_lite.holds.ExitStatus), and
+sending a command to receiving the state that echoes it), outcome, exit_status (vla_lite.holds.ExitStatus) and
+exit_reason (the hold or fault key that decided it: "servo fault elbow_flex (ID 3) over-temperature"), and
 in the simulated world episodes, successes, success_rate, per-episode results.
 """
 
@@ -57,7 +58,8 @@ def format_report(r: dict, notes: bool = True) -> str:
     for note in (r.get("notes") or []) if notes else []:
         lines.append(f"  note: {note}")
     if r.get("outcome"):
-        lines.append(f"  outcome: {r['outcome']} (exit status {r.get('exit_status')})")
+        why = f": {r['exit_reason']}" if r.get("exit_reason") else ""
+        lines.append(f"  outcome: {r['outcome']} (exit status {r.get('exit_status')}{why})")
     return "\n".join(lines)
 
 

@@ -187,7 +187,9 @@ def _open_servo_arm(cfg: RunConfig, port, m, clock, notes: list):
 
 def _open_world_servo_arm(cfg: RunConfig, rig, m, clock, notes: list):
     """A simulated arm behind a servo bus (so101-sim): the same ServoArm as a real bus, on the rig's pty, with the
-    calibration that matches its virtual servos (a user's --calibration is for a real arm, so it is refused)."""
+    calibration that matches its virtual servos (a user's --calibration is for a real arm, so it is refused). In
+    lockstep (evaluation) the bus waits for the simulated servos' answers with a liveness timeout only, as the
+    evaluator waits for a vla-lite controller's, so results do not depend on the machine's load."""
     from .calibration_contract import check_calibration
     from .servo_arm import ServoArm
 
@@ -196,7 +198,7 @@ def _open_world_servo_arm(cfg: RunConfig, rig, m, clock, notes: list):
                          "brings the calibration of its own servos (drop --calibration)")
     notes += check_calibration(m, rig.calibration, f"the simulated {rig.bus_profile}'s calibration")
     return ServoArm.open(rig.port, rig.bus_profile, rig.calibration, baudrate=cfg.baudrate, on_exit=cfg.on_exit,
-                         clock=clock)
+                         clock=clock, lockstep=rig.lockstep_peer)
 
 
 def _encoder(cfg: RunConfig, bundle, notes: list):
@@ -248,16 +250,22 @@ class _ReportedPositions:
 
 
 def _faults_at_start(link: ArmLink, clear: bool) -> list[str]:
-    """Notes on faults the controller reports in the STATE that follows HELLO_ACK; cleared when asked to."""
+    """Notes on faults the controller reports in the STATE that follows HELLO_ACK (a servo arm names each servo and
+    condition); cleared when asked to."""
+    from .observation import NamesFaults
+
     st = link.latest_state
     if st is None or not st.faults:
         return []
-    names = "|".join(f.name for f in p.Fault if st.faults & f)
+    named = link.named_faults() if isinstance(link, NamesFaults) else []
+    if named:
+        what = "servo faults " + "; ".join(f"{subject} ({detail})" for subject, detail in named)
+    else:
+        what = "controller faults " + "|".join(f.name for f in p.Fault if st.faults & f)
     if not clear:
-        return [f"controller reports faults {names}: the arm holds until they are cleared "
-                "(--clear-faults clears them at start)"]
+        return [f"{what} latched: the arm holds until they are cleared (--clear-faults clears them at start)"]
     link.request(p.ClearFault())
-    return [f"controller faults {names} cleared at start (--clear-faults)"]
+    return [f"{what} cleared at start (--clear-faults)"]
 
 
 def _executor(cfg: RunConfig, m, factor: int):

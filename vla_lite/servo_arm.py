@@ -19,7 +19,8 @@ section) in the loop's own thread: no extra thread and no second serial hop.
 - Goals are clipped to each joint's calibrated range (calib.ArmCalibration.to_counts); the bus withholds a sync
   write while a reply may still be on the half-duplex line (the servos keep their previous goal), counted.
 - Health: the bus's latched conditions (over-temperature, under-voltage, overload, ...) are State.faults HARDWARE,
-  so the loop holds; `clear_fault()` (run --clear-faults) clears them.
+  so the loop holds, naming each servo and condition (`named_faults`); `clear_fault()` (run --clear-faults) clears
+  them.
 - Link loss (the port fails, or LINK_LOSS_READS incomplete reads in a row over LINK_LOSS_S): the link is down
   and the loop holds ("link fault"). HOLD retries and carries on when the arm answers again; RELEASE turns torque
   off as soon as the bus lets it and stays down. On close (end of run, Ctrl-C, SIGTERM): HOLD leaves torque on,
@@ -44,6 +45,7 @@ from .calib.user_files import find_calibration
 from .firmware_bridge import protocol as p
 from .firmware_bridge.servo import (ArmProfile, BusConfig, ServoBus, ServoBusError, ServoLinkError, ServoTimeout,
                                     load_arm)
+from .firmware_bridge.servo.lockstep import LockstepPeer
 from .servo_arm_info import ServoArmStats, arm_config
 
 LINK_LOSS_S = 1.0  # incomplete reads in a row for this long (and LINK_LOSS_READS of them): the link is down
@@ -82,19 +84,21 @@ class ServoArm:
     @classmethod
     def open(cls, device: str, profile: ArmProfile | str, calibration: ArmCalibration | str | None = None, *,
              config: BusConfig = BusConfig(), baudrate: int | None = None, on_exit: TorquePolicy | str = "hold",
-             clock: Callable[[], float] = time.monotonic) -> "ServoArm":
+             clock: Callable[[], float] = time.monotonic, lockstep: LockstepPeer | None = None) -> "ServoArm":
         """Open the bus, check every servo answers and holds the calibration's homing offsets, set each goal to
         its present position and turn torque on (nothing moves). profile: a name (so100, so101, koch) or a JSON
-        file; calibration: an ArmCalibration, a file, or None for the arm's default file
-        (calib.user_files). Raises ServoBusError (the port, a refused write) or CalibrationError (no file,
-        another arm's, a silent servo, offsets the servos do not hold); nothing stays open then."""
+        file; calibration: an ArmCalibration, a file, or None for the arm's default file (calib.user_files);
+        lockstep: the far end of a simulated bus stepped in simulated time, whose pace the bus keeps
+        (firmware_bridge/servo/lockstep.py), None on a real bus. Raises ServoBusError (the port, a refused write)
+        or CalibrationError (no file, another arm's, a silent servo, offsets the servos do not hold); nothing
+        stays open then."""
         profile = load_arm(profile) if isinstance(profile, str) else profile
         register_arm_profile(profile)  # a user's --arm FILE: its calibration files load by its name
         cal = calibration if isinstance(calibration, ArmCalibration) else \
             find_calibration(profile.name, calibration, device)[0]
         if cal.arm != profile.name:
             raise CalibrationMismatch(f"the calibration is a {cal.arm!r} arm's; the bus is a {profile.name!r}")
-        bus = ServoBus.open(device, profile, config, baudrate)
+        bus = ServoBus.open(device, profile, config, baudrate, lockstep)
         try:
             _take_over(bus, cal)
             arm = cls(bus, cal, on_exit=on_exit, clock=clock)
@@ -220,6 +224,11 @@ class ServoArm:
 
     def health_faults(self) -> list[str]:
         return [f.reason for f in self.bus.health.faults()]
+
+    def named_faults(self) -> list[tuple[str, str]]:
+        """(subject, detail) of each latched servo condition, e.g. ("elbow_flex (ID 3) over-temperature",
+        "temperature 71 °C >= limit 70 °C"): what the loop's holds and faults name (observation.NamesFaults)."""
+        return [(f.subject, f.detail) for f in self.bus.health.faults()]
 
     def run_notes(self) -> list[str]:
         """What the run report adds about the bus: lost readings, withheld goals, latched servo conditions."""

@@ -13,6 +13,11 @@ What it promises a control loop:
 - health (voltage, temperature, load, error bits) is read one servo at a time at a low rate, spread over sync
   reads, and surfaced as latched named conditions (`health.faults()`);
 - EEPROM is written only by write_eeprom (Feetech: Lock cleared then restored; Dynamixel: torque must be off).
+
+Lockstep (`lockstep=` a LockstepPeer: a simulated arm served in-process and stepped in simulated time): the bus
+keeps the far end's pace instead of the wire's (lockstep.py): budgets become the liveness timeout, each window
+closes when the far end's answer is all read, and health polls follow the simulation's clock, so what the host
+reads does not depend on how busy the machine is.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from .arms import ArmProfile
 from .errors import ServoConfigError, ServoProtocolError, ServoTimeout
 from .exchange import Exchange
 from .health import HealthMonitor, Telemetry
+from .lockstep import LockstepPeer
 from .port import SerialPort
 from .readings import ServoStats, SyncReading
 from .tables import Area, Register
@@ -44,9 +50,10 @@ class BusConfig:
     max_retries: int = 2  # extra attempts per call, budget permitting
     health_period_s: float = 0.5  # each servo's health is read about this often
     return_delay_us: int | None = None  # the servos' Return_Delay_Time; None: the profile's
+    lockstep_timeout_s: float = 2.0  # lockstep only: real seconds a simulated far end may take to answer
 
     def __post_init__(self):
-        for name in ("latency_s", "budget_s", "health_period_s"):
+        for name in ("latency_s", "budget_s", "health_period_s", "lockstep_timeout_s"):
             if not getattr(self, name) > 0:
                 raise ServoConfigError(f"BusConfig.{name} must be > 0 s, got {getattr(self, name)!r}")
         if self.max_retries < 0:
@@ -54,27 +61,31 @@ class BusConfig:
 
 
 class ServoBus:
-    def __init__(self, port: SerialPort, profile: ArmProfile, config: BusConfig = BusConfig()):
-        self.profile, self.config, self._port = profile, config, port
+    def __init__(self, port: SerialPort, profile: ArmProfile, config: BusConfig = BusConfig(),
+                 lockstep: LockstepPeer | None = None):
+        self.profile, self.config, self._port, self.lockstep = profile, config, port, lockstep
         self.url = port.url  # what the bus was opened on, for messages
         self.table = profile.table
         self.dynamixel = profile.family.is_dynamixel
         self.codec = dxl if self.dynamixel else ft
         delay_us = profile.return_delay_us if config.return_delay_us is None else config.return_delay_us
+        self._ids = profile.ids  # joint order (the profile computes it on each call)
         self._stats: dict[int, ServoStats] = {i: ServoStats() for i in profile.ids}
         self._exchange = Exchange(port, self.codec, port.baudrate, delay_us * 1e-6, config.latency_s, self._stats,
-                                  profile.ids)
+                                  profile.ids, lockstep, config.lockstep_timeout_s)
+        self._clock = time.monotonic if lockstep is None else lockstep.clock  # health schedule and stamps
         self.health = HealthMonitor(profile)
-        self._last: dict[tuple[str, int], tuple[int, float]] = {}  # (register, id) -> (value, stamp_s)
+        self._last: dict[str, dict[int, tuple[int, float]]] = {}  # register -> {id: (value, stamp_s)} last read
         self._packets: dict[tuple, bytes] = {}  # built sync-read packets
-        self._next_health_s = time.monotonic() + config.health_period_s / len(profile.ids)
+        self._next_health_s = self._clock() + config.health_period_s / len(profile.ids)
         self._health_turn = 0
         self._alerts: set[int] = set()  # Dynamixel servos whose alert bit asks for Hardware_Error_Status
 
     @classmethod
-    def open(cls, url: str, profile: ArmProfile, config: BusConfig = BusConfig(), baudrate: int | None = None):
+    def open(cls, url: str, profile: ArmProfile, config: BusConfig = BusConfig(), baudrate: int | None = None,
+             lockstep: LockstepPeer | None = None):
         """Open any pyserial URL (/dev/ttyACM0, a pty path, socket://...) at the profile's baud."""
-        return cls(SerialPort(url, baudrate or profile.baudrate), profile, config)
+        return cls(SerialPort(url, baudrate or profile.baudrate), profile, config, lockstep)
 
     def close(self) -> None:
         self._port.close()
@@ -96,8 +107,8 @@ class ServoBus:
     def sync_read(self, register: str, ids=None, budget_s: float | None = None) -> SyncReading:
         """`register` of every servo (default: the profile's, in joint order) in one call; see SyncReading."""
         reg = self.table[register]
-        ids = self.profile.ids if ids is None else tuple(ids)
-        deadline = time.monotonic() + (budget_s or self.config.budget_s)
+        ids = self._ids if ids is None else tuple(ids)
+        deadline = self._deadline(budget_s)
         self._exchange.begin_call()
         got: dict[int, tuple] = {}
         pending, attempt = ids, 0
@@ -111,7 +122,8 @@ class ServoBus:
                 got.update(self._exchange.run_fast(reg, pending, deadline))
             else:
                 got.update(self._exchange.run(packet, pending, reg.size, deadline, attempt))
-            pending, attempt = tuple(i for i in ids if i not in got), attempt + 1
+            pending = () if len(got) == len(ids) else tuple(i for i in ids if i not in got)
+            attempt += 1
         reading = self._reading(register, reg, ids, got)
         self._maybe_poll_health(deadline)
         return reading
@@ -122,7 +134,7 @@ class ServoBus:
         budget) and, when it cannot be proved clean, nothing is sent and False returned (counted as
         withheld_writes; the servos keep their previous goal)."""
         reg = self._writable(register, Area.RAM)
-        ids = self.profile.ids if ids is None else tuple(ids)
+        ids = self._ids if ids is None else tuple(ids)
         if len(values) != len(ids):
             raise ServoConfigError(f"sync_write {register}: {len(values)} values for {len(ids)} servos {list(ids)}")
         size, order = reg.size, self.table.byteorder
@@ -131,10 +143,10 @@ class ServoBus:
         except (ValueError, OverflowError, TypeError) as exc:
             raise ServoConfigError(f"sync_write {register}: bad value in {list(values)}: {exc}") from None
         self._exchange.begin_call()
-        if not self._exchange.clear_line(time.monotonic() + (budget_s or self.config.budget_s)):
+        if not self._exchange.clear_line(self._deadline(budget_s)):
             self._exchange.link.withheld_writes += 1
             return False
-        self._port.write(self.codec.sync_write(reg.address, size, items))  # no reply: nothing to flush for
+        self._exchange.send(self.codec.sync_write(reg.address, size, items))  # no reply: nothing to flush for
         return True
 
     def read_positions(self, budget_s: float | None = None) -> SyncReading:
@@ -230,7 +242,7 @@ class ServoBus:
             values[names[3]] = bits.data[0]
             self._alerts.discard(servo_id)
         load, volts, temp, error_bits = (values[n] for n in names)
-        t = Telemetry(temp, volts / 10, load, error_bits, time.monotonic())
+        t = Telemetry(temp, volts / 10, load, error_bits, self._clock())
         self.health.on_telemetry(servo_id, t)
         return t
 
@@ -245,6 +257,12 @@ class ServoBus:
 
     def _stat(self, servo_id: int) -> ServoStats:
         return self._exchange.stat(servo_id)
+
+    def _deadline(self, budget_s: float | None) -> float:
+        """Monotonic end of a call; lockstep: the liveness timeout (the far end's answers decide, not the wire)."""
+        if self.lockstep is not None:
+            return time.monotonic() + self.config.lockstep_timeout_s
+        return time.monotonic() + (budget_s or self.config.budget_s)
 
     def _joint(self, servo_id: int) -> str:
         name = next((s.name for s in self.profile.servos if s.id == servo_id), None)
@@ -268,7 +286,7 @@ class ServoBus:
 
     def _transact_one(self, servo_id: int, packet: bytes, data_len: int, budget_s: float | None):
         """One instruction to one servo, retried within the budget; the status packet or None."""
-        deadline = time.monotonic() + (budget_s or self.config.budget_s)
+        deadline = self._deadline(budget_s)
         self._exchange.begin_call()
         for attempt in range(self.config.max_retries + 1):
             if attempt:
@@ -302,31 +320,37 @@ class ServoBus:
                 self._alerts.add(servo_id)
 
     def _reading(self, register: str, reg: Register, ids: tuple, got: dict) -> SyncReading:
-        n, order = len(ids), self.table.byteorder
-        values, fresh = np.zeros(n, np.int64), np.zeros(n, bool)
-        stamps, errors = np.full(n, -np.inf), np.zeros(n, np.int64)
-        last = self._last
-        for k, servo_id in enumerate(ids):
+        order, from_raw = self.table.byteorder, reg.from_raw
+        last = self._last.get(register)
+        if last is None:
+            last = self._last[register] = {}
+        rows = []  # (value, fresh, stamp, error) per servo, made arrays once at the end (cheaper than item by item)
+        for servo_id in ids:
             hit = got.get(servo_id)
-            if hit is not None:
-                pkt, stamp = hit
-                value = reg.from_raw(int.from_bytes(pkt.data, order))
-                last[(register, servo_id)] = (value, stamp)
-                fresh[k], errors[k] = True, pkt.error
-                self._on_status(servo_id, pkt.error, stamp)
-            else:
+            if hit is None:
                 self._stat(servo_id).stale_readings += 1
-            values[k], stamps[k] = last.get((register, servo_id), (0, -np.inf))
-        return SyncReading(register, ids, values, fresh, stamps, errors)
+                value, stamp = last.get(servo_id, (0, -np.inf))
+                rows.append((value, False, stamp, 0))
+                continue
+            pkt, stamp = hit
+            value, error = from_raw(int.from_bytes(pkt.data, order)), pkt.error
+            last[servo_id] = (value, stamp)
+            if error:
+                self._on_status(servo_id, error, stamp)
+            rows.append((value, True, stamp, error))
+        values, fresh, stamps, errors = zip(*rows)
+        return SyncReading(register, ids, np.array(values, np.int64), np.array(fresh, bool),
+                           np.array(stamps, np.float64), np.array(errors, np.int64))
 
     def _maybe_poll_health(self, deadline_s: float) -> None:
-        now = time.monotonic()
-        if now < self._next_health_s:
+        t_s = self._clock()
+        if t_s < self._next_health_s:
             return
-        ids = self.profile.ids
+        ids = self._ids
         servo_id = min(self._alerts) if self._alerts else ids[self._health_turn % len(ids)]
+        now = time.monotonic()
         if now + self._exchange.resync_s() + 2 * self._exchange.window_s(8, 1, 21) > deadline_s:
             return  # not this call: the budget is spent; the next call tries
         self._health_turn += 1
-        self._next_health_s = now + self.config.health_period_s / len(ids)
+        self._next_health_s = t_s + self.config.health_period_s / len(ids)
         self.poll_health(servo_id, max(deadline_s - now, 1e-4))

@@ -22,6 +22,10 @@ pending, and the next transaction first resynchronises, sending nothing until th
    request, older barriers' included, arrives before it (counted as late_replies, dropped).
 If the barrier gets no answer within the call's deadline, nothing is sent: the call returns no reading (its
 servos go stale) rather than one that may be old, and the next call resynchronises again.
+
+Lockstep (a LockstepPeer given, lockstep.py): every instruction sent waits until the far end has answered it, and
+a reply window closes once every byte it wrote has been read (the window and deadline times are then liveness
+bounds only). The stream then always ends with the window: nothing is left pending, and a late reply cannot exist.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from typing import NamedTuple
 from . import dynamixel as dxl
 from .port import SerialPort
 from .barriers import BARRIER_ADDRESS, BARRIER_LENS, Barriers
+from .errors import ServoLinkError
+from .lockstep import LockstepPeer
 from .readings import LinkStats, ServoStats
 from .tables import Register
 
@@ -46,7 +52,8 @@ class _Pending(NamedTuple):
 
 class Exchange:
     def __init__(self, port: SerialPort, codec, baudrate: int, return_delay_s: float, latency_s: float,
-                 stats: dict[int, ServoStats], barrier_ids: tuple[int, ...] = ()):
+                 stats: dict[int, ServoStats], barrier_ids: tuple[int, ...] = (), peer: LockstepPeer | None = None,
+                 liveness_s: float = 2.0):
         self.port, self.codec = port, codec
         self.dynamixel = codec is dxl
         self.decoder = codec.Decoder()
@@ -55,6 +62,7 @@ class Exchange:
         self._stats = stats
         self.link = LinkStats()
         self._lengths: dict[int, frozenset[int]] = {}
+        self._windows: dict[tuple, float] = {}  # window_s by its arguments (a loop asks the same few each tick)
         self._pending: _Pending | None = None  # its replies may still be on their way
         self._call = 0  # begin_call() count: replies within one call belong to it
         self._rx_s = -float("inf")  # monotonic time bytes last came in
@@ -63,6 +71,12 @@ class Exchange:
         self._barriers = Barriers(barrier_ids)  # else these in turn (the arm's servos), else the request's
         self._resynced = False  # the last _ready() had to resynchronise (and spent some of the call's budget)
         self._quiet_s = codec.status_size(max(BARRIER_LENS)) * self._byte_s + return_delay_s + latency_s
+        self.peer, self._liveness_s = peer, liveness_s
+        # Lockstep byte counts: written to the far end, taken from it (read or dropped), and where its answer to
+        # the last instruction ends. They start from the far end's own: nothing is on its way at open.
+        self._sent, self._heard = peer.byte_counts() if peer is not None else (0, 0)
+        self._end = self._heard
+        self._stuck: str | None = None  # lockstep: why the far end is no longer trusted (the counts lost)
 
     def begin_call(self) -> None:
         """A new bus call starts: replies to requests of earlier calls are late from now on."""
@@ -76,8 +90,13 @@ class Exchange:
 
     def window_s(self, tx_bytes: int, n_replies: int, data_len: int, attempt: int = 0) -> float:
         """Reply window; the latency allowance doubles with each retry (a host late once is given longer)."""
-        wire = tx_bytes + n_replies * self.codec.status_size(data_len)
-        return wire * self._byte_s + n_replies * self._delay_s + self._latency_s * (1 << min(attempt, 6))
+        key = (tx_bytes, n_replies, data_len, attempt)
+        window = self._windows.get(key)
+        if window is None:
+            wire = tx_bytes + n_replies * self.codec.status_size(data_len)
+            window = self._windows[key] = \
+                wire * self._byte_s + n_replies * self._delay_s + self._latency_s * (1 << min(attempt, 6))
+        return window
 
     def resync_s(self) -> float:
         """The most the next transaction spends first on resynchronising (0 when the line is clean): the rest of
@@ -107,18 +126,55 @@ class Exchange:
         return found
 
     def _start(self, packet: bytes, lengths) -> None:
-        self.port.discard_input()
+        self._discard()
         dec = self.decoder
         dec.reset()
         dec.bad_ids.clear()
         dec.expect(lengths)
+        self.send(packet)
+
+    def send(self, packet: bytes) -> None:
+        """Write one instruction; lockstep: return once the far end has answered it (ServoLinkError if it does
+        not within the liveness timeout)."""
+        if self._stuck:
+            raise ServoLinkError(self._stuck)
         self.port.write(packet)
+        if self.peer is None:
+            return
+        self._sent += len(packet)
+        end = self.peer.wait_answered(self._sent, self._liveness_s)
+        if end is None:
+            self._fail(f"no answer to {len(packet)} bytes")
+        self._end = end
+
+    def _discard(self) -> None:
+        """Drop stale input. Lockstep: read and drop what the far end wrote before (normally nothing: each window
+        reads its answer to the end), so the counts stay exact."""
+        if self.peer is None:
+            self.port.discard_input()
+            return
+        while self._heard < self._end:
+            self.decoder.stats.discarded_bytes += len(self._read(0.0))
 
     def _read(self, until_s: float) -> bytes:
+        """Bytes that came by until_s (b"" then). Lockstep: b"" once all the far end wrote was read; until then
+        bytes on their way are waited for up to the liveness timeout, whatever until_s says."""
+        if self.peer is not None:
+            if self._heard >= self._end:
+                return b""
+            until_s = time.monotonic() + self._liveness_s
         chunk = self.port.read_some(until_s)
         if chunk:
             self._rx_s = time.monotonic()
+            self._heard += len(chunk)
+        elif self.peer is not None:
+            self._fail(f"{self._end - self._heard} bytes it wrote never came")
         return chunk
+
+    def _fail(self, what: str) -> None:
+        self._stuck = (f"{self.port.url}: the simulated bus is stuck (lockstep: {what} within "
+                       f"{self._liveness_s:g} s of real time)")
+        raise ServoLinkError(self._stuck)
 
     def run(self, packet: bytes, expect: tuple, data_len: int, deadline_s: float, attempt: int = 0) -> dict[int, tuple]:
         """Send one instruction; {id: (status packet, stamp_s)} from `expect`, whose replies come in that order.
@@ -153,15 +209,20 @@ class Exchange:
         return ready
 
     def _take(self, packets: list, expect: tuple, data_len: int, got: dict, stamp_s: float) -> None:
+        dynamixel = self.dynamixel
         for pkt in packets:
-            if pkt.id in expect and pkt.id not in got and self._is_reply(pkt, data_len):
-                got[pkt.id] = (pkt, stamp_s)
-                self.stat(pkt.id).replies += 1
+            i = pkt.id
+            if i in expect and i not in got and len(pkt.data) == data_len and \
+                    (not dynamixel or pkt.instruction == dxl.Instruction.STATUS):  # as _is_reply, inlined
+                got[i] = (pkt, stamp_s)
+                self.stat(i).replies += 1
 
     def _is_reply(self, pkt, data_len: int) -> bool:
         return len(pkt.data) == data_len and (not self.dynamixel or pkt.instruction == dxl.Instruction.STATUS)
 
     def _count_losses(self, expect: tuple, got: dict, bad_ids) -> None:
+        if len(got) == len(expect):
+            return
         for i in expect:
             if i not in got:
                 if i in bad_ids:
@@ -170,9 +231,13 @@ class Exchange:
                     self.stat(i).timeouts += 1
 
     def _settle(self, expect: tuple, data_len: int, got: dict, bad_ids) -> None:
-        """Keep as pending the expected replies after the last one seen (whole or corrupt): they may still come."""
-        seen = [k for k, i in enumerate(expect) if i in got or i in bad_ids]
-        rest = expect[seen[-1] + 1:] if seen else expect
+        """Keep as pending the expected replies after the last one seen (whole or corrupt): they may still come.
+        Lockstep: none can (the window read all the far end wrote)."""
+        if self.peer is not None or expect[-1] in got or expect[-1] in bad_ids:
+            rest = ()
+        else:
+            seen = [k for k, i in enumerate(expect) if i in got or i in bad_ids]
+            rest = expect[seen[-1] + 1:] if seen else expect
         self._pending = _Pending(rest, data_len, self._call) if rest else None
         if rest:
             self._closed_s = time.monotonic()
@@ -200,7 +265,7 @@ class Exchange:
             if not chunk:
                 break
         self._count_losses(ids, got, ids if dec.bad_ids else ())
-        ended = bool(got) or bool(dec.bad_ids)
+        ended = bool(got) or bool(dec.bad_ids) or self.peer is not None  # lockstep: the window read it all
         self._pending = None if ended else _Pending((), reg.size, self._call)  # a combined reply has no per-ID end
         self._closed_s = time.monotonic()
         if got:

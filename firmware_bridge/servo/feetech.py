@@ -13,6 +13,8 @@ is the same for STS/SMS and SCS.
 from __future__ import annotations
 
 import enum
+import functools
+import struct
 from typing import Iterable, NamedTuple
 
 from .errors import ServoConfigError
@@ -169,3 +171,21 @@ class Decoder(StreamDecoder):
 
     def _packet(self, buf: bytearray, end: int) -> Packet:
         return Packet(buf[2], buf[4], bytes(buf[5:end - 1]))
+
+    def _frames(self, data: bytes, stride: int) -> list | None:
+        length = stride - 4
+        if not 2 <= length <= MAX_LEN:
+            return None
+        out = []
+        for head, servo_id, size, code, params, chk in _frame_layout(stride).iter_unpack(data):
+            if head != HEADER or servo_id == 0xFF or size != length or \
+                    (~(servo_id + size + code + sum(params))) & 0xFF != chk:
+                return None
+            out.append(Packet(servo_id, code, params))
+        return out
+
+
+@functools.lru_cache(maxsize=None)
+def _frame_layout(stride: int) -> struct.Struct:
+    """FF FF | ID | LEN | CODE | params | CHK of a `stride`-byte frame, unpacked in C."""
+    return struct.Struct(f"<2sBBB{stride - 6}sB")

@@ -2,8 +2,9 @@
 
 Every condition latches until `clear()` (a hot servo that cooled by a degree is still a reason to look), and
 carries a reason naming the joint, the value and the limit, e.g.
-"elbow_flex (ID 3): temperature 80 °C >= limit 70 °C". The thresholds are the profile's (min_voltage_v,
-max_temperature_c) or else each model's own.
+"elbow_flex (ID 3): temperature 80 °C >= limit 70 °C". Its `subject` ("elbow_flex (ID 3) over-temperature")
+names where and what without a value, so it can key counts; its `detail` holds the values. The thresholds are the
+profile's (min_voltage_v, max_temperature_c) or else each model's own.
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ class Condition(enum.Enum):
     ANGLE_SENSOR = "angle_sensor"
     MOTOR_ENCODER = "motor_encoder"
     ELECTRICAL_SHOCK = "electrical_shock"
+
+    @property
+    def label(self) -> str:
+        """As people say it: "over-temperature", "under-voltage", "overload", ..."""
+        return _LABELS.get(self, self.value.replace("_", " "))
+
+
+_LABELS = {Condition.OVER_TEMPERATURE: "over-temperature", Condition.UNDER_VOLTAGE: "under-voltage",
+           Condition.ANGLE_SENSOR: "angle sensor error", Condition.MOTOR_ENCODER: "motor encoder error"}
 
 
 _FEETECH_BITS = {ft.StatusError.VOLTAGE: Condition.VOLTAGE_ERROR, ft.StatusError.ANGLE: Condition.ANGLE_SENSOR,
@@ -51,8 +61,19 @@ class Fault:
     servo_id: int
     joint: str
     condition: Condition
-    reason: str
+    detail: str  # the values: "temperature 80 °C >= limit 70 °C", "status error bit overload (0x20)"
     since_s: float
+    measured: bool = False  # from telemetry values (a bare status bit's fault is replaced by one of these)
+
+    @property
+    def subject(self) -> str:
+        """Where and what, no value: "elbow_flex (ID 3) over-temperature" (a stable key for counting)."""
+        return f"{self.joint} (ID {self.servo_id}) {self.condition.label}"
+
+    @property
+    def reason(self) -> str:
+        """The whole sentence: "elbow_flex (ID 3): temperature 80 °C >= limit 70 °C"."""
+        return f"{self.joint} (ID {self.servo_id}): {self.detail}"
 
 
 class HealthMonitor:
@@ -64,7 +85,9 @@ class HealthMonitor:
         self._latched: dict[tuple[int, Condition], Fault] = {}
 
     def faults(self) -> tuple[Fault, ...]:
-        return tuple(self._latched.values())
+        """The latched conditions, by servo ID then condition."""
+        order = list(Condition)
+        return tuple(sorted(self._latched.values(), key=lambda f: (f.servo_id, order.index(f.condition))))
 
     def conditions(self, servo_id: int) -> frozenset[Condition]:
         return frozenset(c for (i, c) in self._latched if i == servo_id)
@@ -104,7 +127,7 @@ class HealthMonitor:
     def _latch(self, servo_id: int, condition: Condition, why: str, now_s: float, measured: bool = False) -> None:
         key = (servo_id, condition)
         first = self._latched.get(key)
-        if first is None or (measured and first.reason.endswith(")") and "bit" in first.reason):
+        if first is None or (measured and not first.measured):
             joint = self._names.get(servo_id, f"ID {servo_id}")
             since = now_s if first is None else first.since_s
-            self._latched[key] = Fault(servo_id, joint, condition, f"{joint} (ID {servo_id}): {why}", since)
+            self._latched[key] = Fault(servo_id, joint, condition, why, since, measured)

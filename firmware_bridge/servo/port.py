@@ -19,8 +19,10 @@ from .errors import ServoLinkError
 try:
     import termios
     _PORT_ERRORS: tuple = (serial.SerialException, OSError, termios.error)  # tcflush on a dead pty: termios.error
+    _tcflush, _TCIFLUSH = termios.tcflush, termios.TCIFLUSH
 except ImportError:  # pragma: no cover - not posix
     _PORT_ERRORS = (serial.SerialException, OSError)
+    _tcflush = _TCIFLUSH = None
 _POLL_NAP_S = 0.0002
 _WRITE_TIMEOUT_S = 1.0
 
@@ -41,9 +43,13 @@ class SerialPort:
             self._fd = None
 
     def discard_input(self) -> None:
-        """Drop every byte received and not yet read (a late reply of an earlier transaction, noise)."""
+        """Drop every byte received and not yet read (a late reply of an earlier transaction, noise). A posix port:
+        tcflush on its descriptor (what reset_input_buffer does, without pyserial's layers around it)."""
         try:
-            self._serial.reset_input_buffer()
+            if self._fd is not None and _tcflush is not None:
+                _tcflush(self._fd, _TCIFLUSH)
+            else:
+                self._serial.reset_input_buffer()
         except _PORT_ERRORS as exc:
             raise ServoLinkError(f"{self.url}: cannot reset the input buffer: {exc}") from None
 
@@ -61,7 +67,13 @@ class SerialPort:
             raise ServoLinkError(f"{self.url}: wrote {written} of {len(data)} bytes")
 
     def _write_fd(self, data: bytes) -> None:
-        view, deadline = memoryview(data), time.monotonic() + _WRITE_TIMEOUT_S
+        try:
+            written = os.write(self._fd, data)  # a packet fits the driver's buffer: normally all of it at once
+        except BlockingIOError:
+            written = 0
+        if written == len(data):
+            return
+        view, deadline = memoryview(data)[written:], time.monotonic() + _WRITE_TIMEOUT_S
         while view:
             try:
                 view = view[os.write(self._fd, view):]

@@ -3,7 +3,9 @@ pty path (first stdout line) and answers as an SO-101's six STS3215 would, until
 stderr line is `report {json}`: the faults injected and, per servo, goals written and the largest goal jump.
 
 The pty is put in raw mode before anything is written (otherwise 0x03 is eaten as Ctrl-C and bytes echo); the
-server keeps its own handle on the slave, so a host closing and reopening the port changes nothing.
+server keeps its own handle on the slave, so a host closing and reopening the port changes nothing. In-process, a
+PtyServer is also a lockstep.LockstepPeer: it counts the bytes it has answered and written, so a host stepping a
+simulation in simulated time can wait for its answers instead of the wire's timing.
 
 `wire_baud` (--wire) holds every reply until a real bus at that baud could have delivered it: the instruction's
 wire time, then each replying servo's return delay, then the replies' wire time (bytes x 10 / baud). Without it the
@@ -45,7 +47,10 @@ class PtyServer:
         self.port = os.ttyname(self._slave)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._busy = False  # bytes taken off the pty and not yet handled
+        self._busy = False  # bytes taken off the pty and not yet answered
+        self._counted = threading.Condition(threading.Lock())  # guards the byte counts (lockstep.LockstepPeer)
+        self._answered_bytes = 0  # bytes read, handled and answered (every reply to them written)
+        self._written_bytes = 0  # reply bytes written
 
     def start(self) -> "PtyServer":
         self._thread = threading.Thread(target=self.serve_forever, name="vla-lite-servo-bus", daemon=True)
@@ -66,11 +71,18 @@ class PtyServer:
             with self.lock:
                 reply = self.bus.handle(data, self.clock())
                 hold_s = self.bus.take_hold_s()
-                self._busy = False
             if reply:
                 if self.wire_baud or hold_s:
                     self._hold_until(t_rx + (self._wire_s(data, reply) if self.wire_baud else 0.0) + hold_s)
-                os.write(master, reply)
+                try:
+                    _write_all(master, reply)
+                except OSError:
+                    return
+            with self._counted:
+                self._answered_bytes += len(data)
+                self._written_bytes += len(reply)
+                self._busy = False
+                self._counted.notify_all()
 
     def settle(self, timeout_s: float = 1.0) -> bool:
         """Wait until every byte a host has written so far is handled (lockstep: the goals a host sent reach the
@@ -83,6 +95,19 @@ class PtyServer:
             if time.monotonic() > deadline or self._thread is None or not self._thread.is_alive():
                 return False
             time.sleep(0.0002)
+
+    def byte_counts(self) -> tuple[int, int]:
+        """(bytes read and answered, reply bytes written) so far (lockstep.LockstepPeer)."""
+        with self._counted:
+            return self._answered_bytes, self._written_bytes
+
+    def wait_answered(self, sent_bytes: int, timeout_s: float) -> int | None:
+        """Block until `sent_bytes` bytes in all were read and answered; then the reply bytes written in all, or
+        None after timeout_s of real time (lockstep.LockstepPeer)."""
+        with self._counted:
+            if self._counted.wait_for(lambda: self._answered_bytes >= sent_bytes, timeout_s):
+                return self._written_bytes
+        return None
 
     def _wire_s(self, request: bytes, reply: bytes) -> float:
         n_replies = max(1, reply.count(self.bus.codec.HEADER))
@@ -114,6 +139,12 @@ class PtyServer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def serve_pty(arm: str, faults: Faults | None = None, wire_baud: int | None = None) -> PtyServer:

@@ -22,10 +22,14 @@ class StreamDecoder:
     one byte, and its claimed ID is appended to `bad_ids` (the caller may clear it) so losses are counted per servo.
 
     `expect(lengths)` restricts the LEN values taken as a frame start (a bus knows its replies' sizes): a garbage
-    header claiming another length is skipped at once instead of hiding the real replies behind it.
+    header claiming another length is skipped at once instead of hiding the real replies behind it. With one LEN
+    expected, bytes fed to an empty buffer that are exactly whole frames of that size (a sync read's replies, read
+    in one go) are taken at fixed strides by the codec's `_frames` when every frame passes the same checks, and
+    by the general search otherwise: the same packets either way, with less Python per frame.
 
     A codec subclass sets HEADER and HEAD_SIZE (bytes up to and including LEN) and implements `_length` (the LEN
-    field, or -1 when the head cannot start a frame), `_end` (frame size from LEN), `_checked` and `_packet`."""
+    field, or -1 when the head cannot start a frame), `_end` (frame size from LEN), `_checked` and `_packet`, and
+    may implement `_frames` (the fixed-stride fast path)."""
 
     HEADER = b""
     HEAD_SIZE = 0
@@ -34,11 +38,13 @@ class StreamDecoder:
     def __init__(self):
         self._buf = bytearray()
         self._lengths: frozenset[int] | None = None
+        self._stride = 0  # the size of a frame of the one LEN expected (0: no fixed-stride fast path)
         self.stats = DecoderStats()
         self.bad_ids: list[int] = []
 
     def expect(self, lengths: Iterable[int] | None) -> None:
         self._lengths = None if lengths is None else frozenset(lengths)
+        self._stride = self._end(next(iter(self._lengths))) if self._lengths and len(self._lengths) == 1 else 0
 
     def reset(self) -> None:
         """Forget buffered bytes (a new transaction starts)."""
@@ -46,8 +52,19 @@ class StreamDecoder:
         self._buf.clear()
 
     def feed(self, data: bytes) -> list:
+        stride = self._stride
+        if stride and not self._buf and data and not len(data) % stride:
+            out = self._frames(data, stride)
+            if out is not None:
+                self.stats.packets += len(out)
+                return out
         self._buf += data
         return self._parse(final=False)
+
+    def _frames(self, data: bytes, stride: int) -> list | None:
+        """`data` cut every `stride` bytes into frames that each pass every check _parse makes: their packets;
+        None (the general search takes the bytes) when any does not, or the codec has no fast path."""
+        return None
 
     def finish(self) -> list:
         """No more bytes will come (the reply window closed): frames an incomplete head was hiding, then reset."""

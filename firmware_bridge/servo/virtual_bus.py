@@ -161,7 +161,9 @@ class VirtualBus:
     def _present(self, servo_id: int) -> list[VirtualServo]:
         if servo_id in self.vanished:
             return []
-        return [s for s in self.servos if s.id == servo_id or servo_id == self.codec.BROADCAST_ID]
+        if servo_id == self.codec.BROADCAST_ID:
+            return list(self.servos)
+        return [s for s in self.servos if s.id == servo_id]
 
     def _dispatch(self, pkt, now_s: float) -> bytes:
         inst, p, wide = pkt[1], pkt.params, 2 if self.dynamixel else 1
@@ -214,7 +216,8 @@ class VirtualBus:
         """Status packets of the servos at servo_id (in ID order for a broadcast); answer(servo) gives the data
         (bytes), a Dynamixel result error (int) or None (outside the memory)."""
         by_id: dict[int, list[bytes]] = {}
-        for s in sorted(self._present(servo_id), key=lambda s: s.id):
+        present = self._present(servo_id)
+        for s in sorted(present, key=lambda s: s.id) if len(present) > 1 else present:
             if not always and not self._answers_writes(s):
                 continue
             result = answer(s)

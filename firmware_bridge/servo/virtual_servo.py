@@ -20,12 +20,25 @@ from it, and move_by_hand has no effect (the plant's own physics places the shaf
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from . import dynamixel as dxl
 from . import feetech as ft
 from .plant import Plant
 from .tables import Area, Model
 
 _DXL_RPM_UNIT = 0.229  # Dynamixel velocity unit, rev/min
+_OVERLOAD, _OVERHEAT, _VOLTAGE = (int(f) for f in (ft.StatusError.OVERLOAD, ft.StatusError.OVERHEAT,
+                                                   ft.StatusError.VOLTAGE))  # Feetech Status bits, plain ints
+
+
+class _Touch(NamedTuple):
+    """What a WRITE to one address range touches."""
+    refused: bool  # a read-only register (or, on a Dynamixel, no register at all)
+    eeprom: bool
+    torque: bool  # Torque_Enable (0 -> 1 holds where the shaft is)
+    goal: bool  # Goal_Position
+    offset: bool  # Homing_Offset (Present_Position moves with it)
 
 
 class VirtualServo:
@@ -36,6 +49,10 @@ class VirtualServo:
         self.table = table = model.table
         self.dynamixel = model.family.is_dynamixel
         self.mem = bytearray(table.memory_size)
+        self._regs, self._order = table.registers, table.byteorder  # get/_put go straight to these
+        self._id_address = table["ID"].address
+        self._status_address = None if self.dynamixel else table["Status"].address  # Feetech error bits, 1 byte
+        self._touched: dict[tuple[int, int], _Touch] = {}  # (address, end) -> what a write there touches
         for reg in table.registers.values():
             self._put(reg.name, reg.default)
         for name, value in model.defaults:
@@ -73,15 +90,15 @@ class VirtualServo:
 
     @property
     def id(self) -> int:
-        return self.mem[self.table["ID"].address]
+        return self.mem[self._id_address]
 
     def get(self, name: str) -> int:
-        reg = self.table[name]
-        return self.table.decode(name, self.mem[reg.address:reg.address + reg.size])
+        reg = self._regs.get(name) or self.table[name]  # table[name]: ServoConfigError naming an unknown register
+        return reg.from_raw(int.from_bytes(self.mem[reg.address:reg.address + reg.size], self._order))
 
     def _put(self, name: str, value: int) -> None:
-        reg = self.table[name]
-        self.mem[reg.address:reg.address + reg.size] = self.table.encode(name, value)
+        reg = self._regs.get(name) or self.table[name]
+        self.mem[reg.address:reg.address + reg.size] = reg.to_raw(int(value)).to_bytes(reg.size, self._order)
 
     def read(self, address: int, length: int, now_s: float) -> bytes | None:
         """Register bytes, or None if the range is outside the memory."""
@@ -96,27 +113,38 @@ class VirtualServo:
         end = address + len(data)
         if end > len(self.mem) or not data:
             return dxl.ResultError.DATA_RANGE
-        touched = [r for r in self.table.registers.values() if r.address < end and address < r.address + r.size]
-        if any(not r.writable for r in touched) or (self.dynamixel and not touched):
+        touch = self._touched.get((address, end)) or self._touch(address, end)
+        if touch.refused:
             return dxl.ResultError.ACCESS
-        if any(r.area is Area.EEPROM for r in touched):
+        if touch.eeprom:
             if self.dynamixel and self.get("Torque_Enable"):
                 return dxl.ResultError.ACCESS
             if not self.dynamixel and self.get("Lock"):
                 self.eeprom_refused += 1
                 return 0
             self.eeprom_writes += 1
-        torque_was = self.get("Torque_Enable")
+        torque_was = self.get("Torque_Enable") if touch.torque else 1
         self.mem[address:end] = data
-        if any(r.name == "Goal_Position" for r in touched):
+        if touch.goal:
             self.goal_writes += 1
             self.max_goal_jump = max(self.max_goal_jump, abs(self.get("Goal_Position") - self.get("Present_Position")))
         if not torque_was and self.get("Torque_Enable"):
             self._put("Goal_Position", self.get("Present_Position"))  # torque on holds where the shaft is
             self.overload = self.overload and self.dynamixel  # Feetech: torque on clears overload protection
         self._sync_goal()
-        self._telemetry()  # a new Homing_Offset shows in Present_Position at once
+        if touch.offset:
+            self._telemetry()  # a new Homing_Offset shows in Present_Position at once
         return 0
+
+    def _touch(self, address: int, end: int) -> "_Touch":
+        """What a write of [address, end) touches (kept per range: a sync write hits the same one every tick)."""
+        regs = [r for r in self._regs.values() if r.address < end and address < r.address + r.size]
+        names = {r.name for r in regs}
+        touch = _Touch(any(not r.writable for r in regs) or (self.dynamixel and not regs),
+                       any(r.area is Area.EEPROM for r in regs), "Torque_Enable" in names,
+                       "Goal_Position" in names, "Homing_Offset" in names)
+        self._touched[(address, end)] = touch
+        return touch
 
     def move_by_hand(self, shaft_counts: float, now_s: float) -> None:
         """Turn the shaft to an encoder position (counts before the homing offset; Feetech wraps it at one turn)."""
@@ -136,10 +164,11 @@ class VirtualServo:
         self._refresh_faults()
         if self.dynamixel:
             return dxl.ALERT if self.hardware_error else 0
-        return self.mem[self.table["Status"].address]
+        return self.mem[self._status_address]
 
     def _refresh_faults(self) -> None:
-        temp = self.get("Present_Temperature")
+        get = self.get
+        temp = get("Present_Temperature")
         volts = self.mem[self._voltage_reg.address]
         if self.dynamixel:
             bits = self.hardware_error
@@ -152,11 +181,11 @@ class VirtualServo:
             self.hardware_error = int(bits)
             self._put("Hardware_Error_Status", self.hardware_error)
         else:
-            bits = ft.StatusError.OVERLOAD if self.overload else 0
-            bits |= ft.StatusError.OVERHEAT if temp > self.get("Max_Temperature_Limit") else 0
-            if not self.get("Min_Voltage_Limit") <= volts <= self.get("Max_Voltage_Limit"):
-                bits |= ft.StatusError.VOLTAGE
-            self._put("Status", int(bits))
+            bits = _OVERLOAD if self.overload else 0
+            bits |= _OVERHEAT if temp > get("Max_Temperature_Limit") else 0
+            if not get("Min_Voltage_Limit") <= volts <= get("Max_Voltage_Limit"):
+                bits |= _VOLTAGE
+            self.mem[self._status_address] = bits
 
     # --- motion -------------------------------------------------------------------------------------------
 
@@ -225,8 +254,8 @@ class VirtualServo:
             self._put("Moving", int(moving))
             self._put("Realtime_Tick", round(self._t * 1000) % 32768)
         else:
-            turn = self.model.counts_per_turn
-            self._put("Present_Position", round(self.shaft - self.get("Homing_Offset")) % turn)
-            self._put("Present_Velocity", round(self.velocity))
-            self._put("Present_Load", load)
-            self._put("Moving", int(moving))
+            put, turn = self._put, self.model.counts_per_turn
+            put("Present_Position", round(self.shaft - self.get("Homing_Offset")) % turn)
+            put("Present_Velocity", round(self.velocity))
+            put("Present_Load", load)
+            put("Moving", int(moving))

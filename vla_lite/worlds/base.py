@@ -57,6 +57,9 @@ class World(Protocol):
     reports_per_target: bool  # evaluation reports success per target too (Meta-World's tasks), not only overall
     bus_profile: str | None  # None: `port` speaks the vla-lite protocol; else the servo-bus arm profile ("so101")
     calibration: "ArmCalibration | None"  # a servo bus's joint calibration (counts <-> rad / fraction); else None
+    # a servo bus stepped in lockstep: its far end (firmware_bridge.servo.lockstep.LockstepPeer), whose pace the
+    # host's bus keeps instead of the wire's; else None
+    lockstep_peer: object | None
     # groups of targets evaluation also reports success by (Meta-World: LeRobot's difficulty groups); {}: none
     target_groups: Mapping[str, tuple[str, ...]]
 

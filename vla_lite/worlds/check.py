@@ -36,7 +36,8 @@ def _require(ok: bool, what: str) -> None:
 
 def check_world(world: World, options: WorldOptions, advance: Callable[[float], object], seed: int = 3) -> None:
     """Episodes, cameras, the controller's port and the end of an episode left alone; see the module docstring."""
-    missing = [name for name in ("reports_per_target", "target_groups", "bus_profile", "calibration", "port",
+    missing = [name for name in ("reports_per_target", "target_groups", "bus_profile", "calibration",
+                                 "lockstep_peer", "port",
                                  "cameras", "episode", "new_episode", "retarget", "step_now", "done", "outcome",
                                  "elapsed_s", "close")
                if not hasattr(world, name)]
@@ -63,14 +64,19 @@ def check_world(world: World, options: WorldOptions, advance: Callable[[float], 
 
 
 def _check_servo_bus(world: World) -> None:
-    """A servo-bus world: every servo of its profile answers a sync read, and its calibration fits the profile."""
+    """A servo-bus world: in the lockstep form its bus has a far end to keep pace with (else evaluation would depend
+    on the machine's load), every servo of its profile answers a sync read, and its calibration fits the profile."""
     from ..firmware_bridge.servo import BusConfig, ServoBus, load_arm
+    from ..firmware_bridge.servo.lockstep import LockstepPeer
 
     profile = load_arm(world.bus_profile)
     cal = world.calibration
     _require(cal is not None and tuple(cal.joint_names) == tuple(s.name for s in profile.servos),
              f"calibration {cal!r:.80} does not list the joints of bus profile {world.bus_profile!r}")
-    with ServoBus.open(world.port, profile, BusConfig(latency_s=0.02, budget_s=0.2)) as bus:  # a check, not a loop
+    peer = world.lockstep_peer
+    _require(isinstance(peer, LockstepPeer), f"lockstep_peer is {peer!r:.80} in the lockstep form; expected the "
+                                             "bus's far end (firmware_bridge.servo.lockstep.LockstepPeer)")
+    with ServoBus.open(world.port, profile, BusConfig(latency_s=0.02, budget_s=0.2), lockstep=peer) as bus:
         reading = bus.read_positions()
         _require(reading.all_fresh, f"the servo bus on {world.port} left {list(reading.fresh)} unread "
                                     f"(profile {world.bus_profile!r})")

@@ -32,6 +32,7 @@ class ServedWorld:
 
     bus_profile: str | None = None  # the vla-lite protocol on `port` (a servo-bus world names its arm profile)
     calibration = None  # only a servo-bus world has a joint calibration (an ArmCalibration)
+    lockstep_peer = None  # a servo-bus world stepped in lockstep: its bus's far end, which the host keeps pace with
 
     def _start(self, camera_fps: float | None, seed: int | None) -> None:
         """Serve the controller, start the cameras' capture threads (camera_fps given) and, with a seed, the first

@@ -15,7 +15,9 @@ at the world's own length (MAX_STEPS, 10 s at 30 Hz). Results are reported per t
 
 Lockstep: with an injected clock the driver moves, the bus answers at the clock's time and the world steps once
 per 30 Hz period passed in `step_now()`, after every byte the host wrote has been handled; on-demand cameras
-(camera_fps None) show the world at exactly the driver's time. Real time (`realtime=True`; open_world: when the
+(camera_fps None) show the world at exactly the driver's time. `lockstep_peer` (the bus's server) lets a host's
+ServoBus wait for the servos' answers instead of wire-sized windows (firmware_bridge/servo/lockstep.py), so a busy
+machine changes nothing the host reads. Real time (`realtime=True`; open_world: when the
 cameras have their own threads): a thread of the rig steps the world at 30 Hz deadlines on the clock.
 """
 
@@ -69,6 +71,7 @@ class SO101Rig(ServedWorld):
                               registers=servo_registers(self.calibration))
         self.server = PtyServer(self.bus, profile.baudrate if wire else None, clock=clock)
         self.lock = self.server.lock
+        self.lockstep_peer = None if realtime else self.server  # lockstep: a host waits for the servos' answers
         self.cameras = {name: SO101Camera(world, self.lock, name=name, size_px=size_px, fps=camera_fps,
                                           max_age_s=max_frame_age_s, clock=clock) for name in camera_names}
         self.episode: SO101Episode | None = None
