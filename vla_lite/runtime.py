@@ -110,6 +110,7 @@ class Runtime:
         from .cameras import make_preprocessor
 
         port = parse_port(cfg.port, arm=cfg.arm)  # a bad port string is named before anything is loaded
+        arm = _arm_profile(cfg) if port.kind is PortKind.BUS else None  # and so is a bad --arm file
         bundle = load_bundle(cfg.bundle_path())
         m = bundle.manifest
         notes = [] if m.trained else [f"UNTRAINED bundle {m.name!r}: random weights, the arm will not do the task"]
@@ -129,7 +130,7 @@ class Runtime:
         # The link last: HELLO does not arm the controller's watchdog, the loop's first command does, so slow
         # start-up work above can never trip it.
         if port.kind is PortKind.BUS:
-            link = _open_servo_arm(cfg, port, m, clock, notes)
+            link = _open_servo_arm(cfg, port, arm, m, clock, notes)
         elif rig is not None and rig.bus_profile is not None:
             link = _open_world_servo_arm(cfg, rig, m, clock, notes)
         else:
@@ -168,17 +169,20 @@ def world_options(cfg: RunConfig, cameras, clock) -> WorldOptions:
                         episode_timeout_s=cfg.episode_timeout_s, clock=clock)
 
 
-def _open_servo_arm(cfg: RunConfig, port, m, clock, notes: list):
+def _arm_profile(cfg: RunConfig):
+    """--arm (a built-in name or a profile file) as the bridge's profile, read as calibrate and doctor read it."""
+    from .calib.arm_profiles import load_arm_profile
+
+    return load_arm_profile(cfg.arm).bus
+
+
+def _open_servo_arm(cfg: RunConfig, port, profile, m, clock, notes: list):
     """A servo bus (vla_lite.servo_arm) through its registered connector, after the calibration is found (the
     file used goes to the notes) and checked against the bundle (vla_lite.calibration_contract)."""
-    from .calib.arm_profiles import register_arm_profile
     from .calib.user_files import find_calibration
     from .calibration_contract import check_calibration
-    from .firmware_bridge.servo import load_arm
     from .ports import opener
 
-    profile = load_arm(cfg.arm)
-    register_arm_profile(profile)
     cal, path = find_calibration(profile.name, cfg.calibration, port.arg)
     notes.append(f"calibration {path}" + ("" if cfg.calibration else f" (the {profile.name} default)"))
     notes += check_calibration(m, cal, f"calibration {str(path)!r}")
