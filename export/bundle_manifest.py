@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_lite.calibration_contract import PROVENANCE_KEY
+
 # A recording's unit -> the bundle's (docs/BUNDLE.md): a 0..1 fraction (a calibrated servo arm's gripper, as the
 # SO-101 recorder wrote it before it wrote "1") is the dimensionless "1".
 BUNDLE_UNIT = {"fraction": "1"}
@@ -60,7 +62,10 @@ def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
             "text_encoder": {**{k: text.info.get(k) for k in ("variant", "bytes", "max_tokens")},
                              **({"pruned": text.info["pruned"]} if "pruned" in text.info else {})},
             "model": {"size": train.get("size"), "config": json.loads(cfg.to_json())},
-            "dagger": train.get("dagger")}),
+            "dagger": train.get("dagger"),
+            # the arm calibration the training episodes were recorded with (vla_lite.calibration_contract)
+            **({PROVENANCE_KEY: train["data"][PROVENANCE_KEY]} if (train.get("data") or {}).get(PROVENANCE_KEY)
+               else {})}),
         "members": {},
     }
 

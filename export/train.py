@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_lite.calibration_contract import PROVENANCE_KEY as ARM_CALIBRATION  # the recordings' key is the bundle's
 from vla_lite.progress import progress_bar
 
 from .datasets.episode import DatasetError
@@ -46,8 +47,10 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
     from .datasets import FilterConfig, open_datasets, screen_episode
     from .trainset import TrainSet
 
-    readers = open_datasets(paths, data_options, note=lambda text: print(f"note: {text}", file=sys.stderr))
+    note = lambda text: print(f"note: {text}", file=sys.stderr)  # noqa: E731
+    readers = open_datasets(paths, data_options, note=note)
     kept, report = [], {"paths": [str(p) for p in paths], "episodes": 0, "kept": 0, "dropped": {}}
+    calibrations: dict[str, dict] = {}  # digest -> fingerprint of the arm calibrations the kept episodes were run with
     for reader in readers:
         for i in range(len(reader)):
             ep = reader.episode(i)
@@ -59,6 +62,9 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
                 continue
             kept.append((reader, i))
             report["kept"] += 1
+            fp = (ep.meta.get("info") or {}).get(ARM_CALIBRATION)
+            if isinstance(fp, dict) and "digest" in fp:
+                calibrations.setdefault(fp["digest"], fp)
     if not kept:
         raise DatasetError(f"no usable episode in {report['paths']}: dropped {report['dropped']} (`vla-lite dataset "
                            "PATH` says why)")
@@ -84,6 +90,11 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
     report["info"] = {k: info[k] for k in ("source", "label_field", "label_source", "action_mode", "action_low",
                                            "action_high") if k in info}
     report["fps"] = first.fps
+    if len(calibrations) == 1:  # the bundle's provenance.arm_calibration, compared with the arm's at run time
+        report[ARM_CALIBRATION] = next(iter(calibrations.values()))
+    elif calibrations:
+        note(f"the episodes were recorded with {len(calibrations)} different arm calibrations "
+             f"({sorted(calibrations)}): the policy records none, so run cannot compare an arm's with it")
     return ts, cameras, normalization, report
 
 

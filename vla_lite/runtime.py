@@ -283,15 +283,20 @@ def _safety(cfg: RunConfig, m, link: ArmLink, period_s: float):
 
 
 def _recorder(cfg: RunConfig, m, link: ArmLink, cameras: dict, rate_hz: float, clock):
+    from .calib.calibration_compare import calibration_fingerprint
+    from .calibration_contract import PROVENANCE_KEY
     from .recording import EpisodeRecorder
 
     sizes = {name: _first_frame(cam).image.shape[:2] for name, cam in cameras.items()}  # recorded as captured
+    meta = {"bundle": m.name, "bundle_members": dict(m.members), "controller": link.info.name, "port": cfg.port,
+            "action_mode": m.action.mode}
+    cal = getattr(link, "calibration", None)  # a servo arm's (vla_lite.servo_arm): its joint angles depend on it
+    if cal is not None:  # a bundle trained on these episodes records it (provenance.arm_calibration)
+        meta[PROVENANCE_KEY] = calibration_fingerprint(cal)
     return EpisodeRecorder(
         cfg.record_dir, cameras=sizes, state_names=list(m.state.names), action_names=list(m.action.names),
         state_units=list(m.state.units), action_units=list(m.action.units), rate_hz=rate_hz,
-        measured_names=list(link.info.joint_names),
-        meta={"bundle": m.name, "bundle_members": dict(m.members), "controller": link.info.name,
-              "port": cfg.port, "action_mode": m.action.mode}, clock=clock)
+        measured_names=list(link.info.joint_names), meta=meta, clock=clock)
 
 
 def _first_frame(cam, timeout_s: float = 5.0):
