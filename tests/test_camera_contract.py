@@ -92,6 +92,7 @@ def test_the_bundle_records_the_training_camera_and_its_undistortion(trained):
     assert spec.undistort and spec.captured_size == (W, H)
     assert spec.intrinsics.camera_matrix == load_intrinsics(cam).camera_matrix
     assert spec.intrinsics.dist == load_intrinsics(cam).dist and spec.intrinsics.image_size == (W, H)
+    assert "trained on 64x48 px frames, undistorted (fx 60.8, fy 60.8)" in vla("info", bundle).stdout
 
 
 def test_a_frame_is_undistorted_identically_in_training_and_at_run_time(trained):
