@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_lite.calib.errors import CalibrationError
 from vla_lite.calibration_contract import PROVENANCE_KEY as ARM_CALIBRATION  # the recordings' key is the bundle's
 from vla_lite.progress import progress_bar
 
 from .datasets.episode import DatasetError
 from .fit import INSTRUCTION_NOISE
 
-USER_ERRORS = (DatasetError,)  # the CLI prints these as one line (vla_lite/cli.py)
+USER_ERRORS = (DatasetError, CalibrationError)  # the CLI prints these as one line (vla_lite/cli.py)
 
 
 def camera_specs(names_sizes, size_px: int | None, intrinsics: dict | None = None):
@@ -86,8 +87,8 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
         cameras = camera_specs([(name, seq[0].shape[:2]) for name, seq in first.frames.items()], size_px,
                                training_intrinsics(camera_intrinsics, list(first.frames)))
     elif camera_intrinsics:
-        raise ValueError("--camera-intrinsics applies to cameras made from the data; these cameras come from a "
-                         "checkpoint, which records its own undistortion")
+        raise CalibrationError("--camera-intrinsics applies to cameras made from the data; these cameras come from "
+                               "a checkpoint, which records its own undistortion (drop --camera-intrinsics)")
     if normalization is None:
         normalization, _ = compute_normalization(r.episode(i) for r, i in kept)
     bar = progress_bar(len(kept), progress, unit="ep", desc="loading")
@@ -116,11 +117,16 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
 
 
 def training_intrinsics(values, camera_names) -> dict:
-    """{camera name: CameraIntrinsics} from `--camera-intrinsics` values, parsed and loaded as `run` does."""
+    """{camera name: CameraIntrinsics} from `--camera-intrinsics` values, parsed and loaded as `run` does;
+    CalibrationError naming a bad value or file."""
     from vla_lite.calib.camera_intrinsics import load_intrinsics
     from vla_lite.cameras import parse_intrinsics_args
 
-    return {name: load_intrinsics(path) for name, path in parse_intrinsics_args(list(values), camera_names).items()}
+    try:
+        files = parse_intrinsics_args(list(values), camera_names)
+    except ValueError as exc:
+        raise CalibrationError(str(exc)) from None
+    return {name: load_intrinsics(path) for name, path in files.items()}
 
 
 def add_arguments(parser) -> None:
@@ -141,7 +147,8 @@ def add_arguments(parser) -> None:
       help="predict absolute joint targets instead of displacements from the measured state")
     a("--camera-intrinsics", action="append", default=[], metavar="[NAME=]FILE",
       help="the intrinsics of the camera that recorded the data (vla-lite calibrate-camera): its frames are "
-           "undistorted for training as run undistorts them, and the bundle asks run for undistorted frames")
+           "undistorted for training as run undistorts them, and the bundle asks run for undistorted frames "
+           "(--resume keeps the checkpoint's)")
     add_common_arguments(parser)
 
 
@@ -185,7 +192,9 @@ def run(args) -> int:
     ts, cameras, norm, data = load_training_data(
         args.data, args.chunk, args.image_size, encoder.encode, groups,
         normalization=resume.normalization if resume else None, progress=rank == 0 and not args.json,
-        data_options=dataset_options(args), image_dir=args.image_dir, camera_intrinsics=args.camera_intrinsics)
+        # a resumed model keeps the cameras it was built for, undistortion included (as --size, --image-size)
+        cameras=resume.cameras if resume else None, camera_intrinsics=() if resume else args.camera_intrinsics,
+        data_options=dataset_options(args), image_dir=args.image_dir)
     train_rows, eval_rows = ts.split(args.holdout, seed=args.seed)
     if resume is not None:
         model, start = resume.model, int(resume.train.get("step", 0))

@@ -190,3 +190,17 @@ def test_the_simulated_camera_at_another_resolution_is_said_and_a_crop_that_cann
               "--duration", "1", "--quiet")
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert f"delivers {size}x{size} px frames" in out.stderr and f"needs at least {size}x{2 * size}" in out.stderr
+
+
+def test_train_names_a_bad_camera_intrinsics_value_or_file_in_one_line(trained, tmp_path):
+    root, rec, cam, *_ = trained
+    big = save_intrinsics(tmp_path / "big.json", lens(640, 480))
+    (tmp_path / "junk.json").write_text("{}")
+    for value, words in ((f"side={cam}", ["names camera 'side'", "['front']"]),
+                         (str(big), ["calibrated at 640x480 px", "frames in the data are 64x48"]),
+                         (str(tmp_path / "junk.json"), ["junk.json", "vla-lite-camera-intrinsics"])):
+        out = vla("train", "--data", rec, "--camera-intrinsics", value, "--size", "nano", "--steps", "1", "--out",
+                  tmp_path / "x.safetensors")
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        line = out.stderr.strip().splitlines()[-1]
+        assert line.startswith("vla-lite train: ") and all(w in line for w in words), out.stderr
