@@ -60,6 +60,18 @@ def run_on_bus(bundle, cal_file, frames, *extra, duration="1"):
                    timeout=120)
 
 
+def record_trainable(run_once, rec: Path, episodes: int = 2, runs: int = 6) -> None:
+    """Record one episode per run until `episodes` are trainable as they are: export's parity set is an episode of
+    its own, and on a loaded machine a run may hold a tick for a late arm state (that episode is then dropped)."""
+    for _ in range(runs):
+        out = run_once()
+        assert out.returncode == 0, out.stderr
+        report = vla("dataset", rec, "--json")
+        if json.loads(report.stdout)["kept"] >= episodes:
+            return
+    raise AssertionError(f"{runs} runs recorded fewer than {episodes} trainable episodes: {report.stdout[-2000:]}")
+
+
 def camera_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if "camera 'front'" in line]
 
@@ -74,9 +86,7 @@ def trained(tmp_path_factory):
     plain = servo_bundle(root / "plain.vla", "so101")
     frames, cam = grid_folder(root / "frames"), save_intrinsics(root / "cam.json", lens(W, H))
     rec = root / "rec"
-    for _ in range(2):  # two episodes: export's parity set is an episode of its own
-        out = run_on_bus(plain, cal_file, frames, "--record", rec, duration="2")
-        assert out.returncode == 0, out.stderr
+    record_trainable(lambda: run_on_bus(plain, cal_file, frames, "--record", rec, duration="2"), rec)
     ckpt, bundle = root / "s.safetensors", root / "s.vla"
     out = vla("train", "--data", rec, "--camera-intrinsics", f"front={cam}", "--size", "nano", "--steps", "3",
               "--batch", "8", "--out", ckpt, "--json")
