@@ -73,3 +73,9 @@ def register_arm_profile(bus: BusProfile) -> ArmProfile:
         return known
     PROFILES[bus.name] = profile = from_bus_profile(bus)
     return profile
+
+
+def load_arm_profile(name_or_path: str) -> ArmProfile:
+    """`--arm` as run, doctor and calibrate read it: a built-in profile's name or a profile JSON file (the bridge's
+    load_arm: ServoConfigError naming the bad key or value), known by its name from then on."""
+    return register_arm_profile(load_arm(name_or_path))

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_lite.bundle.camera_spec import camera_to_dict
+from vla_lite.calibration_contract import PROVENANCE_KEY
+
 # A recording's unit -> the bundle's (docs/BUNDLE.md): a 0..1 fraction (a calibrated servo arm's gripper, as the
 # SO-101 recorder wrote it before it wrote "1") is the dimensionless "1".
 BUNDLE_UNIT = {"fraction": "1"}
@@ -39,9 +42,9 @@ def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
     return {
         "schema": 1, "name": name,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "cameras": [{"name": c["name"], "height": c["height"], "width": c["width"],
-                     "channel_order": c["channel_order"], "pixel_range": list(c["pixel_range"]),
-                     "resize": c["resize"], "crop": c["crop"]} for c in train["cameras"]],
+        # with the record of the training camera (its captured size; the intrinsics its frames were undistorted
+        # with, whose camera source is made portable as provenance is)
+        "cameras": [portable(camera_to_dict(c)) for c in ckpt.cameras],
         "state": {"names": state_names, "units": bundle_units(data.get("state_units"), cfg.state_dim)},
         # The phrasings trained on, for grounding unseen ones at run time (vla_lite.text.grounding); checkpoints
         # from before this was recorded have none, and their bundles pass instructions through.
@@ -60,7 +63,10 @@ def build_manifest(ckpt, text, name: str, graphs: dict, calib: dict) -> dict:
             "text_encoder": {**{k: text.info.get(k) for k in ("variant", "bytes", "max_tokens")},
                              **({"pruned": text.info["pruned"]} if "pruned" in text.info else {})},
             "model": {"size": train.get("size"), "config": json.loads(cfg.to_json())},
-            "dagger": train.get("dagger")}),
+            "dagger": train.get("dagger"),
+            # the arm calibration the training episodes were recorded with (vla_lite.calibration_contract)
+            **({PROVENANCE_KEY: train["data"][PROVENANCE_KEY]} if (train.get("data") or {}).get(PROVENANCE_KEY)
+               else {})}),
         "members": {},
     }
 

@@ -39,10 +39,12 @@ class Checkpoint:
 
     @property
     def cameras(self) -> tuple:
-        """The CameraSpecs the policy was trained on (train["cameras"]), in its input order."""
-        from vla_lite.bundle.manifest import CameraSpec
+        """The CameraSpecs the policy was trained on (train["cameras"], the manifest's JSON form), in its input
+        order; ManifestInvalid naming a bad entry."""
+        from vla_lite.bundle.camera_spec import camera_from_dict
 
-        return tuple(CameraSpec(**{**c, "pixel_range": tuple(c["pixel_range"])}) for c in self.train["cameras"])
+        return tuple(camera_from_dict(c, f"{self.path.name}: train.cameras[{i}]")
+                     for i, c in enumerate(self.train["cameras"]))
 
 
 def save_checkpoint(path, model: Policy, normalization: dict, train: dict, role: str = "student",

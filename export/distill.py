@@ -168,6 +168,8 @@ def setup(args, world, resume) -> Distillation:
     continues the step count, rounds and fit records of its checkpoint."""
     import torch
 
+    from vla_lite.bundle.camera_spec import camera_to_dict
+
     from .checkpoint import load_checkpoint
     from .model import Policy, PolicyConfig
     from .text_cache import training_text_encoder
@@ -207,7 +209,7 @@ def setup(args, world, resume) -> Distillation:
     fit_kw = dict(batch=args.batch, lr=args.lr, alpha=alpha, feature_weight=args.feature_weight if feats else 0.0,
                   instruction_noise=args.instruction_noise, schedule_start=start, eval_every=args.checkpoint_every)
     meta = {"size": size, "replan_every": args.replan_every, "rate_hz": float(data["fps"]), "data": data,
-            "cameras": [c.__dict__ | {"pixel_range": list(c.pixel_range)} for c in cameras],
+            "cameras": [camera_to_dict(c) for c in cameras],
             "text_encoder": encoder.info, "teacher": str(args.teacher), "alpha": alpha,
             "instructions": list(ts.texts)}  # every phrasing trained on: the bundle's instruction.known
     run = Distillation(args, world, resume, encoder, teacher, lerobot, student, cameras, norm, chunk, paraphrases, ts,

@@ -17,11 +17,11 @@ class TorchPolicyRunner:
 
     def __init__(self, model, cameras, normalization, embed, replan_every: int):
         from vla_lite.calib.stats import to_normalization
-        from vla_lite.cameras.preprocess import make_preprocessor
+        from vla_lite.cameras.undistort import make_camera_preprocessor
 
         self.model = model.eval()
         self.cameras = tuple(cameras)
-        self.pre = {c.name: make_preprocessor(c) for c in self.cameras}
+        self.pre = {c.name: make_camera_preprocessor(c, c.intrinsics) for c in self.cameras}
         self.norm = to_normalization(normalization) if isinstance(normalization, dict) else normalization
         self.embed = embed
         self.replan_every = replan_every

@@ -13,41 +13,58 @@ checkpoint. `--resume` continues from the checkpoint's step with its optimiser s
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from vla_lite.calib.errors import CalibrationError
+from vla_lite.calibration_contract import PROVENANCE_KEY as ARM_CALIBRATION  # the recordings' key is the bundle's
 from vla_lite.progress import progress_bar
 
 from .datasets.episode import DatasetError
 from .fit import INSTRUCTION_NOISE
 
-USER_ERRORS = (DatasetError,)  # the CLI prints these as one line (vla_lite/cli.py)
+USER_ERRORS = (DatasetError, CalibrationError)  # the CLI prints these as one line (vla_lite/cli.py)
 
 
-def camera_specs(names_sizes, size_px: int | None):
-    """Bundle CameraSpecs for the policy: RGB in [0, 1], area resize to size_px (or the data's own size)."""
+def camera_specs(names_sizes, size_px: int | None, intrinsics: dict | None = None):
+    """Bundle CameraSpecs for the policy: RGB in [0, 1], area resize to size_px (or the data's own size), with the
+    record of the training camera: the frames' captured size and, for a camera given intrinsics ({name:
+    CameraIntrinsics}), undistortion with them (the runtime's own code, vla_lite.cameras.undistort). DatasetError
+    when intrinsics were calibrated at another size than the data's frames."""
     from vla_lite.bundle.manifest import CameraSpec
 
-    return tuple(CameraSpec(name, size_px or h, size_px or w, "RGB", (0.0, 1.0), "area", None)
+    intrinsics = intrinsics or {}
+    for name, (h, w) in names_sizes:
+        intr = intrinsics.get(name)
+        if intr is not None and tuple(intr.image_size) != (w, h):
+            raise DatasetError(f"--camera-intrinsics for camera {name!r} were calibrated at {intr.image_size[0]}x"
+                               f"{intr.image_size[1]} px, but its frames in the data are {w}x{h}; give the "
+                               "intrinsics of the camera (and resolution) that recorded them")
+    return tuple(CameraSpec(name, size_px or h, size_px or w, "RGB", (0.0, 1.0), "area", None,
+                            undistort=name in intrinsics, captured_size=(w, h), intrinsics=intrinsics.get(name))
                  for name, (h, w) in names_sizes)
 
 
 def load_training_data(paths, chunk_length: int, size_px: int | None, embed, paraphrase_groups=(),
                        cameras=None, normalization=None, min_length: int = 2, progress: bool = True,
-                       keep_failed: bool = False, data_options: dict | None = None, image_dir=None):
+                       keep_failed: bool = False, data_options: dict | None = None, image_dir=None,
+                       camera_intrinsics=()):
     """Screen the episodes, compute statistics (unless given), build the TrainSet (its image rows in files under
     image_dir, when given: TrainSet.build). data_options: DatasetSpec options (datasets.dataset_options(args)).
-    Returns (trainset, cameras, normalization, data_report)."""
+    camera_intrinsics: `--camera-intrinsics` values ([NAME=]FILE), when `cameras` are made from the data: those
+    cameras' frames are undistorted as the runtime undistorts them. Returns (trainset, cameras, normalization,
+    data_report)."""
     import sys
 
     from vla_lite.calib.stats import compute_normalization
     from .datasets import FilterConfig, open_datasets, screen_episode
     from .trainset import TrainSet
 
-    readers = open_datasets(paths, data_options, note=lambda text: print(f"note: {text}", file=sys.stderr))
+    note = lambda text: print(f"note: {text}", file=sys.stderr)  # noqa: E731
+    readers = open_datasets(paths, data_options, note=note)
     kept, report = [], {"paths": [str(p) for p in paths], "episodes": 0, "kept": 0, "dropped": {}}
+    calibrations: dict[str, dict] = {}  # digest -> fingerprint of the arm calibrations the kept episodes were run with
     for reader in readers:
         for i in range(len(reader)):
             ep = reader.episode(i)
@@ -59,12 +76,19 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
                 continue
             kept.append((reader, i))
             report["kept"] += 1
+            fp = (ep.meta.get("info") or {}).get(ARM_CALIBRATION)
+            if isinstance(fp, dict) and "digest" in fp:
+                calibrations.setdefault(fp["digest"], fp)
     if not kept:
         raise DatasetError(f"no usable episode in {report['paths']}: dropped {report['dropped']} (`vla-lite dataset "
                            "PATH` says why)")
     first = kept[0][0].episode(kept[0][1])
     if cameras is None:
-        cameras = camera_specs([(name, seq[0].shape[:2]) for name, seq in first.frames.items()], size_px)
+        cameras = camera_specs([(name, seq[0].shape[:2]) for name, seq in first.frames.items()], size_px,
+                               training_intrinsics(camera_intrinsics, list(first.frames)))
+    elif camera_intrinsics:
+        raise CalibrationError("--camera-intrinsics applies to cameras made from the data; these cameras come from "
+                               "a checkpoint, which records its own undistortion (drop --camera-intrinsics)")
     if normalization is None:
         normalization, _ = compute_normalization(r.episode(i) for r, i in kept)
     bar = progress_bar(len(kept), progress, unit="ep", desc="loading")
@@ -84,7 +108,25 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
     report["info"] = {k: info[k] for k in ("source", "label_field", "label_source", "action_mode", "action_low",
                                            "action_high") if k in info}
     report["fps"] = first.fps
+    if len(calibrations) == 1:  # the bundle's provenance.arm_calibration, compared with the arm's at run time
+        report[ARM_CALIBRATION] = next(iter(calibrations.values()))
+    elif calibrations:
+        note(f"the episodes were recorded with {len(calibrations)} different arm calibrations "
+             f"({sorted(calibrations)}): the policy records none, so run cannot compare an arm's with it")
     return ts, cameras, normalization, report
+
+
+def training_intrinsics(values, camera_names) -> dict:
+    """{camera name: CameraIntrinsics} from `--camera-intrinsics` values, parsed and loaded as `run` does;
+    CalibrationError naming a bad value or file."""
+    from vla_lite.calib.camera_intrinsics import load_intrinsics
+    from vla_lite.cameras import parse_intrinsics_args
+
+    try:
+        files = parse_intrinsics_args(list(values), camera_names)
+    except ValueError as exc:
+        raise CalibrationError(str(exc)) from None
+    return {name: load_intrinsics(path) for name, path in files.items()}
 
 
 def add_arguments(parser) -> None:
@@ -103,6 +145,10 @@ def add_arguments(parser) -> None:
       help="instruction augmentation: swap for an equivalent training phrasing (auto: by the data's source)")
     a("--no-residual", dest="residual", action="store_false",
       help="predict absolute joint targets instead of displacements from the measured state")
+    a("--camera-intrinsics", action="append", default=[], metavar="[NAME=]FILE",
+      help="the intrinsics of the camera that recorded the data (vla-lite calibrate-camera): its frames are "
+           "undistorted for training as run undistorts them, and the bundle asks run for undistorted frames "
+           "(--resume keeps the checkpoint's)")
     add_common_arguments(parser)
 
 
@@ -126,6 +172,8 @@ def add_common_arguments(parser) -> None:
 def run(args) -> int:
     import torch
 
+    from vla_lite.bundle.camera_spec import camera_to_dict
+
     from .checkpoint import load_checkpoint, nothing_to_resume, restore_optimizer, save_checkpoint
     from .datasets import dataset_options
     from .fit import FitConfig, distributed, fit
@@ -144,6 +192,8 @@ def run(args) -> int:
     ts, cameras, norm, data = load_training_data(
         args.data, args.chunk, args.image_size, encoder.encode, groups,
         normalization=resume.normalization if resume else None, progress=rank == 0 and not args.json,
+        # a resumed model keeps the cameras it was built for, undistortion included (as --size, --image-size)
+        cameras=resume.cameras if resume else None, camera_intrinsics=() if resume else args.camera_intrinsics,
         data_options=dataset_options(args), image_dir=args.image_dir)
     train_rows, eval_rows = ts.split(args.holdout, seed=args.seed)
     if resume is not None:
@@ -162,7 +212,7 @@ def run(args) -> int:
     if resume is not None:
         restore_optimizer(optimizer, model, resume.optimizer_state)
     meta = {"size": args.size, "replan_every": args.replan_every, "data": data, "rate_hz": data["fps"],
-            "cameras": [asdict(c) for c in cameras], "text_encoder": encoder.info,
+            "cameras": [camera_to_dict(c) for c in cameras], "text_encoder": encoder.info,
             "instructions": list(ts.texts)}  # every phrasing trained on: the bundle's instruction.known
 
     def checkpoint(step, opt, history):

@@ -104,8 +104,8 @@ def serve(arm="so101", middle=MIDDLE):
     return server
 
 
-def calibrate_on_arm(server, out, *extra, middle=MIDDLE):
-    person, cli = Person(server), Cli("--port", server.port, "--arm", "so101", "--out", str(out), *extra)
+def calibrate_on_arm(server, out, *extra, middle=MIDDLE, arm="so101"):
+    person, cli = Person(server), Cli("--port", server.port, "--arm", arm, "--out", str(out), *extra)
     cli.wait_for("Move the arm to the middle of its range")
     person.hold_middle(middle)
     cli.answer()
@@ -162,6 +162,42 @@ def test_guided_calibration_end_to_end_then_verify(tmp_path):
         code, text = cli.finish()
         assert code == 1 and "elbow_flex: min -30, max +30 counts (DRIFTED)" in text
         assert "DRIFT: elbow_flex is 30 counts off (> 10)" in text
+
+
+def test_calibrate_takes_an_arm_profile_file_as_run_and_doctor_do(tmp_path):
+    from vla_lite.firmware_bridge.servo.arms import ARMS_DIR
+
+    profile_file = tmp_path / "my_arm.json"
+    profile_file.write_text((ARMS_DIR / "so101.json").read_text().replace('"name": "so101"', '"name": "my_arm"'))
+    out = tmp_path / "cal.json"
+    with serve(str(profile_file)) as server:
+        code, text = calibrate_on_arm(server, out, arm=str(profile_file))
+    assert code == 0, text
+    cal_text = out.read_text()  # read as text: this process does not know the profile "my_arm"
+    saved = json.loads(cal_text)
+    assert saved["arm"] == "my_arm" and [j["name"] for j in saved["joints"]][-1] == "gripper"
+    assert [j["homing_offset"] for j in saved["joints"]] == [m - 2047 for m in MIDDLE.values()]
+    shown = subprocess.run([sys.executable, "-m", "vla_lite", "calibrate", "--arm", str(profile_file),
+                            "--calibration", str(out), "--json"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["arm"] == "my_arm", shown.stderr
+
+    # A bad profile file: calibrate says what run and doctor say (the one loader's message).
+    bad = tmp_path / "bad_arm.json"
+    bad.write_text(profile_file.read_text().replace('"family"', '"famly"'))
+    said = {}
+    for command in (["calibrate", "--port", "/dev/ttyUSB9"], ["doctor", "--port", "/dev/ttyUSB9"],
+                    ["run", "--port", "/dev/ttyUSB9", "--camera", "0"]):
+        out_ = subprocess.run([sys.executable, "-m", "vla_lite", *command, "--arm", str(bad)], capture_output=True,
+                              text=True, timeout=60)
+        assert out_.returncode in (1, 2) and out_.stderr.count("\n") == 1, out_.stderr
+        said[command[0]] = out_.stderr.split(": ", 1)[1]
+    assert "unknown keys ['famly'], missing keys ['family']" in said["calibrate"], said
+    assert said["calibrate"] == said["doctor"] == said["run"], said
+    assert not (tmp_path / "nowhere.json").exists()
+    missing = subprocess.run([sys.executable, "-m", "vla_lite", "calibrate", "--port", "/dev/ttyUSB9", "--arm",
+                              str(tmp_path / "nowhere.json")], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "cannot read arm profile" in missing.stderr and "nowhere.json" in \
+        missing.stderr, missing.stderr
 
 
 def test_an_overflowing_offset_is_refused_and_nothing_is_written(tmp_path):

@@ -143,3 +143,47 @@ def test_lockstep_results_do_not_depend_on_the_machines_load(bundle, port):
         assert sum(t + c for t, c in idle["losses"].values()) > 0  # the faults were injected, and counted
     else:
         assert "no fresh arm state" not in idle["holds"] and idle["link"]["readings_lost"] == 0, idle
+
+
+def test_a_recording_on_so101_sim_carries_its_calibration_into_the_bundle_run_compares(tmp_path, bundle):
+    """run --record on the servo-bus world writes the calibration's fingerprint into every episode; train and export
+    carry it into provenance.arm_calibration; run on a bus whose calibration differs then warns, naming the joints."""
+    pytest.importorskip("torch")
+    from servo_run_fixtures import camera_folder, virtual_calibration, write_calibration
+    from vla_lite.bundle import load_bundle
+    from vla_lite.calib.calibration_compare import calibration_fingerprint
+    from vla_lite.firmware_bridge.servo.serve import serve_pty
+    from vla_lite.recording import list_episodes, read_episode
+    from vla_lite.worlds.so101.plant import world_calibration
+    from vla_lite.worlds.so101.world import SO101World
+
+    from test_camera_contract import record_trainable
+
+    rec = tmp_path / "rec"
+    record_trainable(lambda: vla("run", "--port", "so101-sim", "--model", str(bundle), "--duration", "2",
+                                 "--record", str(rec), "--quiet"), rec)
+    world = SO101World()
+    expected = calibration_fingerprint(world_calibration(world.low_rad, world.high_rad))
+    episodes = list_episodes(rec)
+    assert len(episodes) >= 2
+    assert all(read_episode(p).meta["info"]["arm_calibration"] == expected for p in episodes)
+
+    ckpt, vla_file = tmp_path / "s.safetensors", tmp_path / "s.vla"
+    out = vla("train", "--data", str(rec), "--size", "nano", "--steps", "3", "--batch", "8", "--out", str(ckpt),
+              "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["data"]["arm_calibration"]["digest"] == expected["digest"]
+    out = vla("export", str(ckpt), "--calib", str(rec), "--format", "onnx", "--precision", "fp32", "-o",
+              str(vla_file))
+    assert out.returncode == 0, out.stderr
+    assert load_bundle(vla_file).manifest.provenance["arm_calibration"] == expected
+
+    # The same bundle on an arm calibrated otherwise (the virtual servos' own, homing offsets 0): said, per joint.
+    other = write_calibration(tmp_path / "other.json", virtual_calibration("so101"))
+    with serve_pty("so101") as server:
+        out = vla("run", "--port", server.port, "--arm", "so101", "--calibration", str(other), "--model",
+                  str(vla_file), "--camera", str(camera_folder(tmp_path / "frames")), "--instruction", INSTRUCTION,
+                  "--duration", "1", "--quiet", timeout=120)
+    assert out.returncode == 0, out.stderr
+    warning = [line for line in out.stderr.splitlines() if "differs from the one bundle 's' was trained with" in line]
+    assert len(warning) == 1 and "shoulder_pan: zero moved" in warning[0], out.stderr

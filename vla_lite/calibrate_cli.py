@@ -5,6 +5,7 @@
     vla-lite calibrate --arm so101 --from-lerobot ~/.cache/huggingface/lerobot/calibration/robots/so101_follower/my_arm.json --out cal.json
     vla-lite calibrate --calibration cal.json --to-lerobot my_arm.json
     vla-lite calibrate --calibration cal.json            # show it: per joint, counts and joint units
+    vla-lite calibrate --port /dev/ttyACM0 --arm my_arm.json --out cal.json   # an arm profile file of one's own
 
 All prompting lives here; the steps are library functions (vla_lite.calib.guided, .homing) a vendor UI can call.
 On the arm: torque off; offsets reset; the person holds the middle pose -> homing offsets written (EEPROM); the
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from .calib import guided
 from .calib.arm_calibration import ArmCalibration, load_arm_calibration, save_arm_calibration
-from .calib.arm_profiles import PROFILES, arm_profile
+from .calib.arm_profiles import PROFILES, arm_profile, load_arm_profile
 from .calib.calibration_compare import calibration_fingerprint
 from .calib.errors import CalibrationError
 from .calib.homing import drift_check
@@ -39,7 +40,9 @@ SAMPLE_PERIOD_S = 0.01  # between two reads while the person moves the arm
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--arm", choices=sorted(PROFILES), help="arm profile (needed with --port and --from-lerobot)")
+    parser.add_argument("--arm", metavar="PROFILE|FILE",
+                        help=f"arm profile, needed with --port and --from-lerobot: {', '.join(sorted(PROFILES))} or "
+                             "a profile JSON file (as run and doctor take it)")
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--port", help="calibrate the arm on this serial port (pyserial URL: /dev/ttyACM0, a pty, ...)")
     src.add_argument("--from-lerobot", metavar="FILE",
@@ -86,6 +89,11 @@ def _check_writable(path: str, force: bool, flag: str) -> None:
 
 
 def run(args) -> int:
+    try:  # the profile file as run and doctor read it; from here on args.arm is the profile's name
+        args.arm = None if args.arm is None else load_arm_profile(args.arm).name
+    except (CalibrationError, ServoBusError) as exc:
+        print(f"vla-lite calibrate: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     if args.port:
         return run_on_arm(args)
     try:

@@ -17,7 +17,7 @@ import json
 import sys
 
 from .calib.arm_calibration import ArmCalibration
-from .calib.arm_profiles import register_arm_profile
+from .calib.arm_profiles import load_arm_profile
 from .calib.calibration_compare import calibration_fingerprint
 from .calib.errors import CalibrationError
 from .calib.guided import offset_mismatches, open_arm
@@ -25,7 +25,7 @@ from .calib.joints import units_from_counts
 from .calib.user_files import default_calibration_path, find_calibration
 from .firmware_bridge import doctor as controller_doctor
 from .firmware_bridge.errors import BridgeError
-from .firmware_bridge.servo import doctor as servo_doctor, load_arm
+from .firmware_bridge.servo import doctor as servo_doctor
 
 
 def add_arguments(parser) -> None:
@@ -50,8 +50,7 @@ def run(args) -> int:
               "reports each servo's error bits instead", file=sys.stderr)
         return 2
     try:
-        profile = load_arm(args.arm)
-        register_arm_profile(profile)
+        profile = load_arm_profile(args.arm).bus
         cal = _calibration(args, profile.name)
         to_joint = (lambda name, counts: units_from_counts(cal.joint(name), counts)) if cal else None
         report = servo_doctor.check(args.port, profile, cycles=args.count, scan_all=args.scan, to_joint=to_joint,

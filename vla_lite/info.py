@@ -61,8 +61,14 @@ def format_text(info: dict) -> str:
     lines.append("cameras:")
     for c in d["cameras"]:
         crop = "none" if c["crop"] is None else "top,left,h,w = " + ",".join(map(str, c["crop"]))
+        trained_on = ""  # the record of the training camera (docs/BUNDLE.md), when the bundle has one
+        if c.get("captured_size"):
+            trained_on += f"; trained on {c['captured_size'][0]}x{c['captured_size'][1]} px frames"
+        if c.get("undistort"):
+            intr = c.get("intrinsics")
+            trained_on += ", undistorted" + (f" (fx {intr['fx']:.1f}, fy {intr['fy']:.1f})" if intr else "")
         lines.append(f"  {c['name']:<12} {c['height']}x{c['width']} {c['channel_order']}, pixels in "
-                     f"{c['pixel_range']}, resize {c['resize']}, crop {crop}")
+                     f"{c['pixel_range']}, resize {c['resize']}, crop {crop}{trained_on}")
     lines.append(f"state:        {len(d['state']['names'])} values: " +
                  ", ".join(f"{x} [{u}]" for x, u in zip(d["state"]["names"], d["state"]["units"])))
     ins = d["instruction"]

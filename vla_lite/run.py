@@ -2,6 +2,7 @@
 
     vla-lite run --port /dev/ttyUSB0 --model pick.vla --camera 0 --instruction "pick up the red cup"
     vla-lite run --port sim --duration 20                    # simulated world and arm, bundled demo model
+    vla-lite run --port /dev/ttyUSB0 --model pick.vla --camera 0 --camera-intrinsics cam.json ...   # undistorted
     vla-lite run --port /dev/ttyACM0 --arm so101 --calibration cal.json --model pick.vla --camera 0 \
         --instruction "pick up the red cube"                 # a servo bus: SO-100/SO-101 (Feetech), Koch (Dynamixel)
 
@@ -46,6 +47,9 @@ def add_arguments(parser) -> None:
     a("--model", help="a .vla bundle or a shipped model's name (demo, mt10-student-int8); default: demo")
     a("--camera", action="append", default=[], metavar="SRC",
       help="camera source: device index, /dev/videoN, video file, image folder; NAME=SRC per bundle camera")
+    a("--camera-intrinsics", action="append", default=[], metavar="[NAME=]FILE",
+      help="the camera's intrinsics (vla-lite calibrate-camera); a bundle camera trained on undistorted frames "
+           "needs it, and run compares it with the training camera's")
     a("--instruction", type=option_types.instruction,
       help=f"what to do, e.g. 'touch the red block' (sim: default from each episode); UTF-8, at most "
            f"{MAX_INSTRUCTION_BYTES} bytes, the limit of every instruction source")
@@ -104,14 +108,16 @@ def config_from_args(args) -> RunConfig:
     if not simulated and not args.camera:
         raise ValueError(f"--camera is required with a real arm (e.g. --camera 0); a simulated world renders its "
                          f"own ({known(PortKind.WORLD)})")
-    if simulated and args.camera:
-        raise ValueError(f"--camera is not used with --port {args.port} (the simulated world is the camera)")
+    if simulated and (args.camera or args.camera_intrinsics):
+        flag = "--camera" if args.camera else "--camera-intrinsics"
+        raise ValueError(f"{flag} is not used with --port {args.port} (the simulated world is the camera)")
     if args.instruction_fifo is not None:
         check_fifo_path(args.instruction_fifo)  # named before the arm link opens
     if not args.max_frame_age_ms > 0:
         raise ValueError(f"--max-frame-age-ms must be > 0, got {args.max_frame_age_ms}")
     return RunConfig(
-        port=args.port, model=args.model, cameras=tuple(args.camera), rate_hz=args.rate, runtime=args.runtime,
+        port=args.port, model=args.model, cameras=tuple(args.camera), camera_intrinsics=tuple(args.camera_intrinsics),
+        rate_hz=args.rate, runtime=args.runtime,
         precision=args.precision, threads=args.threads, execution=args.execution,
         refill_threshold=args.refill_threshold, blend=(0.3, 0.7) if args.blend else None,
         ensemble_coeff=args.ensemble_coeff, async_inference=args.async_inference,

@@ -18,7 +18,7 @@ from .firmware_bridge import protocol as p
 from .firmware_bridge.link import ArmLink
 from .loop import ControlLoop, LoopConfig
 from .models import DEMO_BUNDLE, resolve  # noqa: F401 (DEMO_BUNDLE: re-exported, the README imports it here)
-from .ports import PortKind, open_scene, open_world, parse_port, world_scheme
+from .ports import PortKind, open_world, parse_port
 from .safety import DEFAULT_RAMP_S
 from .text.grounding import MIN_SIMILARITY
 from .worlds.base import World, WorldOptions
@@ -30,6 +30,7 @@ class RunConfig:
     port: str  # a serial device / pyserial URL, or a simulated world's port (vla_lite.ports)
     model: str | None = None  # a .vla path or a shipped model's name (vla_lite.models); None: the demo model
     cameras: tuple[str, ...] = ()  # --camera values ("0", "front=/dev/video2", "clip.mp4", ...)
+    camera_intrinsics: tuple[str, ...] = ()  # --camera-intrinsics values ("cam.json", "front=cam.json")
     rate_hz: float | None = None  # None: the bundle's control.rate_hz; else an integer multiple (interpolated)
     runtime: str = "onnx"
     precision: str | None = None  # None: int8 if the bundle has it, else fp32
@@ -107,14 +108,17 @@ class Runtime:
     @classmethod
     def _open(cls, cfg: RunConfig, clock, closers: list) -> "Runtime":
         from .backends import open_backend
-        from .cameras import make_preprocessor
+        from .camera_contract import camera_preprocessors, check_cameras
+        from .runtime_cameras import live_cameras, load_camera_intrinsics, open_run_cameras
 
         port = parse_port(cfg.port, arm=cfg.arm)  # a bad port string is named before anything is loaded
+        arm = _arm_profile(cfg) if port.kind is PortKind.BUS else None  # and so is a bad --arm file
         bundle = load_bundle(cfg.bundle_path())
         m = bundle.manifest
         notes = [] if m.trained else [f"UNTRAINED bundle {m.name!r}: random weights, the arm will not do the task"]
         rate_hz, factor = tick_rate(m.rate_hz, cfg.rate_hz)
         loop_config = LoopConfig(rate_hz, max_frame_age_s=cfg.max_frame_age_s)
+        intrinsics = load_camera_intrinsics(cfg.camera_intrinsics, m)  # a bad file is named before any camera opens
         rig = None
         if port.kind is PortKind.WORLD:
             rig = open_world(port, world_options(cfg, m.cameras, clock))
@@ -123,13 +127,16 @@ class Runtime:
         policy = open_backend(bundle, cfg.runtime, precision, threads=cfg.threads)
         encode = _encoder(cfg, bundle, notes)
         reported = _ReportedPositions()
+        options = world_options(cfg, m.cameras, clock)
         cameras, scene = (dict(rig.cameras), None) if rig is not None else \
-            _open_cameras(cfg, m, clock, closers, reported)
-        preprocessors = {c.name: make_preprocessor(c) for c in m.cameras}
+            open_run_cameras(cfg.cameras, m, options, closers, reported, cfg.seed, clock)
+        live = live_cameras(m, cameras, intrinsics, cfg.cameras if rig is None else None, cfg.port, options.size_px)
+        notes += check_cameras(m, live)  # before the arm: a camera that cannot feed the policy is refused first
+        preprocessors = camera_preprocessors(m, live)
         # The link last: HELLO does not arm the controller's watchdog, the loop's first command does, so slow
         # start-up work above can never trip it.
         if port.kind is PortKind.BUS:
-            link = _open_servo_arm(cfg, port, m, clock, notes)
+            link = _open_servo_arm(cfg, port, arm, m, clock, notes)
         elif rig is not None and rig.bus_profile is not None:
             link = _open_world_servo_arm(cfg, rig, m, clock, notes)
         else:
@@ -168,17 +175,20 @@ def world_options(cfg: RunConfig, cameras, clock) -> WorldOptions:
                         episode_timeout_s=cfg.episode_timeout_s, clock=clock)
 
 
-def _open_servo_arm(cfg: RunConfig, port, m, clock, notes: list):
+def _arm_profile(cfg: RunConfig):
+    """--arm (a built-in name or a profile file) as the bridge's profile, read as calibrate and doctor read it."""
+    from .calib.arm_profiles import load_arm_profile
+
+    return load_arm_profile(cfg.arm).bus
+
+
+def _open_servo_arm(cfg: RunConfig, port, profile, m, clock, notes: list):
     """A servo bus (vla_lite.servo_arm) through its registered connector, after the calibration is found (the
     file used goes to the notes) and checked against the bundle (vla_lite.calibration_contract)."""
-    from .calib.arm_profiles import register_arm_profile
     from .calib.user_files import find_calibration
     from .calibration_contract import check_calibration
-    from .firmware_bridge.servo import load_arm
     from .ports import opener
 
-    profile = load_arm(cfg.arm)
-    register_arm_profile(profile)
     cal, path = find_calibration(profile.name, cfg.calibration, port.arg)
     notes.append(f"calibration {path}" + ("" if cfg.calibration else f" (the {profile.name} default)"))
     notes += check_calibration(m, cal, f"calibration {str(path)!r}")
@@ -216,26 +226,6 @@ def _encoder(cfg: RunConfig, bundle, notes: list):
                  f"(nearest by cosine, refused below {cfg.min_instruction_similarity:.2f}; "
                  "--no-instruction-grounding passes them through)")
     return InstructionGrounding(encoder.encode, known, cfg.min_instruction_similarity)
-
-
-def _open_cameras(cfg: RunConfig, m, clock, closers: list, reported) -> tuple[dict, object | None]:
-    """({bundle camera name: camera}, the scene of a `--camera sim` rendered over the real arm, or None)."""
-    from .cameras import open_cameras, parse_camera_args
-
-    sources = parse_camera_args(list(cfg.cameras), [c.name for c in m.cameras])
-    rendered = [(name, spec) for name, spec in sources.items() if world_scheme(spec) is not None]
-    if len(rendered) > 1:
-        raise ValueError(f"--camera {rendered[1][1]!r}: one simulated camera at most (it renders the one scene)")
-    scene = None
-    if rendered:
-        name, spec = rendered[0]
-        scene = open_scene(spec, name, world_options(cfg, m.cameras, clock), reported, cfg.seed)
-        closers.append(scene.close)
-    cameras = open_cameras({n: s for n, s in sources.items() if world_scheme(s) is None}, clock=clock)
-    closers.extend(c.close for c in cameras.values())
-    if scene is not None:
-        cameras[rendered[0][0]] = scene.camera
-    return {n: cameras[n] for n in sources}, scene
 
 
 class _ReportedPositions:
@@ -287,28 +277,21 @@ def _safety(cfg: RunConfig, m, link: ArmLink, period_s: float):
 
 
 def _recorder(cfg: RunConfig, m, link: ArmLink, cameras: dict, rate_hz: float, clock):
+    from .calib.calibration_compare import calibration_fingerprint
+    from .calibration_contract import PROVENANCE_KEY
     from .recording import EpisodeRecorder
+    from .runtime_cameras import first_frame
 
-    sizes = {name: _first_frame(cam).image.shape[:2] for name, cam in cameras.items()}  # recorded as captured
+    sizes = {name: first_frame(cam).image.shape[:2] for name, cam in cameras.items()}  # recorded as captured
+    meta = {"bundle": m.name, "bundle_members": dict(m.members), "controller": link.info.name, "port": cfg.port,
+            "action_mode": m.action.mode}
+    cal = getattr(link, "calibration", None)  # a servo arm's (vla_lite.servo_arm): its joint angles depend on it
+    if cal is not None:  # a bundle trained on these episodes records it (provenance.arm_calibration)
+        meta[PROVENANCE_KEY] = calibration_fingerprint(cal)
     return EpisodeRecorder(
         cfg.record_dir, cameras=sizes, state_names=list(m.state.names), action_names=list(m.action.names),
         state_units=list(m.state.units), action_units=list(m.action.units), rate_hz=rate_hz,
-        measured_names=list(link.info.joint_names),
-        meta={"bundle": m.name, "bundle_members": dict(m.members), "controller": link.info.name,
-              "port": cfg.port, "action_mode": m.action.mode}, clock=clock)
-
-
-def _first_frame(cam, timeout_s: float = 5.0):
-    from .cameras.base import StaleFrame
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return cam.read()
-        except StaleFrame:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
+        measured_names=list(link.info.joint_names), meta=meta, clock=clock)
 
 
 def _quietly(close) -> None:

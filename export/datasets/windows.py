@@ -3,8 +3,8 @@
 An episode ending inside the chunk is padded by repeating its last action (in robot units, then normalised like
 every other step), and `action_mask` is false on those steps so the loss ignores them. Never zeros in
 normalised space: those decode to the dataset mean and teach the policy to yank the arm toward it.
-Images go through the runtime's own `make_preprocessor` on the raw frames, so training and the robot see the
-same pixels; state and actions are normalised with the bundle's statistics (docs/BUNDLE.md).
+Images go through the runtime's own preprocessing on the raw frames (`make_camera_preprocessor`: undistortion
+first for a camera whose spec records intrinsics), so training and the robot see the same pixels; state and actions are normalised with the bundle's statistics (docs/BUNDLE.md).
 """
 
 from __future__ import annotations
@@ -51,10 +51,12 @@ class SampleMaker:
     def __init__(self, cameras: Sequence, normalization, chunk_length: int, embed: Callable[[str], np.ndarray],
                  augment: Callable[[dict], dict] | None = None):
         from vla_lite.calib.stats import to_normalization
-        from vla_lite.cameras.preprocess import make_preprocessor
+        from vla_lite.cameras.undistort import make_camera_preprocessor
 
         self.cameras = tuple(cameras)
-        self.pre = {c.name: make_preprocessor(c) for c in self.cameras}
+        # the runtime's own preprocessing; a camera trained on undistorted frames is undistorted with the
+        # intrinsics its spec records, by the runtime's own Undistorter
+        self.pre = {c.name: make_camera_preprocessor(c, c.intrinsics) for c in self.cameras}
         self.norm = to_normalization(normalization) if isinstance(normalization, dict) else normalization
         self.length, self.embed, self.augment = int(chunk_length), embed, augment
         self._embeddings: dict[str, np.ndarray] = {}

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from . import fields as f
+from .camera_spec import CHANNEL_ORDERS, RESIZE, CameraSpec, camera_from_dict, camera_to_dict  # noqa: F401 (re-exported)
 from .errors import ManifestInvalid, NoPolicyGraph, UnsupportedSchema
 
 SCHEMA = 1
@@ -25,24 +26,6 @@ UNITS = ("rad", "m", "rad/s", "m/s", "1")
 MODE_UNITS = {"joint_position": ("rad", "m", "1"), "joint_velocity": ("rad/s", "m/s", "1"),
               "ee_delta": ("m", "rad", "1")}
 STATE_UNITS = ("rad", "m", "1")  # state holds positions
-RESIZE = ("area", "linear")
-CHANNEL_ORDERS = ("RGB", "BGR")
-
-
-@dataclass(frozen=True)
-class CameraSpec:
-    name: str  # graph input is image_<name>
-    height: int  # px, after resize/crop
-    width: int
-    channel_order: str  # "RGB" | "BGR"
-    pixel_range: tuple[float, float]  # values the graph expects, e.g. (0.0, 1.0) or (-1.0, 1.0)
-    resize: str  # "area" | "linear"
-    crop: tuple[int, int, int, int] | None  # (top, left, height, width) in the captured frame, before resize
-    undistort: bool = False  # the policy expects frames undistorted with the live camera's intrinsics file
-
-    @property
-    def input_name(self) -> str:
-        return f"image_{self.name}"
 
 
 @dataclass(frozen=True)
@@ -179,10 +162,7 @@ class Manifest:
         stats = lambda s: {"mean": list(s.mean), "std": list(s.std), "q01": list(s.q01), "q99": list(s.q99)}
         return {
             "schema": self.schema, "name": self.name, "created": self.created,
-            "cameras": [{"name": c.name, "height": c.height, "width": c.width, "channel_order": c.channel_order,
-                         "pixel_range": list(c.pixel_range), "resize": c.resize,
-                         "crop": None if c.crop is None else list(c.crop),
-                         **({"undistort": True} if c.undistort else {})} for c in self.cameras],
+            "cameras": [camera_to_dict(c) for c in self.cameras],
             "state": {"names": list(self.state.names), "units": list(self.state.units)},
             "instruction": {**{k: getattr(self.instruction, k) for k in
                                ("encoder", "vocab", "max_tokens", "embedding_dim", "lowercase", "model")},
@@ -205,27 +185,7 @@ class Manifest:
 def _cameras(value: Any) -> tuple[CameraSpec, ...]:
     if not isinstance(value, list) or not value:
         raise ManifestInvalid(f"cameras must be a non-empty list of camera objects, got {value!r}")
-    out = []
-    for i, c in enumerate(value):
-        p = f"cameras[{i}]"
-        f.obj(c, p, ["name", "height", "width", "channel_order", "pixel_range", "resize"], ["crop", "undistort"])
-        name = f.string(c["name"], f"{p}.name")
-        if not name.replace("_", "").isalnum() or not name.isascii():
-            raise ManifestInvalid(f"{p}.name is {name!r}; expected letters, digits and '_' only "
-                                  "(it becomes the graph input name image_<name>)")
-        lo, hi = f.vector(c["pixel_range"], f"{p}.pixel_range", 2, "[low, high]")
-        if not lo < hi:
-            raise ManifestInvalid(f"{p}.pixel_range is {[lo, hi]}; expected low < high, e.g. [0.0, 1.0]")
-        crop = c.get("crop")
-        if crop is not None:
-            crop = f.vector(crop, f"{p}.crop", 4, "[top, left, height, width]", f.integer)
-            if min(crop[:2]) < 0 or min(crop[2:]) < 1:
-                raise ManifestInvalid(f"{p}.crop is {list(crop)}; expected top, left >= 0 and height, width >= 1")
-        out.append(CameraSpec(name, f.integer(c["height"], f"{p}.height", 1, 8192),
-                              f.integer(c["width"], f"{p}.width", 1, 8192),
-                              f.string(c["channel_order"], f"{p}.channel_order", CHANNEL_ORDERS), (lo, hi),
-                              f.string(c["resize"], f"{p}.resize", RESIZE), crop,
-                              f.boolean(c.get("undistort", False), f"{p}.undistort")))
+    out = [camera_from_dict(c, f"cameras[{i}]") for i, c in enumerate(value)]
     dup = sorted({c.name for c in out if [x.name for x in out].count(c.name) > 1})
     if dup:
         raise ManifestInvalid(f"cameras repeat the name(s) {dup}; camera names must be distinct")

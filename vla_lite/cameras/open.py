@@ -3,6 +3,7 @@
     --camera 0                                  the only bundle camera <- device 0
     --camera front=0 --camera wrist=/dev/video2 one source per named camera
     --camera clip.mp4 / --camera frames/        a video file / a folder of images, played like a camera
+    --camera-intrinsics front=cam.json          the intrinsics file of a camera (parse_intrinsics_args)
 
 The simulated camera is not opened here: it is rendered by the simulated world (`--port sim`).
 """
@@ -22,8 +23,47 @@ SOURCE_FORMS = ("a device index (0), a device path (/dev/video2), a video file (
                 "images (frames/)")
 
 
-def _is_camera_name(s: str) -> bool:
+def is_camera_name(s: str) -> bool:
     return bool(s) and s.isascii() and s.replace("_", "").isalnum()  # the manifest's rule for camera names
+
+
+def _split_named(values: list[str], names: list[str], flag: str, what: str, forms: str,
+                 placeholder: str) -> tuple[dict, list]:
+    """`flag` values -> ({camera name: value given as NAME=VALUE}, [values given without a name]). Raises
+    ValueError naming the value for an empty one, an unknown or repeated name, or NAME= with nothing after it."""
+    out: dict[str, str] = {}
+    unnamed: list[str] = []
+    for value in values:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{flag} {value!r}: expected a {what}, {forms}")
+        name, sep, given = value.partition("=")
+        if not (sep and is_camera_name(name)):
+            unnamed.append(value)  # a path such as ./a=b.mp4 is not NAME=VALUE
+            continue
+        if name not in names:
+            raise ValueError(f"{flag} {value!r} names camera {name!r}, but the bundle's cameras are {names} "
+                             f"(if {value!r} is a file, write it as ./{value})")
+        if not given:
+            raise ValueError(f"{flag} {value!r} gives camera {name!r} no {what}; expected {name}={placeholder} "
+                             f"with {placeholder} {forms}")
+        if name in out:
+            raise ValueError(f"camera {name!r} is given two {what}s: {out[name]!r} and {given!r}")
+        out[name] = given
+    return out, unnamed
+
+
+def _only_camera(unnamed: list[str], values: list[str], names: list[str], flag: str, what: str,
+                 example: str) -> dict[str, str]:
+    """The unnamed value as the only camera's; ValueError when the bundle has several or it was given twice."""
+    if not unnamed:
+        return {}
+    if len(names) > 1:
+        raise ValueError(f"{flag} {unnamed[0]!r} does not say which camera it feeds; the bundle has cameras "
+                         f"{names}, so name each {what}: {example}")
+    if len(values) > 1:
+        raise ValueError(f"the bundle has one camera, {names[0]!r}, but {flag} was given {len(values)} "
+                         f"times: {values}; expected one {what}")
+    return {names[0]: unnamed[0]}
 
 
 def parse_camera_args(values: list[str], camera_names: list[str]) -> dict[str, str]:
@@ -36,37 +76,26 @@ def parse_camera_args(values: list[str], camera_names: list[str]) -> dict[str, s
         raise ValueError("the bundle lists no cameras; expected at least one camera name")
     values = list(values or [])
     example = " ".join(f"--camera {n}={s}" for n, s in zip(names, ("0", "/dev/video2", "2", "3")))
-    out: dict[str, str] = {}
-    unnamed: list[str] = []
-    for value in values:
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"--camera {value!r}: expected a source, {SOURCE_FORMS}")
-        name, sep, source = value.partition("=")
-        if not (sep and _is_camera_name(name)):
-            unnamed.append(value)  # a path such as ./a=b.mp4 is not NAME=SOURCE
-            continue
-        if name not in names:
-            raise ValueError(f"--camera {value!r} names camera {name!r}, but the bundle's cameras are {names} "
-                             f"(if {value!r} is a file, write it as ./{value})")
-        if not source:
-            raise ValueError(f"--camera {value!r} gives camera {name!r} no source; expected {name}=SOURCE with "
-                             f"SOURCE {SOURCE_FORMS}")
-        if name in out:
-            raise ValueError(f"camera {name!r} is given two sources: {out[name]!r} and {source!r}")
-        out[name] = source
-    if unnamed:
-        if len(names) > 1:
-            raise ValueError(f"--camera {unnamed[0]!r} does not say which camera it feeds; the bundle has cameras "
-                             f"{names}, so name each source: {example}")
-        if len(values) > 1:
-            raise ValueError(f"the bundle has one camera, {names[0]!r}, but --camera was given {len(values)} "
-                             f"times: {values}; expected one source")
-        out[names[0]] = unnamed[0]
+    out, unnamed = _split_named(values, names, "--camera", "source", SOURCE_FORMS, "SOURCE")
+    out.update(_only_camera(unnamed, values, names, "--camera", "source", example))
     missing = [n for n in names if n not in out]
     if missing:
         raise ValueError(f"no --camera source for bundle camera(s) {missing}; expected one per camera, e.g. "
                          f"{example} (a source is {SOURCE_FORMS})")
     return {n: out[n] for n in names}
+
+
+def parse_intrinsics_args(values: list[str], camera_names: list[str], flag: str = "--camera-intrinsics"
+                          ) -> dict[str, str]:
+    """`--camera-intrinsics` values -> {camera name: intrinsics file (vla-lite calibrate-camera)}, in camera
+    order: NAME=FILE per camera, or FILE alone when there is one camera; a camera may have none. ValueError as
+    parse_camera_args."""
+    names, values = list(camera_names), list(values or [])
+    example = " ".join(f"{flag} {n}={n}_cam.json" for n in names[:2])
+    out, unnamed = _split_named(values, names, flag, "intrinsics file", "a file written by vla-lite calibrate-camera",
+                                "FILE")
+    out.update(_only_camera(unnamed, values, names, flag, "intrinsics file", example))
+    return {n: out[n] for n in names if n in out}
 
 
 def open_source(spec: str) -> FrameSource:

@@ -1,6 +1,9 @@
 """Undistorted camera input for a bundle camera that asks for it (CameraSpec.undistort), as a wrapper around
 the plain preprocessor: frame -> cv2.remap with maps built once from the camera's intrinsics file -> crop,
-resize, scale as before. One remap per frame (benchmarks/bench_undistort.py measures it).
+resize, scale as before. One remap per frame (benchmarks/bench_undistort.py measures it). The one implementation:
+`vla-lite run` builds its preprocessors here (vla_lite.camera_contract, with the live camera's file) and the
+offline path imports it for training samples (export/datasets/windows.py, with the intrinsics the bundle camera
+records), so a frame is undistorted bit for bit alike in training and at run time.
 
     pre = make_camera_preprocessor(spec, load_intrinsics("cam.json"))   # intrinsics may be None if not spec.undistort
 """

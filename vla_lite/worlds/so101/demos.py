@@ -51,9 +51,12 @@ def record_so101_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] | Map
     """One episode per (task, seed) into out_dir; `seeds` is one list for every task or a {task: seeds} mapping.
     `policy(obs, world) -> (6,) targets` drives when given (DAgger), else the expert does; the expert always
     labels. Tasks are TASKS names ("red-bowl"). Returns a JSON-able summary."""
+    from ...calib.calibration_compare import calibration_fingerprint
+    from ...calibration_contract import PROVENANCE_KEY as ARM_CALIBRATION
     from ...cameras.base import Frame
     from ...recording import EpisodeRecorder
     from .expert import ScriptedExpert
+    from .plant import world_calibration
     from .render import SO101Renderer
     from .world import SO101World
 
@@ -70,9 +73,12 @@ def record_so101_demos(out_dir, tasks: Sequence[str], seeds: Sequence[int] | Map
     expert, renderer = ScriptedExpert(world), SO101Renderer(world.model, size_px)
     summary = new_summary(out_dir)
     bar = progress_bar(sum(map(len, per_task.values())), progress, unit="ep")
+    # The joint angles are those the world's servo calibration gives (so101-sim): a bundle trained on these
+    # episodes records its fingerprint (provenance.arm_calibration), as one trained on `run --record` does.
+    fingerprint = calibration_fingerprint(world_calibration(world.low_rad, world.high_rad))
     meta = {"source": SOURCE, "label_field": "predicted", "label_source": label_source,
             "action_mode": "joint_position", "action_low": world.low.tolist(), "action_high": world.high.tolist(),
-            "ramp_s": float(ramp_s), "world": "so101", **(extra_meta or {})}
+            "ramp_s": float(ramp_s), "world": "so101", ARM_CALIBRATION: fingerprint, **(extra_meta or {})}
     try:
         with EpisodeRecorder(out_dir, {v: (size_px, size_px) for v in views}, list(JOINT_NAMES), list(JOINT_NAMES),
                              state_units=list(UNITS), action_units=list(UNITS), rate_hz=world.rate_hz,
