@@ -103,7 +103,7 @@ def test_sigterm_with_on_exit_release_turns_torque_off(tmp_path, parts, quick_th
         assert registers(server, "Torque_Enable").tolist() == [0] * 6
 
 
-def test_lost_replies_hold_the_arm_and_every_lost_reading_is_counted(tmp_path, parts, quick_thread_switches):
+def test_lost_replies_never_abort_the_run_and_every_lost_reading_is_counted(tmp_path, parts, quick_thread_switches):
     faults = Faults(drop_rate=0.03, corrupt_rate=0.03, seed=3)
     with serve_pty("so101", faults) as server:
         out = subprocess.run(run_args(server.port, parts, "--duration", "3", "--report", str(tmp_path / "r.json")),
@@ -118,10 +118,13 @@ def test_lost_replies_hold_the_arm_and_every_lost_reading_is_counted(tmp_path, p
     assert link["readings_lost"] <= sum(s["stale_readings"] for s in link["servos"].values())
     losses = sum(s["timeouts"] + s["bad_checksums"] for s in link["servos"].values())
     assert losses >= link["readings_lost"]  # a lost reading is a lost reply that no retry made good
-    # Every incomplete read inside the loop (reads outside it: the one at open, the stop's wait) held that tick.
     assert f"{link['readings_lost']} joint readings lost" in out.stdout  # the text report says it too
-    outside = link["reads"] - r["ticks"]
-    assert r["holds"].get("no fresh arm state", 0) >= link["incomplete_reads"] - outside, (r["holds"], link)
+    # An incomplete read gives no state; the last complete one ages, and the arm holds only once it is older than
+    # the state age limit (issue 17: "hold if a joint stays stale past its age limit"), so a hold needs a lost
+    # reading behind it, and scattered single losses do not stop the arm.
+    no_state = r["holds"].get("no fresh arm state", 0)
+    assert no_state < link["incomplete_reads"], (r["holds"], link)
+    assert sum(r["holds"].values()) < 0.2 * r["ticks"], r["holds"]
 
 
 def test_run_refuses_a_calibration_whose_range_excludes_the_actions(tmp_path, parts, quick_thread_switches):

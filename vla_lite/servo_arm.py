@@ -51,10 +51,10 @@ from .servo_arm_info import ServoArmStats, arm_config
 LINK_LOSS_S = 1.0  # incomplete reads in a row for this long (and LINK_LOSS_READS of them): the link is down
 LINK_LOSS_READS = 10  # (time between reads alone, as while the runtime starts up, is not a loss)
 OPEN_BUDGET_S = 0.1  # per setup transaction at open (not in a tick: a busy host or slow adapter may take its time)
-OPEN_ATTEMPTS = 3
-# The first reading at open is retried for this long: an adapter's first replies (an FTDI chip's 16 ms latency
-# timer) or a busy host can miss read windows sized for the loop; a servo still silent after it is named.
-OPEN_READ_S = 1.0
+# Each setup step at open (first reading, homing offsets, torque on) is retried for this long: an adapter's first
+# replies (an FTDI chip's 16 ms latency timer) or a busy host (a simulated bus served in-process, starved for a few
+# hundred ms on a loaded machine: seen in CI) can miss reply windows; a servo still silent after it is named.
+OPEN_RETRY_S = 1.0
 RECONNECT_S = (0.05, 2.0)  # back-off between attempts to reopen a failed port (doubling)
 
 
@@ -134,7 +134,9 @@ class ServoArm:
         now = self.clock()
         self.stats.on_read(reading, time.perf_counter() - t0)
         if not reading.all_fresh:
-            self.latest_state = self.latest_state_s = None  # the arm's state is not known this tick: the loop holds
+            # No state from a read that missed a servo; the last complete one stays, dated by when it was taken,
+            # so the loop's age rule holds the arm once a joint stays unread past max_state_age_s (one lost reply
+            # on a half-duplex bus is not a hold, as one lost STATE is not on the vla-lite link)
             if self._incomplete_since_s is None:
                 self._incomplete_since_s = now
             self._incomplete_reads += 1
@@ -285,17 +287,9 @@ class ServoArm:
 
 def _take_over(bus: ServoBus, cal: ArmCalibration) -> None:
     """Every servo answers and holds the calibration's offsets; goals := present positions; torque on. Each step
-    is tried OPEN_ATTEMPTS times: at start-up a busy host can miss a reply window (they are sized for the loop)."""
-    def attempts(step):
-        for attempt in range(OPEN_ATTEMPTS):
-            try:
-                return step()
-            except ServoTimeout:
-                if attempt == OPEN_ATTEMPTS - 1:
-                    raise
-
-    present = _first_reading(bus)  # ArmReadError naming a silent servo
-    mismatch = attempts(lambda: offset_mismatches(bus, cal, budget_s=OPEN_BUDGET_S))
+    is retried for OPEN_RETRY_S (at start-up a busy host can miss reply windows sized for the loop)."""
+    present = _retried(lambda: read_positions(bus), ArmReadError)  # ArmReadError naming a silent servo
+    mismatch = _retried(lambda: offset_mismatches(bus, cal, budget_s=OPEN_BUDGET_S), ServoTimeout)
     if mismatch:
         differ = ", ".join(f"{n} servo {a} file {b}" for n, (a, b) in mismatch.items())
         raise CalibrationMismatch(f"the servos on {bus.url} do not hold this calibration's homing offsets ({differ}): "
@@ -303,16 +297,16 @@ def _take_over(bus: ServoBus, cal: ArmCalibration) -> None:
                                   f"--arm {cal.arm}`")
     if not bus.write_goals(present.tolist(), budget_s=OPEN_BUDGET_S):
         raise ServoLinkError(f"{bus.url}: the line never came clean to set the goals before torque on")
-    attempts(lambda: bus.torque(True, budget_s=OPEN_BUDGET_S))
+    _retried(lambda: bus.torque(True, budget_s=OPEN_BUDGET_S), ServoTimeout)
 
 
-def _first_reading(bus: ServoBus) -> np.ndarray:
-    """Present_Position counts of every joint, read_positions retried for OPEN_READ_S (real time: at open)."""
-    deadline_s = time.monotonic() + OPEN_READ_S
+def _retried(step, error: type[Exception]):
+    """step() retried while it raises `error`, for OPEN_RETRY_S (real time: at open); the last error then."""
+    deadline_s = time.monotonic() + OPEN_RETRY_S
     while True:
         try:
-            return read_positions(bus)
-        except ArmReadError:
+            return step()
+        except error:
             if time.monotonic() >= deadline_s:
                 raise
             time.sleep(0.02)
