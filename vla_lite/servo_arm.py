@@ -12,10 +12,11 @@ speeds from the servo model, the rate), `poll`, `latest_state` / `latest_state_s
 `stats`. A tick is one SYNC_READ (in poll, the loop's observe section) and one SYNC_WRITE (send_command, its send
 section) in the loop's own thread: no extra thread and no second serial hop.
 
-- Fresh or nothing: `latest_state` is the newest sync read only when every joint was read fresh in it; after a
-  read with a missing or corrupt reply it is None until the next complete one, so the loop holds that tick ("no
-  fresh arm state": the servos keep the last safe goal) and never computes a goal from a value the bus marked
-  stale or from an older reading. Every lost reading is counted (stats: readings_lost, incomplete_reads).
+- Complete or nothing: `latest_state` is the newest sync read in which every joint was read fresh; a read with a
+  missing or corrupt reply gives no state, and the last complete one stays, dated by when it was taken
+  (`latest_state_taken_s`). The loop's age rule then holds the arm ("no fresh arm state": the servos keep the last
+  safe goal) once that state is older than max_state_age_s; no goal is ever computed from a value the bus marked
+  stale. Every lost reading is counted (stats: readings_lost, incomplete_reads).
 - Goals are clipped to each joint's calibrated range (calib.ArmCalibration.to_counts); the bus withholds a sync
   write while a reply may still be on the half-duplex line (the servos keep their previous goal), counted.
 - Health: the bus's latched conditions (over-temperature, under-voltage, overload, ...) are State.faults HARDWARE,
