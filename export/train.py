@@ -25,6 +25,7 @@ from .datasets.episode import DatasetError
 from .fit import INSTRUCTION_NOISE
 
 USER_ERRORS = (DatasetError, CalibrationError)  # the CLI prints these as one line (vla_lite/cli.py)
+MIN_EPISODE_ROWS = 2  # rows; a shorter episode is dropped as too_short
 
 
 def camera_specs(names_sizes, size_px: int | None, intrinsics: dict | None = None):
@@ -47,7 +48,7 @@ def camera_specs(names_sizes, size_px: int | None, intrinsics: dict | None = Non
 
 
 def load_training_data(paths, chunk_length: int, size_px: int | None, embed, paraphrase_groups=(),
-                       cameras=None, normalization=None, min_length: int = 2, progress: bool = True,
+                       cameras=None, normalization=None, min_length: int = MIN_EPISODE_ROWS, progress: bool = True,
                        keep_failed: bool = False, data_options: dict | None = None, image_dir=None,
                        camera_intrinsics=()):
     """Screen the episodes, compute statistics (unless given), build the TrainSet (its image rows in files under

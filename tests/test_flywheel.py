@@ -39,17 +39,20 @@ def test_a_recording_trains_as_recorded(recording, tmp_path):
     assert "Traceback" not in done.stderr
     summary = json.loads(done.stdout)
     # every tick from each episode's first complete one is a training row; an episode with none (the simulated
-    # controller's watchdog can latch under heavy load and hold the whole episode) is dropped as empty
+    # controller's watchdog can latch under heavy load and hold the whole episode) is dropped as empty, and one
+    # with fewer rows than train's minimum (a run that stopped a tick after an episode reset) as too short
+    from vla_lite.export.train import MIN_EPISODE_ROWS as least
+
     usable = []
     for path in episodes:
         ticks = read_episode(path).ticks
         ok = ticks["state_present"] & ticks["commanded_present"] & (ticks["frames"]["front"] >= 0)
         usable.append(len(ok) - int(ok.argmax()) if ok.any() else 0)
-    empty = usable.count(0)
+    dropped = {"empty": usable.count(0), "too_short": sum(0 < n < least for n in usable)}
     data = summary["data"]
-    assert data["episodes"] == len(episodes) and data["kept"] == len(episodes) - empty >= 1
-    assert data["dropped"] == ({"empty": empty} if empty else {})
-    assert summary["rows"] == sum(usable) and ckpt.exists()
+    assert data["episodes"] == len(episodes) and data["kept"] == len(episodes) - sum(dropped.values()) >= 1
+    assert data["dropped"] == {reason: n for reason, n in dropped.items() if n}
+    assert summary["rows"] == sum(n for n in usable if n >= least) and ckpt.exists()
 
 
 def test_view_renders_a_recorded_episode(recording, tmp_path):
