@@ -120,14 +120,15 @@ def load_training_data(paths, chunk_length: int, size_px: int | None, embed, par
 def training_intrinsics(values, camera_names) -> dict:
     """{camera name: CameraIntrinsics} from `--camera-intrinsics` values, parsed and loaded as `run` does;
     CalibrationError naming a bad value or file."""
-    from vla_lite.calib.camera_intrinsics import load_intrinsics
-    from vla_lite.cameras import parse_intrinsics_args
+    from vla_lite.runtime_cameras import load_camera_intrinsics
 
     try:
-        files = parse_intrinsics_args(list(values), camera_names)
-    except ValueError as exc:
+        loaded = load_camera_intrinsics(values, camera_names)
+    except CalibrationError:  # a bad file (CalibrationFileError, a ValueError too): as it is
+        raise
+    except ValueError as exc:  # a bad value
         raise CalibrationError(str(exc)) from None
-    return {name: load_intrinsics(path) for name, path in files.items()}
+    return {name: intrinsics for name, (_, intrinsics) in loaded.items()}
 
 
 def add_arguments(parser) -> None:

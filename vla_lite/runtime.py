@@ -109,6 +109,7 @@ class Runtime:
     def _open(cls, cfg: RunConfig, clock, closers: list) -> "Runtime":
         from .backends import open_backend
         from .camera_contract import camera_preprocessors, check_cameras
+        from .cameras import parse_camera_args
         from .runtime_cameras import live_cameras, load_camera_intrinsics, open_run_cameras
 
         port = parse_port(cfg.port, arm=cfg.arm)  # a bad port string is named before anything is loaded
@@ -118,19 +119,21 @@ class Runtime:
         notes = [] if m.trained else [f"UNTRAINED bundle {m.name!r}: random weights, the arm will not do the task"]
         rate_hz, factor = tick_rate(m.rate_hz, cfg.rate_hz)
         loop_config = LoopConfig(rate_hz, max_frame_age_s=cfg.max_frame_age_s)
-        intrinsics = load_camera_intrinsics(cfg.camera_intrinsics, m)  # a bad file is named before any camera opens
+        intrinsics = load_camera_intrinsics(cfg.camera_intrinsics, [c.name for c in m.cameras])  # a bad file is named before any camera opens
+        options = world_options(cfg, m.cameras, clock)
         rig = None
         if port.kind is PortKind.WORLD:
-            rig = open_world(port, world_options(cfg, m.cameras, clock))
+            rig = open_world(port, options)
             closers.append(rig.close)
         precision = cfg.precision or ("int8" if (cfg.runtime, "int8") in bundle.available() else "fp32")
         policy = open_backend(bundle, cfg.runtime, precision, threads=cfg.threads)
         encode = _encoder(cfg, bundle, notes)
         reported = _ReportedPositions()
-        options = world_options(cfg, m.cameras, clock)
+        # {bundle camera name: --camera source}; None when a simulated world renders every camera
+        sources = None if rig is not None else parse_camera_args(list(cfg.cameras), [c.name for c in m.cameras])
         cameras, scene = (dict(rig.cameras), None) if rig is not None else \
-            open_run_cameras(cfg.cameras, m, options, closers, reported, cfg.seed, clock)
-        live = live_cameras(m, cameras, intrinsics, cfg.cameras if rig is None else None, cfg.port, options.size_px)
+            open_run_cameras(sources, options, closers, reported, cfg.seed, clock)
+        live = live_cameras(m, cameras, intrinsics, sources, cfg.port, options.size_px)
         notes += check_cameras(m, live)  # before the arm: a camera that cannot feed the policy is refused first
         preprocessors = camera_preprocessors(m, live)
         # The link last: HELLO does not arm the controller's watchdog, the loop's first command does, so slow
