@@ -7,10 +7,10 @@
         --instruction "pick up the red cube"                 # a servo bus: SO-100/SO-101 (Feetech), Koch (Dynamixel)
 
 Ctrl-C / SIGTERM: the loop stops at the end of its tick, the arm is sent one hold command, then the run signs off
-(a HELLO disarms the controller's watchdog, so the next run finds it unfaulted) and the link closes. On a servo bus (--arm) the exit policy (--on-exit, default hold) decides
-the torque after that hold; run never writes the servos' EEPROM. The instruction can change while running: a line
-on stdin (`--instruction-stdin`), a loopback socket (`--instruction-socket PORT`) or a FIFO
-(`--instruction-fifo PATH`).
+(a HELLO disarms the controller's watchdog, so the next run finds it unfaulted) and the link closes. On a servo
+bus (--arm) the exit policy (--on-exit, default hold) decides the torque after that hold; run never writes the
+servos' EEPROM. The instruction can change while running: a line on stdin (`--instruction-stdin`), a loopback
+socket (`--instruction-socket PORT`) or a FIFO (`--instruction-fifo PATH`).
 """
 
 from __future__ import annotations
